@@ -1,0 +1,56 @@
+# daxmap: the two commands a newcomer types are `make run` and `make test`.
+# Both install what is missing first (Debian: apt-get, as root or through sudo).
+
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Build-time and run-time packages: the system libraries, their headers, and
+# libpmem2 for the side-by-side benchmark.
+DEB_PACKAGES := pkg-config libdaxctl-dev libndctl-dev uuid-dev libpmem2-dev
+# The qemu harness also needs these on the host (the guest kernel and busybox
+# are fetched with apt-get download, never installed).
+QEMU_PACKAGES := qemu-system-x86 kmod xfsprogs ndctl daxctl cpio xz-utils
+
+.PHONY: all deps qemu-deps build release run test tsan bench qemu-test clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+qemu-deps:
+	@missing=$$(for p in $(QEMU_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# The main job on the embedded default: the demo on an emulated device.
+run: release
+	$(SWIFT) run -c release --skip-build daxmap demo
+
+test: deps
+	$(SWIFT) test
+
+# The concurrency tests under ThreadSanitizer.
+tsan: deps
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency'
+
+# Benchmarks print numbers; they never assert. JSON=1 prints only JSON.
+bench: release
+	$(SWIFT) run -c release --skip-build daxmap-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))
+
+qemu-test: qemu-deps release
+	./qemu/run $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES))
+
+clean:
+	rm -rf .build .build-tsan

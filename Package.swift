@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No unsafeFlags anywhere: they would forbid using DaxMap as a versioned dependency.
+let package = Package(
+    name: "daxmap",
+    products: [
+        .library(name: "DaxMap", targets: ["DaxMap"]),
+        .executable(name: "daxmap", targets: ["daxmap"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CDaxctl",
+            path: "Modules/CDaxctl",
+            pkgConfig: "libdaxctl",
+            providers: [.apt(["libdaxctl-dev", "uuid-dev"])]
+        ),
+        .systemLibrary(
+            name: "CNdctl",
+            path: "Modules/CNdctl",
+            pkgConfig: "libndctl",
+            providers: [.apt(["libndctl-dev", "uuid-dev"])]
+        ),
+        // Linked by the benchmark only, never by the library.
+        .systemLibrary(
+            name: "CPmem2",
+            path: "Modules/CPmem2",
+            pkgConfig: "libpmem2",
+            providers: [.apt(["libpmem2-dev"])]
+        ),
+        // The only C: signal handler, range table, event ring, guarded copies, flush asm.
+        .target(name: "CDaxMap"),
+        .target(
+            name: "DaxMap",
+            dependencies: [
+                "CDaxMap", "CDaxctl", "CNdctl",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .executableTarget(
+            name: "daxmap",
+            dependencies: [
+                "DaxMap",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "daxmap-bench",
+            dependencies: ["DaxMap", "CPmem2", "CDaxMap"]
+        ),
+        .testTarget(
+            name: "DaxMapTests",
+            dependencies: ["DaxMap", "CDaxMap"],
+            exclude: ["Fixtures"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

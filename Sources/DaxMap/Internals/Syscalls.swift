@@ -1,0 +1,97 @@
+import Glibc
+import SystemPackage
+
+// Every libc call of the library goes through here: EINTR and errno are
+// handled in one place, and errno is read right after the call.
+
+/// Runs `body` until it stops failing with EINTR; returns its value or the errno.
+@inline(__always)
+func retryingOnInterrupt<T: BinaryInteger>(_ body: () -> T) -> Result<T, Errno> {
+    while true {
+        let value = body()
+        if value != -1 { return .success(value) }
+        let error = Errno(rawValue: Glibc.errno)
+        if error != .interrupted { return .failure(error) }
+    }
+}
+
+enum Syscalls {
+    static func open(_ path: String, _ flags: CInt, _ mode: mode_t = 0) -> Result<CInt, Errno> {
+        retryingOnInterrupt { Glibc.open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    /// close(2) is never retried: on Linux the descriptor is gone even after EINTR.
+    static func close(_ fd: CInt) {
+        _ = Glibc.close(fd)
+    }
+
+    static func status(of fd: CInt) -> Result<Glibc.stat, Errno> {
+        var st = Glibc.stat()
+        if Glibc.fstat(fd, &st) != 0 { return .failure(Errno(rawValue: Glibc.errno)) }
+        return .success(st)
+    }
+
+    static func status(ofPath path: String) -> Result<Glibc.stat, Errno> {
+        var st = Glibc.stat()
+        if statPath(path, &st) != 0 { return .failure(Errno(rawValue: Glibc.errno)) }
+        return .success(st)
+    }
+
+    static func ftruncate(_ fd: CInt, _ size: Int) -> Result<Void, Errno> {
+        retryingOnInterrupt { Glibc.ftruncate(fd, off_t(size)) }.map { _ in () }
+    }
+
+    static func mmap(
+        _ addr: UnsafeMutableRawPointer?, _ length: Int, _ prot: CInt, _ flags: CInt, _ fd: CInt, _ offset: Int
+    ) -> Result<UnsafeMutableRawPointer, Errno> {
+        guard let p = Glibc.mmap(addr, length, prot, flags, fd, off_t(offset)), p != MAP_FAILED else {
+            return .failure(Errno(rawValue: Glibc.errno))
+        }
+        return .success(p)
+    }
+
+    /// munmap of our own mapping can only fail through a bug of ours.
+    static func munmap(_ addr: UnsafeMutableRawPointer, _ length: Int) {
+        let r = Glibc.munmap(addr, length)
+        precondition(r == 0, "munmap(\(addr), \(length)) failed: errno \(Glibc.errno)")
+    }
+
+    static func msync(_ addr: UnsafeMutableRawPointer, _ length: Int, _ flags: CInt) -> Result<Void, Errno> {
+        retryingOnInterrupt { Glibc.msync(addr, length, flags) }.map { _ in () }
+    }
+
+    static func madvise(_ addr: UnsafeMutableRawPointer, _ length: Int, _ advice: CInt) -> Result<Void, Errno> {
+        retryingOnInterrupt { Glibc.madvise(addr, length, advice) }.map { _ in () }
+    }
+
+    /// Reads a whole small text file (sysfs attributes). nil if it cannot be read.
+    static func readText(_ path: String, limit: Int = 65536) -> String? {
+        guard case .success(let fd) = open(path, O_RDONLY) else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < limit {
+            let n = buffer.withUnsafeMutableBytes { b in
+                retryingOnInterrupt { Glibc.read(fd, b.baseAddress, b.count) }
+            }
+            guard case .success(let count) = n else { return nil }
+            if count == 0 { break }
+            bytes.append(contentsOf: buffer[0..<count])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// readlink(2) resolved to an absolute canonical path (realpath(3)).
+    static func realpath(_ path: String) -> String? {
+        guard let p = Glibc.realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
+}
+
+// Outside the enum, so `stat` names the function rather than the struct.
+private func statPath(_ path: String, _ st: inout Glibc.stat) -> CInt {
+    stat(path, &st)
+}

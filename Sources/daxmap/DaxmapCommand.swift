@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct DaxmapCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daxmap",
+        abstract: "Map DAX memory and survive its failures.",
+        subcommands: [ListCommand.self, InfoCommand.self, DemoCommand.self, WatchCommand.self]
+    )
+}
