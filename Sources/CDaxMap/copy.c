@@ -152,3 +152,22 @@ int cdaxmap_fill_guarded(void *dst, int value, size_t length, int nontemporal,
     cdaxmap_current_guard = guard.previous;
     return 0;
 }
+
+int cdaxmap_flush_guarded(int kind, const void *addr, size_t length, struct cdaxmap_fault *fault) {
+    struct cdaxmap_guard guard;
+    guard.lo[0] = (uintptr_t)addr;
+    guard.hi[0] = (uintptr_t)addr + length;
+    guard.lo[1] = guard.hi[1] = 0;
+    guard.previous = cdaxmap_current_guard;
+    if (sigsetjmp(guard.jump, 0)) {
+        *fault = guard.fault;
+        return -EFAULT;
+    }
+    cdaxmap_current_guard = &guard;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    cdaxmap_flush_range(kind, addr, length);
+    cdaxmap_sfence();
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    cdaxmap_current_guard = guard.previous;
+    return 0;
+}

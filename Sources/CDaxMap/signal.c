@@ -374,3 +374,21 @@ int cdaxmap_test_raise_sigbus(int code, void *addr, int addr_lsb) {
     if (syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), SIGBUS, &info) != 0) return -errno;
     return 0;
 }
+
+int cdaxmap_test_raise_sigbus_guarded(int code, void *addr, int addr_lsb, struct cdaxmap_fault *fault) {
+    struct cdaxmap_guard guard;
+    guard.lo[0] = (uintptr_t)addr;
+    guard.hi[0] = (uintptr_t)addr + 1;
+    guard.lo[1] = guard.hi[1] = 0;
+    guard.previous = cdaxmap_current_guard;
+    if (sigsetjmp(guard.jump, 0)) {
+        *fault = guard.fault;
+        return -EFAULT;
+    }
+    cdaxmap_current_guard = &guard;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    int r = cdaxmap_test_raise_sigbus(code, addr, addr_lsb);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    cdaxmap_current_guard = guard.previous;
+    return r;
+}

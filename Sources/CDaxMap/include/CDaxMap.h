@@ -123,14 +123,34 @@ int cdaxmap_copy_guarded(void *dst, const void *src, size_t length, int nontempo
 int cdaxmap_fill_guarded(void *dst, int value, size_t length, int nontemporal,
                          struct cdaxmap_fault *fault);
 
-/// Copies with non-temporal stores above `threshold` bytes (no guard).
+/// Flushes [addr, addr+length) with `kind` (enum cdaxmap_flush_kind) and
+/// drains with sfence, guarded as cdaxmap_copy_guarded: flushing a line of a
+/// removed device faults like a load.
+int cdaxmap_flush_guarded(int kind, const void *addr, size_t length, struct cdaxmap_fault *fault);
+
+/// Copies and fills with non-temporal stores (64-byte aligned body; head and tail
+/// flushed), unguarded. The caller drains with cdaxmap_sfence.
 void cdaxmap_copy_nt(void *dst, const void *src, size_t length);
 void cdaxmap_fill_nt(void *dst, int value, size_t length);
+
+// MARK: - Files
+
+/// major(3) and minor(3) of a device number (macros in glibc).
+unsigned int cdaxmap_dev_major(uint64_t dev);
+unsigned int cdaxmap_dev_minor(uint64_t dev);
+
+/// Whether the file is accessed with DAX (statx STATX_ATTR_DAX, Linux 5.8):
+/// 1, 0, or -errno (-ENOSYS where the headers lack it).
+int cdaxmap_file_is_dax(int fd);
 
 /// Sends SIGBUS to the calling thread with the given si_code, si_addr and
 /// si_addr_lsb through rt_tgsigqueueinfo. Test support for memory-failure
 /// classification on kernels without CONFIG_MEMORY_FAILURE.
 int cdaxmap_test_raise_sigbus(int code, void *addr, int addr_lsb);
+
+/// As cdaxmap_test_raise_sigbus, from inside a guard over [addr, addr+1): the
+/// real handler's longjmp path. Returns -EFAULT with `*fault` when it caught it.
+int cdaxmap_test_raise_sigbus_guarded(int code, void *addr, int addr_lsb, struct cdaxmap_fault *fault);
 
 #ifdef __cplusplus
 }

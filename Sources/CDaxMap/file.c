@@ -1,0 +1,23 @@
+// File and device-number helpers: glibc has these as macros or in headers
+// Swift does not import (major/minor, statx attributes).
+#define _GNU_SOURCE
+#include "CDaxMap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+unsigned int cdaxmap_dev_major(uint64_t dev) { return major((dev_t)dev); }
+unsigned int cdaxmap_dev_minor(uint64_t dev) { return minor((dev_t)dev); }
+
+int cdaxmap_file_is_dax(int fd) {
+#ifdef STATX_ATTR_DAX
+    struct statx sx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) != 0) return -errno;
+    return (sx.stx_attributes_mask & STATX_ATTR_DAX) && (sx.stx_attributes & STATX_ATTR_DAX) ? 1 : 0;
+#else
+    (void)fd;
+    return -ENOSYS;
+#endif
+}

@@ -1,0 +1,205 @@
+internal import CDaxMap
+import Glibc
+import SystemPackage
+
+extension DaxDevice {
+    /// Opens `/dev/daxX.Y`, a file on a DAX mount, or a plain file as an emulated device.
+    ///
+    /// - `/dev/daxX.Y` is checked to be device-dax (`/sys/dev/char/MAJ:MIN/subsystem`
+    ///   is `dax`); size and alignment come from libdaxctl (sysfs as a fallback).
+    /// - A regular file on a DAX mount is mapped `MAP_SHARED_VALIDATE | MAP_SYNC`
+    ///   (cache-line granularity).
+    /// - Any other regular file is an emulated device (page granularity, `msync`).
+    ///
+    /// - Throws: `.notFound`, `.notADaxDevice` (a directory, a character device
+    ///   that is not device-dax), `.blockDeviceNotMappable` (`/dev/pmem0`),
+    ///   `.permissionDenied`, `.mapSyncUnsupported` (cache-line granularity
+    ///   required where `MAP_SYNC` is refused), `.system`.
+    @available(*, noasync, message: "opening reads sysfs and probes mappings; call it off the cooperative pool")
+    public static func open(_ path: String, options: OpenOptions = OpenOptions()) throws(DaxError) -> DaxDevice {
+        let st: stat
+        switch Syscalls.status(ofPath: path) {
+        case .success(let s): st = s
+        case .failure(let errno): throw openError(path, errno, operation: "open")
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR:
+            throw DaxError(.notADaxDevice, operation: "open", path: path,
+                           message: "is a directory; give a /dev/daxX.Y device or a file")
+        case S_IFBLK:
+            throw DaxError(.blockDeviceNotMappable, operation: "open", path: path,
+                           message: "is a block device (\(cdaxmap_dev_major(UInt64(st.st_rdev))):\(cdaxmap_dev_minor(UInt64(st.st_rdev)))); DAX block devices are not mapped directly: mount the file system with -o dax and map a file on it, or reconfigure the namespace as devdax (ndctl create-namespace -f -e NAMESPACE -m devdax)")
+        case S_IFCHR:
+            return try openDeviceDax(path, st, options)
+        case S_IFREG:
+            return try openFile(path, options)
+        default:
+            throw DaxError(.notADaxDevice, operation: "open", path: path,
+                           message: "is neither a device-dax character device nor a regular file")
+        }
+    }
+
+    /// Creates (or reuses) a plain file of `size` bytes at `path` and opens it as
+    /// an emulated device: the embedded default where no DAX hardware exists.
+    /// An existing file shorter than `size` is extended with zeros.
+    /// - Throws: `.invalidArgument` for a zero size, plus what ``open(_:options:)`` throws.
+    @available(*, noasync, message: "creates a file; call it off the cooperative pool")
+    public static func createEmulated(at path: String, size: UInt64) throws(DaxError) -> DaxDevice {
+        guard size > 0 else {
+            throw DaxError(.invalidArgument, operation: "create", path: path, length: 0,
+                           message: "an emulated device needs a size greater than zero")
+        }
+        let fd: CInt
+        switch Syscalls.open(path, O_RDWR | O_CREAT, 0o644) {
+        case .success(let f): fd = f
+        case .failure(let errno): throw openError(path, errno, operation: "create")
+        }
+        defer { Syscalls.close(fd) }
+        if case .success(let st) = Syscalls.status(of: fd), st.st_mode & S_IFMT != S_IFREG {
+            throw DaxError(.notADaxDevice, operation: "create", path: path, message: "exists and is not a regular file")
+        }
+        if case .success(let st) = Syscalls.status(of: fd), UInt64(st.st_size) < size {
+            if case .failure(let errno) = Syscalls.ftruncate(fd, Int(size)) {
+                throw DaxError(.system, operation: "ftruncate", path: path, length: size, errno: errno,
+                               message: "cannot size the emulated device to \(size) bytes")
+            }
+        }
+        return try open(path)
+    }
+
+    static func openError(_ path: String, _ errno: Errno, operation: String) -> DaxError {
+        switch errno {
+        case .noSuchFileOrDirectory:
+            return DaxError(.notFound, operation: operation, path: path, errno: errno, message: "no such file or device")
+        case .permissionDenied, .notPermitted:
+            return DaxError(.permissionDenied, operation: operation, path: path, errno: errno,
+                            message: "permission denied; device-dax nodes are usually root-only (crw-------)")
+        case .isDirectory:
+            return DaxError(.notADaxDevice, operation: operation, path: path, errno: errno, message: "is a directory")
+        default:
+            return DaxError(.system, operation: operation, path: path, errno: errno, message: "cannot open: \(errno)")
+        }
+    }
+
+    private static func openDescriptor(_ path: String, _ options: OpenOptions) throws(DaxError) -> (CInt, stat) {
+        let fd: CInt
+        switch Syscalls.open(path, options.readOnly ? O_RDONLY : O_RDWR) {
+        case .success(let f): fd = f
+        case .failure(let errno): throw openError(path, errno, operation: "open")
+        }
+        switch Syscalls.status(of: fd) {
+        case .success(let st): return (fd, st)
+        case .failure(let errno):
+            Syscalls.close(fd)
+            throw DaxError(.system, operation: "fstat", path: path, errno: errno, message: "cannot stat the opened file")
+        }
+    }
+
+    private static func openDeviceDax(_ path: String, _ pathStat: stat, _ options: OpenOptions) throws(DaxError) -> DaxDevice {
+        let maj = cdaxmap_dev_major(UInt64(pathStat.st_rdev)), min = cdaxmap_dev_minor(UInt64(pathStat.st_rdev))
+        let sysfs = "/sys/dev/char/\(maj):\(min)"
+        let subsystem = Syscalls.realpath(sysfs + "/subsystem").map { lastComponent($0) }
+        guard subsystem == "dax" else {
+            throw DaxError(.notADaxDevice, operation: "open", path: path,
+                           message: "is a character device (\(maj):\(min)) of subsystem '\(subsystem ?? "unknown")', not device-dax")
+        }
+        let (fd, st) = try openDescriptor(path, options)
+        let info = DeviceLookup.daxDevice(major: maj, minor: min)
+        let size = info?.size ?? UInt64(sysfsNumber(sysfs + "/size") ?? 0)
+        let align = info?.align ?? UInt64(sysfsNumber(sysfs + "/align") ?? UInt64(Syscalls.pageSize))
+        let numa = info?.targetNode ?? sysfsNumber(sysfs + "/target_node").map { Int($0) }
+        let devpath = Syscalls.realpath(sysfs).map { String($0.dropFirst("/sys".count)) }
+        let domain = DeviceLookup.persistenceDomain(major: maj, minor: min)
+        let granularity: StoreGranularity = domain == "cpu_cache" ? .byte : .cacheLine
+        if let required = options.requiredGranularity, granularity > required {
+            Syscalls.close(fd)
+            throw DaxError(.mapSyncUnsupported, operation: "open", path: path,
+                           message: "needs \(granularity) granularity, finer than \(required) is not available")
+        }
+        return DaxDevice(
+            path: path, kind: .deviceDax, size: size, alignment: max(align, UInt64(Syscalls.pageSize)),
+            granularity: granularity, numaNode: numa,
+            badblocks: DeviceLookup.badblocks(major: maj, minor: min), sysfsDevicePath: devpath,
+            identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev)),
+            options: options, useMapSync: false, descriptor: fd)
+    }
+
+    private static func openFile(_ path: String, _ options: OpenOptions) throws(DaxError) -> DaxDevice {
+        let (fd, st) = try openDescriptor(path, options)
+        let page = UInt64(Syscalls.pageSize)
+        let onDax = FileProbe.isDax(fd)
+        var granularity: StoreGranularity = .page
+        var useMapSync = false
+        var sysfsPath: String?
+        if onDax {
+            // The block device under the file system: its sysfs path catches pfn/region unbinds.
+            sysfsPath = Syscalls.realpath("/sys/dev/block/\(cdaxmap_dev_major(UInt64(st.st_dev))):\(cdaxmap_dev_minor(UInt64(st.st_dev)))")
+                .map { String($0.dropFirst("/sys".count)) }
+            switch FileProbe.mapSync(fd, readOnly: options.readOnly) {
+            case .success:
+                granularity = .cacheLine
+                useMapSync = true
+            case .failure(let errno):
+                if options.requiredGranularity != .page {
+                    Syscalls.close(fd)
+                    throw DaxError(.mapSyncUnsupported, operation: "mmap", path: path, errno: errno,
+                                   message: "the file is on a DAX mount but MAP_SYNC was refused (\(errno)); allow page granularity (requiredGranularity: .page) to fall back to msync")
+                }
+            }
+        } else if let required = options.requiredGranularity, required < .page {
+            let errno: Errno
+            switch FileProbe.mapSync(fd, readOnly: options.readOnly) {
+            case .success: errno = .notSupported
+            case .failure(let e): errno = e
+            }
+            Syscalls.close(fd)
+            throw DaxError(.mapSyncUnsupported, operation: "mmap", path: path, errno: errno,
+                           message: "\(required) granularity needs MAP_SYNC, which this file system refuses (\(errno)): the file is not on a DAX mount (mount -o dax), use a /dev/daxX.Y device, or accept page granularity")
+        }
+        return DaxDevice(
+            path: path, kind: onDax ? .fsdaxFile : .emulated, size: UInt64(st.st_size), alignment: page,
+            granularity: granularity, numaNode: nil, badblocks: [], sysfsDevicePath: sysfsPath,
+            identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), rdev: 0),
+            options: options, useMapSync: useMapSync, descriptor: fd)
+    }
+}
+
+func lastComponent(_ path: String) -> String {
+    path.split(separator: "/").last.map(String.init) ?? path
+}
+
+/// A decimal or 0x-prefixed number from a sysfs attribute.
+func sysfsNumber(_ path: String) -> UInt64? {
+    guard let text = Syscalls.readText(path) else { return nil }
+    let t = text.trimmingCharacters(in: " \n\t")
+    if t.hasPrefix("0x") { return UInt64(t.dropFirst(2), radix: 16) }
+    return UInt64(t)
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let c = s.first, set.contains(c) { s = s.dropFirst() }
+        while let c = s.last, set.contains(c) { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// Probes a regular file: does its file system serve it with DAX?
+enum FileProbe {
+    /// `STATX_ATTR_DAX` (Linux 5.8) says whether the inode is accessed with DAX.
+    static func isDax(_ fd: CInt) -> Bool { cdaxmap_file_is_dax(fd) == 1 }
+
+    /// Tries one page with `MAP_SHARED_VALIDATE | MAP_SYNC`; the error says why not.
+    static func mapSync(_ fd: CInt, readOnly: Bool) -> Result<Void, Errno> {
+        let page = Syscalls.pageSize
+        let prot = readOnly ? PROT_READ : PROT_READ | PROT_WRITE
+        switch Syscalls.mmap(nil, page, prot, MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0) {
+        case .success(let p):
+            Syscalls.munmap(p, page)
+            return .success(())
+        case .failure(let e):
+            return .failure(e)
+        }
+    }
+}
