@@ -52,6 +52,12 @@ let package = Package(
             name: "daxmap-bench",
             dependencies: ["DaxMap", "CPmem2", "CDaxMap"]
         ),
+        // A child process for tests that must die: foreign SIGBUS, terminate policy.
+        .executableTarget(
+            name: "daxmap-probe",
+            dependencies: ["DaxMap"],
+            path: "Tests/DaxMapProbe"
+        ),
         .testTarget(
             name: "DaxMapTests",
             dependencies: ["DaxMap", "CDaxMap"],

@@ -15,7 +15,6 @@ extension DaxDevice {
     ///   that is not device-dax), `.blockDeviceNotMappable` (`/dev/pmem0`),
     ///   `.permissionDenied`, `.mapSyncUnsupported` (cache-line granularity
     ///   required where `MAP_SYNC` is refused), `.system`.
-    @available(*, noasync, message: "opening reads sysfs and probes mappings; call it off the cooperative pool")
     public static func open(_ path: String, options: OpenOptions = OpenOptions()) throws(DaxError) -> DaxDevice {
         let st: stat
         switch Syscalls.status(ofPath: path) {
@@ -43,7 +42,6 @@ extension DaxDevice {
     /// an emulated device: the embedded default where no DAX hardware exists.
     /// An existing file shorter than `size` is extended with zeros.
     /// - Throws: `.invalidArgument` for a zero size, plus what ``open(_:options:)`` throws.
-    @available(*, noasync, message: "creates a file; call it off the cooperative pool")
     public static func createEmulated(at path: String, size: UInt64) throws(DaxError) -> DaxDevice {
         guard size > 0 else {
             throw DaxError(.invalidArgument, operation: "create", path: path, length: 0,
