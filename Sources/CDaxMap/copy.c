@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <immintrin.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #if defined(__x86_64__)
 
@@ -170,4 +171,28 @@ int cdaxmap_flush_guarded(int kind, const void *addr, size_t length, struct cdax
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     cdaxmap_current_guard = guard.previous;
     return 0;
+}
+
+int cdaxmap_poison_guarded(void *addr, size_t length, struct cdaxmap_fault *fault) {
+#ifdef MADV_HWPOISON
+    struct cdaxmap_guard guard;
+    guard.lo[0] = (uintptr_t)addr;
+    guard.hi[0] = (uintptr_t)addr + length;
+    guard.lo[1] = guard.hi[1] = 0;
+    guard.previous = cdaxmap_current_guard;
+    if (sigsetjmp(guard.jump, 0)) {
+        *fault = guard.fault;
+        return -EFAULT;
+    }
+    cdaxmap_current_guard = &guard;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    int r = madvise(addr, length, MADV_HWPOISON);
+    int e = errno;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    cdaxmap_current_guard = guard.previous;
+    return r == 0 ? 0 : -e;
+#else
+    (void)addr; (void)length; (void)fault;
+    return -ENOSYS;
+#endif
 }

@@ -14,7 +14,13 @@ func printError(_ line: String) {
 }
 
 /// Prints to stdout and flushes at once (output may be a pipe read live).
-func say(_ line: String) {
+func printLine(_ line: String) {
     print(line)
     fflush(nil) // all streams: stdout may be a pipe read live
+}
+
+/// Closures through Array.withUnsafe*Bytes rethrow untyped; every error thrown
+/// inside them here is a DaxError.
+func asDaxError(_ error: any Error) -> DaxError {
+    error as? DaxError ?? DaxError(.system, operation: "daxmap", message: "\(error)")
 }

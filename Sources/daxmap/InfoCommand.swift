@@ -16,9 +16,9 @@ struct InfoCommand: ParsableCommand {
         do { device = try DaxDevice.open(path, options: .init(requiredGranularity: .page)) } catch { throw fail(error) }
         defer { device.close() }
         if json {
-            say(device.json.rendered())
+            printLine(device.json.rendered())
         } else {
-            say("""
+            printLine("""
                 \(device.path)
                   kind         \(device.kind)
                   size         \(device.size) bytes (\(humanBytes(device.size)))

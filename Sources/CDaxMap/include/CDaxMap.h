@@ -133,6 +133,12 @@ int cdaxmap_flush_guarded(int kind, const void *addr, size_t length, struct cdax
 void cdaxmap_copy_nt(void *dst, const void *src, size_t length);
 void cdaxmap_fill_nt(void *dst, int value, size_t length);
 
+/// madvise(MADV_HWPOISON) on [addr, addr+length) inside a guard: the kernel
+/// raises SIGBUS BUS_MCEERR_AR during the call, which returns -EFAULT with the
+/// fault. 0 if no signal came, -errno if madvise refused (EINVAL without
+/// CONFIG_MEMORY_FAILURE, EPERM without CAP_SYS_ADMIN).
+int cdaxmap_poison_guarded(void *addr, size_t length, struct cdaxmap_fault *fault);
+
 // MARK: - Files
 
 /// major(3) and minor(3) of a device number (macros in glibc).
