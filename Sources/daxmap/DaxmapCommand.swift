@@ -5,6 +5,7 @@ struct DaxmapCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daxmap",
         abstract: "Map DAX memory and survive its failures.",
-        subcommands: [ListCommand.self, InfoCommand.self, DemoCommand.self, WatchCommand.self]
+        subcommands: [ListCommand.self, InfoCommand.self, DemoCommand.self, WatchCommand.self,
+                      HoldCommand.self, VerifyCommand.self, PoisonCommand.self, MapCheckCommand.self]
     )
 }

@@ -1,6 +1,58 @@
 import ArgumentParser
+import DaxMap
 
+/// Live events until interrupted.
 struct WatchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "watch", abstract: "Not yet built.")
-    func run() async throws { throw ExitCode.failure }
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Print live events: faults, kernel uevents, holder notifications, removals. Ctrl-C stops.")
+
+    @Argument(help: "A device or file to open and watch for removal (optional).")
+    var path: String?
+
+    @Flag(help: "One JSON object per line.")
+    var json = false
+
+    func run() async throws {
+        var device: DaxDevice?
+        do {
+            try DaxMonitor.start()
+            if let path {
+                let opened = try DaxDevice.open(path, options: .init(requiredGranularity: .page))
+                try DaxMonitor.watch(opened)
+                device = opened
+            }
+        } catch { throw fail(error) }
+        let stats = DaxMonitor.statistics
+        if !json {
+            printLine("watching\(path.map { " " + $0 } ?? ""): uevents \(stats.ueventsAvailable ? "from netlink" : "unavailable, polling sysfs"); Ctrl-C to stop")
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        for await event in DaxMonitor.events() {
+            let ms = milliseconds(clock.now - start)
+            if json {
+                printLine(JSON.object([("ms", .double(ms)), ("event", .string(kind(of: event))),
+                                       ("text", .string(event.description))]).rendered(pretty: false))
+            } else {
+                printLine("\(Int(ms)) ms  \(event)")
+            }
+        }
+        withExtendedLifetime(device) {}
+    }
+
+    private func kind(of event: DaxMonitorEvent) -> String {
+        switch event {
+        case .uevent: "uevent"
+        case .faultsDropped: "faultsDropped"
+        case .device(_, let e):
+            switch e {
+            case .fault: "fault"
+            case .notified: "notified"
+            case .removalStarted: "removalStarted"
+            case .removalCompleted: "removalCompleted"
+            case .returned: "returned"
+            }
+        }
+    }
 }

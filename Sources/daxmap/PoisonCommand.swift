@@ -1,0 +1,70 @@
+import ArgumentParser
+import DaxMap
+
+/// Real poison for harnesses: MADV_HWPOISON one page, then a guarded read there.
+struct PoisonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "poison",
+        abstract: "Poison one page with MADV_HWPOISON (root, CONFIG_MEMORY_FAILURE) and show it caught.",
+        discussion: "The page's data is lost until the poison is cleared. Exit 4 when the kernel refuses MADV_HWPOISON.")
+
+    @Argument(help: "A /dev/daxX.Y, a DAX file or a plain file.")
+    var path: String
+
+    @Option(help: "Device offset of the page to poison.")
+    var offset: UInt64
+
+    @Option(help: "Holders over disjoint slices of the device; only the one holding the page must be told.")
+    var holders = 4
+
+    @Flag(help: "Print JSON (the default output is the same object).")
+    var json = false
+
+    func run() async throws {
+        let device: DaxDevice
+        var writers: [WriterHolder] = []
+        var slice: UInt64 = 0
+        do {
+            device = try DaxDevice.open(path, options: .init(requiredGranularity: .page))
+            slice = device.size / UInt64(holders) / device.alignment * device.alignment
+            guard slice > 0, offset < slice * UInt64(holders) else {
+                throw DaxError(.outOfRange, operation: "poison", path: path, offset: offset,
+                               message: "offset is outside the \(holders) holder slices of \(slice) bytes")
+            }
+            writers = (0..<holders).map { WriterHolder(index: $0) }
+            for w in writers { w.adopt(try device.map(offset: UInt64(w.index) * slice, length: slice, holder: w)) }
+        } catch { throw fail(asDaxError(error)) }
+        let target = writers[Int(offset / slice)]
+        guard let mapping = target.mapping else { throw ExitCode(1) }
+        let within = Int(offset - mapping.offset)
+        switch mapping.injectMemoryFailure(at: within) {
+        case .unsupported(let errno):
+            printLine(JSON.object([("supported", .bool(false)), ("errno", .int(Int64(errno.rawValue))),
+                                   ("reason", .string("\(errno)"))]).rendered(pretty: false))
+            throw ExitCode(4)
+        case .notRaised, .caught:
+            break
+        }
+        // The guarded read of the poisoned page must throw, not crash.
+        var buffer = [UInt8](repeating: 0, count: 64)
+        var caught: DaxError?
+        do { try buffer.withUnsafeMutableBytes { try mapping.read(at: within, into: $0) } } catch { caught = asDaxError(error) }
+        try? await Task.sleep(for: .milliseconds(300))
+        let told = writers.filter { w in
+            w.notifications.contains { $0.kind == .memoryFailureActionRequired || $0.kind == .memoryFailureActionOptional }
+        }.map { JSON.int(Int64($0.index)) }
+        let length = caught?.length ?? 0
+        printLine(JSON.object([
+            ("supported", .bool(true)),
+            ("caught", .bool(caught?.code == .mediaFailure)),
+            ("code", caught.map { .string($0.code.name) } ?? .null),
+            ("offset", caught?.offset.map { .uint($0) } ?? .null),
+            ("length", .uint(length)),
+            ("addrLsb", .int(length > 0 ? Int64(length.trailingZeroBitCount) : 0)),
+            ("holdersNotified", .array(told)),
+            ("holderOfPage", .int(Int64(target.index))),
+            ("message", caught.map { .string($0.message) } ?? .null),
+        ]).rendered(pretty: false))
+        if caught?.code != .mediaFailure { throw ExitCode(1) }
+    }
+}
