@@ -1,6 +1,149 @@
+import Glibc
 import ArgumentParser
+import DaxMap
 
 struct ListCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "Not yet built.")
-    func run() async throws { throw ExitCode.failure }
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List DAX regions and devices, and NVDIMM buses, regions and namespaces.",
+        discussion: """
+            With --json, prints an array: one object per DAX region, as `daxctl list -R -D` \
+            prints them, then one object per NVDIMM bus, as `ndctl list -B -D -R -N` prints \
+            them (raw numbers, never units). Prints [] when there is nothing.
+            """
+    )
+
+    @Flag(name: .long, help: "Print JSON using daxctl/ndctl key names.")
+    var json = false
+
+    @Flag(name: [.short, .long], help: "Also list idle objects: seed devices, disabled regions, inactive namespaces.")
+    var idle = false
+
+    func run() async throws {
+        let regions: [DaxRegion]
+        let buses: [NvdimmBus]
+        do {
+            regions = try DaxDiscovery.daxRegions()
+            buses = try DaxDiscovery.nvdimmBuses()
+        } catch {
+            printError("daxmap list: \(error)")
+            throw ExitCode.failure
+        }
+        let listing = ListingValue.listing(daxRegions: regions, nvdimmBuses: buses, includeIdle: idle)
+        if json {
+            print(JSON(listing).rendered())
+            return
+        }
+        print(ListCommand.humanText(listing), terminator: "")
+    }
+
+    /// A readable indented text of the same listing.
+    static func humanText(_ listing: ListingValue) -> String {
+        guard case .array(let items) = listing, !items.isEmpty else {
+            return "No DAX devices or NVDIMM namespaces found.\n"
+        }
+        var out = ""
+        for item in items {
+            if item["provider"] != nil {
+                bus(item, into: &out)
+            } else {
+                daxRegion(item, into: &out)
+            }
+        }
+        return out
+    }
+
+    private static func daxRegion(_ r: ListingValue, into out: inout String) {
+        out += "DAX region \(text(r["id"]))"
+        if let size = r["size"] { out += "  size \(bytes(size))" }
+        if let align = r["align"] { out += "  align \(bytes(align))" }
+        if let path = r["path"] { out += "  /sys/devices\(text(path))" }
+        out += "\n"
+        guard case .array(let devices)? = r["devices"] else {
+            out += "  (no devices)\n"
+            return
+        }
+        for d in devices {
+            out += "  /dev/\(text(d["chardev"]))  \(text(d["mode"]))  size \(bytes(d["size"]))"
+            if let align = d["align"] { out += "  align \(bytes(align))" }
+            if let node = d["target_node"] { out += "  target node \(text(node))" }
+            if let state = d["state"] { out += "  \(text(state))" }
+            out += "\n"
+        }
+    }
+
+    private static func bus(_ b: ListingValue, into out: inout String) {
+        out += "NVDIMM bus \(text(b["dev"])) (\(text(b["provider"])))\n"
+        if case .array(let dimms)? = b["dimms"] {
+            for d in dimms {
+                out += "  DIMM \(text(d["dev"]))"
+                if let id = d["id"] { out += "  id \(text(id))" }
+                out += "  dirty shutdowns: \(d["dirty_shutdown"].map(text) ?? "not reported")\n"
+            }
+        }
+        guard case .array(let regions)? = b["regions"] else { return }
+        for r in regions {
+            out += "  region \(text(r["dev"]))  \(text(r["type"]))  size \(bytes(r["size"]))"
+            if let align = r["align"] { out += "  align \(bytes(align))" }
+            out += "  persistence domain \(text(r["persistence_domain"]))"
+            out += "  badblocks \(r["badblock_count"].map(text) ?? "0")"
+            if let state = r["state"] { out += "  \(text(state))" }
+            out += "\n"
+            guard case .array(let namespaces)? = r["namespaces"] else { continue }
+            for n in namespaces {
+                out += "    \(text(n["dev"]))  \(n["mode"].map(text) ?? "unknown")"
+                if let size = n["size"] { out += "  size \(bytes(size))" }
+                if let dev = n["chardev"] { out += "  /dev/\(text(dev))" }
+                if let dev = n["blockdev"] { out += "  /dev/\(text(dev))" }
+                if let align = n["align"] { out += "  align \(bytes(align))" }
+                if let uuid = n["uuid"] { out += "  uuid \(text(uuid))" }
+                if let count = n["badblock_count"] { out += "  badblocks \(text(count))" }
+                if let state = n["state"] { out += "  \(text(state))" }
+                out += "\n"
+            }
+        }
+    }
+
+    private static func text(_ v: ListingValue?) -> String {
+        switch v {
+        case .string(let s)?: return s
+        case .int(let i)?: return String(i)
+        case .uint(let u)?: return String(u)
+        case .bool(let b)?: return String(b)
+        default: return "?"
+        }
+    }
+
+    /// 1054867456 -> "1006.00 MiB", as `daxctl list -u` rounds.
+    private static func bytes(_ v: ListingValue?) -> String {
+        let n: UInt64
+        switch v {
+        case .uint(let u)?: n = u
+        case .int(let i)? where i >= 0: n = UInt64(i)
+        default: return text(v)
+        }
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        var unit = 0
+        var scaled = Double(n)
+        while scaled >= 1024, unit < units.count - 1 {
+            scaled /= 1024
+            unit += 1
+        }
+        if unit == 0 { return "\(n) B" }
+        let hundredths = Int((scaled * 100).rounded())
+        let frac = hundredths % 100
+        return "\(hundredths / 100).\(frac < 10 ? "0" : "")\(frac) \(units[unit])"
+    }
+}
+
+private func printError(_ message: String) {
+    var stderr = StandardError()
+    print(message, to: &stderr)
+}
+
+private struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var bytes = Array(string.utf8)
+        bytes.withUnsafeMutableBytes { b in _ = Glibc.write(2, b.baseAddress, b.count) }
+    }
 }

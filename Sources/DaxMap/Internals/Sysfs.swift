@@ -1,0 +1,76 @@
+import Glibc
+
+// Small sysfs helpers. Every function takes the sysfs mount point as `root`
+// (default "/sys") so tests can point them at a fake tree in a temp directory.
+
+enum Sysfs {
+    static let defaultRoot = "/sys"
+
+    /// The subsystem a character device belongs to: the last component of
+    /// where `/sys/dev/char/MAJ:MIN/subsystem` leads, e.g. `dax` for device-dax
+    /// (`/sys/bus/dax`), `mem` for `/dev/zero`. nil when there is no such device.
+    static func subsystem(ofCharDevice major: UInt32, minor: UInt32, root: String = defaultRoot) -> String? {
+        guard let path = Syscalls.realpath("\(root)/dev/char/\(major):\(minor)/subsystem") else { return nil }
+        return lastComponent(path)
+    }
+
+    /// The canonical sysfs directory of a character device: the realpath of
+    /// `/sys/dev/char/MAJ:MIN`, e.g.
+    /// `/sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region0/dax0.0/dax0.0`.
+    static func devicePath(ofCharDevice major: UInt32, minor: UInt32, root: String = defaultRoot) -> String? {
+        Syscalls.realpath("\(root)/dev/char/\(major):\(minor)")
+    }
+
+    /// The canonical sysfs directory of a block device: the realpath of
+    /// `/sys/dev/block/MAJ:MIN`, e.g. `.../ndbus0/region0/pfn0.0/block/pmem0`.
+    static func devicePath(ofBlockDevice major: UInt32, minor: UInt32, root: String = defaultRoot) -> String? {
+        Syscalls.realpath("\(root)/dev/block/\(major):\(minor)")
+    }
+
+    /// A sysfs attribute with surrounding white space removed, nil if unreadable.
+    static func attribute(_ path: String) -> String? {
+        guard let text = Syscalls.readText(path) else { return nil }
+        return trimmed(text)
+    }
+
+    /// Parses a `dev` attribute (`252:0`).
+    static func parseDeviceNumber(_ text: String) -> (major: UInt32, minor: UInt32)? {
+        let parts = trimmed(text).split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let major = UInt32(parts[0]), let minor = UInt32(parts[1]) else { return nil }
+        return (major, minor)
+    }
+
+    /// Parses a `badblocks` attribute: one `offset length` pair per line, both
+    /// in 512-byte sectors (the kernel's `badblocks_show`; an acknowledged range
+    /// is not marked). An empty file means no known badblocks. nil when a line
+    /// is not two unsigned decimal numbers: better to say "unknown" than to
+    /// report half a list as the truth.
+    static func parseBadblocks(_ text: String) -> [Badblock]? {
+        var result: [Badblock] = []
+        for line in text.split(whereSeparator: { $0 == "\n" }) {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if fields.isEmpty { continue }
+            guard fields.count == 2, let offset = UInt64(fields[0]), let count = UInt64(fields[1]) else { return nil }
+            result.append(Badblock(sectorOffset: offset, sectorCount: count))
+        }
+        return result
+    }
+
+    /// Reads and parses a `badblocks` file; nil if unreadable or malformed.
+    static func badblocks(atPath path: String) -> [Badblock]? {
+        guard let text = Syscalls.readText(path) else { return nil }
+        return parseBadblocks(text)
+    }
+
+    private static func lastComponent(_ path: String) -> String? {
+        guard let last = path.split(separator: "/").last else { return nil }
+        return String(last)
+    }
+
+    private static func trimmed(_ s: String) -> String {
+        var sub = Substring(s)
+        while let c = sub.first, c.isWhitespace { sub.removeFirst() }
+        while let c = sub.last, c.isWhitespace { sub.removeLast() }
+        return String(sub)
+    }
+}
