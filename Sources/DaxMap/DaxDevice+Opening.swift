@@ -102,13 +102,15 @@ extension DaxDevice {
                            message: "is a character device (\(maj):\(min)) of subsystem '\(subsystem ?? "unknown")', not device-dax")
         }
         let (fd, st) = try openDescriptor(path, options)
-        let info = DeviceLookup.daxDevice(major: maj, minor: min)
-        let size = info?.size ?? UInt64(sysfsNumber(sysfs + "/size") ?? 0)
-        let align = info?.align ?? UInt64(sysfsNumber(sysfs + "/align") ?? UInt64(Syscalls.pageSize))
+        // Size and alignment from libdaxctl (daxctl_dev_get_align also covers CXL and
+        // hmem devices, which have no nd namespace); sysfs if libdaxctl cannot see it.
+        let lookup = DeviceLookup(major: maj, minor: min)
+        let info = lookup.device
+        let size = info?.size ?? sysfsNumber(sysfs + "/size") ?? 0
+        let align = info?.align ?? sysfsNumber(sysfs + "/align") ?? UInt64(Syscalls.pageSize)
         let numa = info?.targetNode ?? sysfsNumber(sysfs + "/target_node").map { Int($0) }
         let devpath = Syscalls.realpath(sysfs).map { String($0.dropFirst("/sys".count)) }
-        let domain = DeviceLookup.persistenceDomain(major: maj, minor: min)
-        let granularity: StoreGranularity = domain == "cpu_cache" ? .byte : .cacheLine
+        let granularity: StoreGranularity = lookup.persistenceDomain == .cpuCache ? .byte : .cacheLine
         if let required = options.requiredGranularity, granularity > required {
             Syscalls.close(fd)
             throw DaxError(.mapSyncUnsupported, operation: "open", path: path,
@@ -117,7 +119,7 @@ extension DaxDevice {
         return DaxDevice(
             path: path, kind: .deviceDax, size: size, alignment: max(align, UInt64(Syscalls.pageSize)),
             granularity: granularity, numaNode: numa,
-            badblocks: DeviceLookup.badblocks(major: maj, minor: min), sysfsDevicePath: devpath,
+            badblocks: lookup.badblocks, sysfsDevicePath: devpath,
             identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev)),
             options: options, useMapSync: false, descriptor: fd)
     }

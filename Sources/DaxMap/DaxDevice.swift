@@ -125,6 +125,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         }
         if fd >= 0 { Syscalls.close(fd) }
         FaultMonitor.shared.forget(self)
+        finishEvents()
     }
 
     /// Opens the same path again: after a removal, once the device is back.

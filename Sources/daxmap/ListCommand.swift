@@ -135,15 +135,3 @@ struct ListCommand: AsyncParsableCommand {
         return "\(hundredths / 100).\(frac < 10 ? "0" : "")\(frac) \(units[unit])"
     }
 }
-
-private func printError(_ message: String) {
-    var stderr = StandardError()
-    print(message, to: &stderr)
-}
-
-private struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) {
-        var bytes = Array(string.utf8)
-        bytes.withUnsafeMutableBytes { b in _ = Glibc.write(2, b.baseAddress, b.count) }
-    }
-}

@@ -48,3 +48,64 @@ import Testing
         #expect(result.stderr.contains("--holders"))
     }
 }
+
+/// `hold` and `verify`, the harness's workload, on an emulated device.
+@Suite struct HoldVerifyTests {
+    private var cli: String { buildDirectory + "/daxmap" }
+
+    @Test func holdTimesOutWithoutARemovalAndVerifyFindsEveryRecord() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = dir.file("dev"), log = dir.file("acked")
+        let hold = runProgram([cli, "hold", device, "--file-size", "4194304", "--holders", "2", "--acked", log, "--timeout", "1"])
+        #expect(hold.status == 3, "\(hold)")
+        #expect(hold.stderr.contains("READY"))
+        #expect(hold.stdout.contains("\"timedOut\":true"))
+        #expect(!hold.stdout.contains("\"recordsAcknowledged\":0"))
+        let verify = runProgram([cli, "verify", "--acked", log])
+        #expect(verify.status == 0, "\(verify)")
+        #expect(verify.stdout.contains("\"recordsLost\":0"))
+        #expect(!verify.stdout.contains("\"recordsVerified\":0,"))
+    }
+
+    @Test func verifyCatchesACorruptedRecord() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = dir.file("dev"), log = dir.file("acked")
+        _ = runProgram([cli, "hold", device, "--file-size", "1048576", "--holders", "1", "--acked", log, "--timeout", "1"])
+        // Flip one byte of the first record's payload.
+        let fd = open(device, O_RDWR)
+        var byte: UInt8 = 0
+        pread(fd, &byte, 1, 100)
+        byte ^= 0xFF
+        pwrite(fd, &byte, 1, 100)
+        close(fd)
+        let verify = runProgram([cli, "verify", "--acked", log])
+        #expect(verify.status == 1)
+        #expect(verify.stdout.contains("\"recordsLost\":1"), "\(verify)")
+        #expect(verify.stdout.contains("record 0 at offset 0"))
+    }
+
+    @Test func holdReleasesEverythingWhenTheDeviceVanishes() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = dir.file("dev"), log = dir.file("acked")
+        // The holder process runs in the background; truncating its device to
+        // nothing is a real removal (BUS_ADRERR on a vanished device).
+        let script = """
+            '\(cli)' hold '\(device)' --file-size 4194304 --holders 3 --acked '\(log)' --timeout 30 > '\(dir.file("out"))' 2> '\(dir.file("err"))' &
+            pid=$!
+            for i in $(seq 100); do grep -q READY '\(dir.file("err"))' && break; sleep 0.1; done
+            truncate -s 0 '\(device)'
+            wait $pid; echo "status=$?" >> '\(dir.file("out"))'
+            """
+        _ = system(script)
+        let out = readFile(dir.file("out"))
+        #expect(out.contains("status=0"), "\(out) \(readFile(dir.file("err")))")
+        #expect(out.contains("\"removalSource\":\"accessError\""))
+        #expect(out.contains("\"holdersPreRemoved\":3"))
+        #expect(out.contains("\"preRemoveNotifications\":3"))
+        #expect(out.contains("\"descriptorsOpen\":0"))
+        #expect(out.contains("\"exitedGracefully\":true"))
+    }
+}
