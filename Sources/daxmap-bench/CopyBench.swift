@@ -1,0 +1,197 @@
+import CDaxMap
+import DaxMap
+import Glibc
+
+/// The device every copy cell runs on, cut into three disjoint regions (one per
+/// implementation) so that no implementation finds lines another left in the cache.
+final class CopyTarget {
+    let path: String
+    let device: DaxDevice
+    /// Bytes per region (a multiple of 2 MiB and of the device alignment).
+    let region: Int
+    /// Whether we created the file (and remove it at the end).
+    let created: Bool
+
+    init(path requested: String?, workingSet: Int) {
+        var path = requested ?? "/dev/shm/daxmap-bench-\(getpid())"
+        var st = stat()
+        let exists = stat(path, &st) == 0
+        do {
+            if exists {
+                device = try DaxDevice.open(path)
+                created = false
+            } else {
+                device = try DaxDevice.createEmulated(at: path, size: UInt64(3 * workingSet))
+                created = true
+            }
+        } catch {
+            fail("cannot open the target: \(error)")
+        }
+        path = device.path
+        self.path = path
+        let unit = max(Int(device.alignment), 2 << 20)
+        let third = (Int(device.size) / 3) / unit * unit
+        region = min(workingSet / unit * unit, third)
+        guard region >= unit else {
+            fail("\(path) is too small: \(device.size) bytes give no three regions of \(unit) bytes")
+        }
+    }
+
+    func remove() {
+        device.close()
+        if created { unlink(path) }
+    }
+}
+
+struct CopyRow {
+    var block: Int
+    var daxmap: Double
+    var pmem2: Double
+    var memcpy: Double
+}
+
+let copyBlocks = [256, 4 << 10, 64 << 10, 2 << 20]
+
+/// Benchmark 1: copy + persist at the target's own granularity.
+func runCopyBenchmark(_ target: CopyTarget, options: BenchOptions, source: AlignedBuffer) -> [CopyRow] {
+    let device = target.device
+    let region = target.region
+    report("== Copy + persist on \(target.path) ==")
+    report("  device: \(device.kind), \(device.size) bytes, alignment \(device.alignment), granularity \(device.granularity)")
+    report("  persist: \(persistDescription(device.granularity)); flush instruction \(flushName(cdaxmap_flush_detect()))")
+    report("  each implementation writes its own \(sizeName(region)) region of the same target, sequential offsets wrapping")
+    report("  pre-faulted: yes, every page of all three mappings is stored to before measuring")
+    report("    (daxmap also maps with MAP_POPULATE); first-touch faults are never in the numbers")
+    report("  \(fixed(options.cellSeconds, 2)) s per cell in \(options.rounds) interleaved rounds, median; GB/s = 10^9 B/s")
+
+    let mapping: DaxMapping
+    do {
+        mapping = try device.map(offset: 0, length: UInt64(region), options: .init(prefault: true))
+    } catch {
+        fail("daxmap map: \(error)")
+    }
+    let pmem2: Pmem2Map
+    do {
+        pmem2 = try Pmem2Map(path: target.path, offset: region, length: region, required: device.granularity)
+    } catch {
+        fail("\(error)")
+    }
+    if pmem2.granularity != device.granularity {
+        warn("libpmem2 chose \(pmem2.granularity) granularity where daxmap has \(device.granularity)")
+    }
+    let raw = RawMap(path: target.path, offset: 2 * region, length: region,
+                     mapSync: device.kind == .fsdaxFile && device.granularity < .page)
+    mapping.withUnsafeMutableBytes { prefault($0.baseAddress!, $0.count) }
+    prefault(pmem2.base, pmem2.length)
+    prefault(raw.base, raw.length)
+
+    let writers: [any BlockWriter] = [DaxmapWriter(mapping), Pmem2Writer(pmem2),
+                                      MemcpyWriter(raw, granularity: device.granularity)]
+    var cursors = [0, 0, 0]
+    var rows: [CopyRow] = []
+    for block in copyBlocks {
+        let r = measureInterleaved(writers, cursors: &cursors, source: source.pointer, block: block,
+                                   seconds: options.cellSeconds, rounds: options.rounds)
+        rows.append(CopyRow(block: block, daxmap: r[0], pmem2: r[1], memcpy: r[2]))
+    }
+    printTable(["block", "daxmap GB/s", "libpmem2 GB/s", "memcpy GB/s", "daxmap/libpmem2", "daxmap/memcpy"],
+               rows.map { [sizeName($0.block), fixed($0.daxmap, 3), fixed($0.pmem2, 3), fixed($0.memcpy, 3),
+                           fixed($0.daxmap / $0.pmem2, 3), fixed($0.daxmap / $0.memcpy, 3)] })
+    let belowPmem2 = rows.filter { $0.daxmap < $0.pmem2 }.map { sizeName($0.block) }
+    let belowMemcpy = rows.filter { $0.block >= 64 << 10 && $0.daxmap < 0.9 * $0.memcpy }.map { sizeName($0.block) }
+    report("  target daxmap/libpmem2 >= 1.0 at every block: " + (belowPmem2.isEmpty ? "met" : "missed at " + belowPmem2.joined(separator: ", ")))
+    report("  target daxmap >= 90 % of memcpy at >= 64 KiB: " + (belowMemcpy.isEmpty ? "met" : "missed at " + belowMemcpy.joined(separator: ", ")))
+    report("  (ratios of medians; cells move by a few % from run to run)")
+    report()
+    withExtendedLifetime((mapping, pmem2, raw)) {}
+    return rows
+}
+
+func persistDescription(_ g: StoreGranularity) -> String {
+    switch g {
+    case .page: "page granularity: msync(MS_SYNC) of the covering pages after each copy"
+    case .cacheLine: "cache-line granularity: flush each line + sfence (non-temporal copies: sfence)"
+    case .byte: "byte granularity (CPU caches persistent): sfence after each copy"
+    }
+}
+
+/// Benchmark 1b: cache-line persistence semantics measured on the same target,
+/// whatever its real granularity (on /dev/shm this is an emulation: DRAM is not
+/// persistent, and daxmap refuses cache-line granularity there).
+func runCacheLineBenchmark(_ target: CopyTarget, options: BenchOptions, source: AlignedBuffer) {
+    let region = target.region
+    let flush = flushName(cdaxmap_flush_detect())
+    let emulated = target.device.granularity == .page
+    report("== Cache-line persistence path\(emulated ? " (EMULATED on a page-granularity target)" : "") ==")
+    if emulated {
+        report("  \(target.path) needs msync; these rows measure the cache-line code paths on the same")
+        report("  DRAM pages anyway. Not persistent; useful to compare the copy/flush code, not media.")
+    }
+    report("  daxmap   = CDaxMap guarded copy (non-temporal from 256 B, as DaxMapping.write) + sfence,")
+    report("             or guarded copy + guarded \(flush) + sfence below the threshold; no Swift checks")
+    report("  libpmem2 = pmem2_memcpy_fn on a map made with PMEM2_FORCE_GRANULARITY=CACHE_LINE")
+    report("             (libpmem2 refuses cache-line granularity on this file otherwise)")
+    report("  memcpy   = memcpy + \(flush) per line + sfence")
+
+    let mapping: DaxMapping
+    do {
+        mapping = try target.device.map(offset: 0, length: UInt64(region), options: .init(prefault: true))
+    } catch {
+        fail("daxmap map: \(error)")
+    }
+    var pmem2: Pmem2Map?
+    do {
+        let m = try Pmem2Map(path: target.path, offset: region, length: region, required: .cacheLine,
+                             forceGranularity: emulated ? "CACHE_LINE" : nil)
+        if m.granularity == .cacheLine { pmem2 = m } else { report("  libpmem2: got \(m.granularity) granularity; column skipped") }
+    } catch {
+        report("  libpmem2: \(error); column skipped")
+    }
+    let raw = RawMap(path: target.path, offset: 2 * region, length: region,
+                     mapSync: target.device.kind == .fsdaxFile && target.device.granularity < .page)
+    mapping.withUnsafeMutableBytes { prefault($0.baseAddress!, $0.count) }
+    if let pmem2 { prefault(pmem2.base, pmem2.length) }
+    prefault(raw.base, raw.length)
+
+    let daxmap = DaxmapCacheLineWriter(mapping, threshold: mapping.options.nonTemporalThreshold)
+    var writers: [any BlockWriter] = [daxmap, MemcpyWriter(raw, granularity: .cacheLine)]
+    if let pmem2 { writers.append(Pmem2Writer(pmem2)) }
+    var cursors = [Int](repeating: 0, count: writers.count)
+    var rows: [[String]] = []
+    for block in copyBlocks {
+        let r = measureInterleaved(writers, cursors: &cursors, source: source.pointer, block: block,
+                                   seconds: options.cellSeconds * 0.8, rounds: options.rounds)
+        let p = pmem2 != nil ? r[2] : .nan
+        rows.append([sizeName(block), fixed(r[0], 3), pmem2 != nil ? fixed(p, 3) : "-", fixed(r[1], 3),
+                     pmem2 != nil ? fixed(r[0] / p, 3) : "-", fixed(r[0] / r[1], 3)])
+    }
+    printTable(["block", "daxmap GB/s", "libpmem2 GB/s", "memcpy+\(flush) GB/s", "daxmap/libpmem2", "daxmap/memcpy"], rows)
+    report()
+
+    // The non-temporal threshold: streaming stores + sfence against ordinary
+    // stores + flush + sfence, both through daxmap's guarded copy.
+    report("== Non-temporal threshold (cache-line path, daxmap guarded copy) ==")
+    let nt = DaxmapCacheLineWriter(mapping, threshold: 0, name: "nt")
+    let temporal = DaxmapCacheLineWriter(mapping, threshold: Int.max, name: "temporal")
+    var ntCursors = [0, region / 2]
+    var ntRows: [[String]] = []
+    var firstNT: Int?
+    for block in [64, 128, 256, 1 << 10, 4 << 10] {
+        let r = measureInterleaved([nt, temporal], cursors: &ntCursors, source: source.pointer, block: block,
+                                   seconds: options.cellSeconds * 0.6, rounds: options.rounds)
+        let winner = r[0] >= r[1] ? "non-temporal" : "temporal+\(flush)"
+        if r[0] >= r[1] && firstNT == nil { firstNT = block }
+        if r[0] < r[1] { firstNT = nil }
+        ntRows.append([sizeName(block), fixed(r[0], 3), fixed(r[1], 3), fixed(r[0] / r[1], 2), winner])
+    }
+    printTable(["block", "nt+sfence GB/s", "temporal+\(flush)+sfence GB/s", "nt/temporal", "faster"], ntRows)
+    if let firstNT {
+        report("  non-temporal wins from \(sizeName(firstNT)) up here; daxmap's threshold is \(mapping.options.nonTemporalThreshold) B"
+            + (firstNT <= mapping.options.nonTemporalThreshold ? " (consistent)" : " (consider raising it)"))
+    } else {
+        report("  non-temporal does not win at every size up to 4 KiB here; daxmap's threshold is \(mapping.options.nonTemporalThreshold) B")
+    }
+    report("  (DRAM behind a KVM guest: real PMem/CXL media can shift the crossover)")
+    report()
+    withExtendedLifetime((mapping, pmem2, raw)) {}
+}
