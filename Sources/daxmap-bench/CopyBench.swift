@@ -195,3 +195,63 @@ func runCacheLineBenchmark(_ target: CopyTarget, options: BenchOptions, source: 
     report()
     withExtendedLifetime((mapping, pmem2, raw)) {}
 }
+
+/// The non-temporal threshold at page granularity: daxmap's page path (guarded
+/// copy, `sfence`, `msync` of the covering pages) with streaming stores forced
+/// on and off. Through CDaxMap, since `DaxMapping.write` applies its own
+/// 8 KiB minimum at page granularity.
+func runPageThresholdBenchmark(_ target: CopyTarget, options: BenchOptions, source: AlignedBuffer) {
+    guard target.device.granularity == .page else { return }
+    report("== Non-temporal threshold at page granularity (daxmap guarded copy + sfence + msync) ==")
+    let region = target.region
+    let nt: DaxMapping, temporal: DaxMapping
+    do {
+        nt = try target.device.map(offset: 0, length: UInt64(region))
+        temporal = try target.device.map(offset: UInt64(region), length: UInt64(region))
+    } catch {
+        fail("map: \(error)")
+    }
+    nt.withUnsafeMutableBytes { prefault($0.baseAddress!, $0.count) }
+    temporal.withUnsafeMutableBytes { prefault($0.baseAddress!, $0.count) }
+    let writers: [any BlockWriter] = [DaxmapPageWriter(nt, streaming: true), DaxmapPageWriter(temporal, streaming: false)]
+    var cursors = [0, 0]
+    var rows: [[String]] = []
+    var crossover: Int?
+    for block in [256, 1 << 10, 4 << 10, 8 << 10, 16 << 10, 64 << 10] {
+        let r = measureInterleaved(writers, cursors: &cursors, source: source.pointer,
+                                   block: block, seconds: options.cellSeconds * 0.6, rounds: options.rounds)
+        if r[0] >= r[1] { crossover = crossover ?? block } else { crossover = nil }
+        rows.append([sizeName(block), fixed(r[0], 3), fixed(r[1], 3), fixed(r[0] / r[1], 2),
+                     r[0] >= r[1] ? "non-temporal" : "temporal"])
+    }
+    printTable(["block", "nt+msync GB/s", "temporal+msync GB/s", "nt/temporal", "faster"], rows)
+    report("  non-temporal wins from \(crossover.map(sizeName) ?? "none of these") up; DaxMapping.write streams from 8 KiB at page granularity")
+    report()
+}
+
+/// daxmap's page-granularity path with streaming stores forced on or off.
+final class DaxmapPageWriter: BlockWriter {
+    let name: String
+    let mapping: DaxMapping
+    let base: UnsafeMutableRawPointer
+    let length: Int
+    let streaming: Bool
+    let pageMask = Int(sysconf(Int32(_SC_PAGESIZE))) - 1
+
+    init(_ mapping: DaxMapping, streaming: Bool) {
+        self.mapping = mapping
+        self.base = mapping.withUnsafeMutableBytes { $0.baseAddress! }
+        self.length = mapping.count
+        self.streaming = streaming
+        self.name = streaming ? "nt" : "temporal"
+    }
+
+    @inline(__always)
+    func write(_ source: UnsafeRawPointer, _ count: Int, at offset: Int) {
+        var fault = cdaxmap_fault()
+        if cdaxmap_copy_guarded(base + offset, source, count, streaming ? 1 : 0, &fault) != 0 { fail("guarded copy faulted") }
+        cdaxmap_sfence()
+        let start = offset & ~pageMask
+        if msync(base + start, offset + count - start, MS_SYNC) != 0 { fail("msync: errno \(errno)") }
+    }
+}

@@ -52,6 +52,7 @@ private func measureOne(_ writer: any BlockWriter, source: UnsafeRawPointer, blo
     if let w = writer as? Pmem2Writer { return run(w) }
     if let w = writer as? MemcpyWriter { return run(w) }
     if let w = writer as? DaxmapCacheLineWriter { return run(w) }
+    if let w = writer as? DaxmapPageWriter { return run(w) }
     if let w = writer as? GuardedWriter { return run(w) }
     if let w = writer as? UnguardedWriter { return run(w) }
     if let w = writer as? GuardedReader { return run(w) }

@@ -24,6 +24,7 @@ if options.copy || options.cacheLine {
     let target = CopyTarget(path: options.target, workingSet: options.workingSet)
     let source = AlignedBuffer(count: copyBlocks.max()!)
     if options.copy { rows = runCopyBenchmark(target, options: options, source: source) }
+    if options.copy { runPageThresholdBenchmark(target, options: options, source: source) }
     if options.cacheLine { runCacheLineBenchmark(target, options: options, source: source) }
     target.remove()
 }
