@@ -41,6 +41,25 @@ func measureInterleaved(_ writers: [any BlockWriter], cursors: inout [Int], sour
     return samples.map(\.median)
 }
 
+/// As above, with each implementation mapped over every region: in round `r`
+/// implementation `i` writes region `(i + r) % regions`, so within a round no
+/// two share a region and, over a multiple of `regions` rounds, each spends
+/// the same time in each (the physical memory behind a region, e.g. the host's
+/// huge pages under a VM, moves a cell by several %).
+func measureRotating(_ variants: [[any BlockWriter]], cursors: inout [Int], source: UnsafeRawPointer,
+                     block: Int, seconds: Double, rounds: Int) -> [Double] {
+    var samples = [[Double]](repeating: [], count: variants.count)
+    for round in 0..<rounds {
+        for k in 0..<variants.count {
+            let i = (k + round) % variants.count
+            let writer = variants[i][(i + round) % variants[i].count]
+            samples[i].append(measureOne(writer, source: source, block: block, seconds: seconds / Double(rounds),
+                                         cursor: &cursors[i]))
+        }
+    }
+    return samples.map(\.median)
+}
+
 /// Casts to the concrete writer once so the copy loop is specialised for it
 /// (no existential dispatch per copy).
 private func measureOne(_ writer: any BlockWriter, source: UnsafeRawPointer, block: Int, seconds: Double,
