@@ -25,9 +25,10 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         public var faultPolicy: FaultPolicy
         /// Map read-only (`PROT_READ`).
         public var readOnly: Bool
-        /// Copies and fills of at least this many bytes use non-temporal stores
-        /// (on cache-line and byte granularity); smaller ones ordinary stores and
-        /// a flush. 256 bytes, like libpmem2, confirmed by `make bench`.
+        /// Copies and fills of at least this many bytes use non-temporal stores;
+        /// smaller ones ordinary stores and a flush. 256 bytes, like libpmem2,
+        /// confirmed by `make bench`. At page granularity, where `msync` dominates
+        /// small copies, non-temporal stores start at 8 KiB at the earliest.
         public var nonTemporalThreshold: Int
 
         public init(prefault: Bool = false, faultPolicy: FaultPolicy = .replacePages, readOnly: Bool = false,
@@ -62,9 +63,16 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     /// A process-unique identifier (also in fault events).
     public let id: UInt64
 
+    /// At page granularity non-temporal stores beat ordinary ones (which read
+    /// each line for ownership first) only from about 8 KiB: below, the drain of
+    /// the streaming stores costs more than `msync` saves (`make bench`).
+    static let pageNonTemporalMinimum = 8 << 10
+
     let base: UnsafeAddress
     let slot: Int
     let flushKind: CInt
+    /// Copies and fills of at least this many bytes use non-temporal stores.
+    let streamingThreshold: Int
     let stateValue: Atomic<Int>
     let hasLost: Atomic<Bool>
     let lost: Mutex<[Range<UInt64>]>
@@ -81,6 +89,8 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         self.base = UnsafeAddress(base)
         self.slot = slot
         self.flushKind = granularity == .cacheLine ? Persistence.flushKind : CInt(CDAXMAP_FLUSH_NONE.rawValue)
+        self.streamingThreshold = granularity == .page
+            ? max(options.nonTemporalThreshold, Self.pageNonTemporalMinimum) : options.nonTemporalThreshold
         self.stateValue = Atomic(State.open.rawValue)
         self.hasLost = Atomic(false)
         self.lost = Mutex([])
@@ -167,11 +177,12 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
 
     /// Copies `bytes` to mapping offset `offset`, and makes them persistent
     /// unless `persist` is false (then call ``persist(at:count:)`` later).
-    /// Uses non-temporal stores from ``Options/nonTemporalThreshold`` bytes up.
+    /// Uses non-temporal stores from ``Options/nonTemporalThreshold`` bytes up
+    /// (at page granularity from 8 KiB at the earliest).
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, persist: Bool = true) throws(DaxError) {
         try check("write", offset, bytes.count)
         guard let src = bytes.baseAddress, bytes.count > 0 else { return }
-        let nt = granularity != .page && bytes.count >= options.nonTemporalThreshold
+        let nt = bytes.count >= streamingThreshold
         var fault = cdaxmap_fault()
         if cdaxmap_copy_guarded(base.pointer + offset, src, bytes.count, nt ? 1 : 0, &fault) != 0 {
             throw faultError("write", fault)
@@ -183,7 +194,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     public func fill(_ value: UInt8, at offset: Int, count: Int, persist: Bool = true) throws(DaxError) {
         try check("fill", offset, count)
         guard count > 0 else { return }
-        let nt = granularity != .page && count >= options.nonTemporalThreshold
+        let nt = count >= streamingThreshold
         var fault = cdaxmap_fault()
         if cdaxmap_fill_guarded(base.pointer + offset, CInt(value), count, nt ? 1 : 0, &fault) != 0 {
             throw faultError("fill", fault)
@@ -220,6 +231,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
             let page = Syscalls.pageSize
             let start = offset & ~(page - 1)
             let end = offset + count
+            cdaxmap_sfence() // drain non-temporal stores before the write-back
             if case .failure(let errno) = Syscalls.msync(base.pointer + start, end - start, MS_SYNC) {
                 // ENOMEM: part of the range is no longer mapped (revoked or truncated away).
                 throw DaxError(errno == .noMemory ? .deviceRemoved : .system, operation: "persist",

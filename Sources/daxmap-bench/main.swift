@@ -1,1 +1,43 @@
-print("benchmark not yet built")
+import CDaxMap
+import DaxMap
+import Glibc
+
+// daxmap-bench: prints numbers, never asserts (targets are reported as met/missed).
+//
+//   Benchmark 1 (mapper core): copy + persist throughput, daxmap vs libpmem2 vs
+//   memcpy, on one target at its own granularity; then the cache-line path and
+//   the non-temporal threshold.
+//   Benchmark 2 (holder layer): guard overhead, SIGBUS-to-holder latency,
+//   removal with 1000 mappings.
+
+let options = BenchOptions.parse(CommandLine.arguments)
+reportToStderr = options.json
+// A daxmap-bench killed mid-run leaves its /dev/shm files; say where they are.
+if options.target == nil { warn("scratch files: /dev/shm/daxmap-bench-\(getpid())*") }
+
+let started = nowNanoseconds()
+report("daxmap-bench: release build, \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPU(s), flush \(flushName(cdaxmap_flush_detect())), avx512f \(cdaxmap_cpu_has_avx512f() != 0 ? "yes" : "no")")
+report()
+
+var rows: [CopyRow] = []
+if options.copy || options.cacheLine {
+    let target = CopyTarget(path: options.target, workingSet: options.workingSet)
+    let source = AlignedBuffer(count: copyBlocks.max()!)
+    if options.copy { rows = runCopyBenchmark(target, options: options, source: source) }
+    if options.copy { runPageThresholdBenchmark(target, options: options, source: source) }
+    if options.cacheLine { runCacheLineBenchmark(target, options: options, source: source) }
+    target.remove()
+}
+if options.holder {
+    runGuardBenchmark(options: options)
+    await runSigbusLatency(options: options)
+    await runRemovalBenchmark(options: options)
+}
+report("total \(fixed(Double(nowNanoseconds() - started) / 1e9, 1)) s")
+
+if options.json {
+    let objects = rows.map {
+        "{\"block\": \($0.block), \"daxmap_gbps\": \(fixed($0.daxmap, 4)), \"libpmem2_gbps\": \(fixed($0.pmem2, 4)), \"memcpy_gbps\": \(fixed($0.memcpy, 4))}"
+    }
+    writeAll(STDOUT_FILENO, "[" + objects.joined(separator: ", ") + "]\n")
+}
