@@ -174,10 +174,12 @@ public final class UEventListener: Sendable {
         let closeNow = state.withLock { s -> Bool in
             if s.closed { return false }
             s.closed = true
-            return s.receivers == 0
+            if s.receivers == 0 { return true }
+            // Under the lock: a receiver's release() cannot close wake.1 before this write.
+            var byte: UInt8 = 1
+            _ = Glibc.write(wake.1, &byte, 1)
+            return false
         }
-        var byte: UInt8 = 1
-        _ = Glibc.write(wake.1, &byte, 1)
         if closeNow { closeDescriptors() }
     }
 
