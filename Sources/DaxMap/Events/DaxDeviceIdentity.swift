@@ -1,0 +1,115 @@
+import Glibc
+import SystemPackage
+
+/// Where an opened device lives in the kernel's device tree, so that uevents and sysfs
+/// can be matched against it.
+///
+/// A value: it does not keep the device open. Resolve it right after opening the device,
+/// while the device is certainly there; kernel device names are not stable across
+/// removals, which is why removal is matched by path and return also by name.
+public struct DaxDeviceIdentity: Sendable, Hashable, CustomStringConvertible {
+    /// Whether the kernel knows the device as a character or a block device.
+    public enum Kind: String, Sendable, Hashable {
+        /// Device-dax (`/dev/daxX.Y`): `/sys/dev/char/MAJ:MIN`.
+        case character = "char"
+        /// The pmem block device under an fsdax file system: `/sys/dev/block/MAJ:MIN`.
+        case block
+    }
+
+    /// The canonical sysfs path without the `/sys` prefix, as in a uevent's `DEVPATH`,
+    /// e.g. `/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region0/dax0.0/dax0.0`.
+    public var devpath: String
+    /// The device's subsystem, e.g. `dax` or `block`, when known.
+    public var subsystem: String?
+    /// The node name under `/dev`, e.g. `dax0.0` or `pmem0`, when known.
+    public var devname: String?
+    /// Character or block, when known.
+    public var kind: Kind?
+    /// The device number, when known.
+    public var major: UInt32?
+    public var minor: UInt32?
+
+    /// An identity from known values (tests, or a caller that resolved sysfs itself).
+    public init(
+        devpath: String, subsystem: String? = nil, devname: String? = nil,
+        kind: Kind? = nil, major: UInt32? = nil, minor: UInt32? = nil
+    ) {
+        // A trailing slash would defeat the component-wise ancestor test.
+        var path = devpath
+        while path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        self.devpath = path
+        self.subsystem = subsystem
+        self.devname = devname
+        self.kind = kind
+        self.major = major
+        self.minor = minor
+    }
+
+    /// Resolves the identity of what backs `path`: the device itself for a character or
+    /// block device node, the block device of its file system for any other file.
+    ///
+    /// Reads `stat(2)`, then `realpath` of `<sysfsRoot>/dev/{char,block}/MAJ:MIN`, its
+    /// `subsystem` link and its `uevent` file.
+    /// - Parameters:
+    ///   - path: `/dev/dax0.0`, or a file on a DAX-mounted file system.
+    ///   - sysfsRoot: where sysfs is mounted; injectable for tests.
+    /// - Throws: `DaxError` `.notFound` if `path` cannot be stat'ed, `.notADaxDevice` if
+    ///   the kernel has no sysfs device for it (a file on tmpfs or overlayfs, say).
+    public static func resolve(path: String, sysfsRoot: String = "/sys") throws(DaxError) -> DaxDeviceIdentity {
+        let st: Glibc.stat
+        switch Syscalls.status(ofPath: path) {
+        case .success(let s): st = s
+        case .failure(let e):
+            throw DaxError(.notFound, operation: "stat", path: path, errno: e, message: "cannot stat the device or file")
+        }
+        let kind: Kind
+        let dev: UInt64
+        switch st.st_mode & S_IFMT {
+        case S_IFCHR: kind = .character; dev = UInt64(st.st_rdev)
+        case S_IFBLK: kind = .block; dev = UInt64(st.st_rdev)
+        default: kind = .block; dev = UInt64(st.st_dev)  // a file: the block device under its file system
+        }
+        // glibc's gnu_dev_major/minor encoding, spelled out because the macros are not imported.
+        let major = UInt32(truncatingIfNeeded: ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff))
+        let minor = UInt32(truncatingIfNeeded: (dev & 0xff) | ((dev >> 12) & ~0xff))
+        let link = "\(sysfsRoot)/dev/\(kind.rawValue)/\(major):\(minor)"
+        guard let real = Syscalls.realpath(link), let devpath = stripRoot(real, sysfsRoot) else {
+            throw DaxError(
+                .notADaxDevice, operation: "resolve device", path: path,
+                message: "no sysfs device \(link): not backed by a kernel device (tmpfs, overlayfs?)")
+        }
+        let subsystem = Syscalls.realpath(real + "/subsystem").map { String($0.split(separator: "/").last ?? "") }
+        var devname: String?
+        if let uevent = Syscalls.readText(real + "/uevent") {
+            for line in uevent.split(separator: "\n") where line.hasPrefix("DEVNAME=") {
+                // DEVNAME may hold a directory (`dri/card0`); the uevent carries it the same way.
+                devname = String(line.dropFirst("DEVNAME=".count))
+            }
+        }
+        return DaxDeviceIdentity(
+            devpath: devpath, subsystem: subsystem, devname: devname, kind: kind, major: major, minor: minor)
+    }
+
+    /// `/sys/devices/x` -> `/devices/x`; nil if `path` is not under `root`.
+    static func stripRoot(_ path: String, _ root: String) -> String? {
+        let root = root.hasSuffix("/") ? String(root.dropLast()) : root
+        guard path.hasPrefix(root + "/") else { return nil }
+        return String(path.dropFirst(root.count))
+    }
+
+    /// True when `ancestor` is this device's path or a path-component prefix of it:
+    /// `/a/region1` is an ancestor of `/a/region1/dax1.0`, not of `/a/region10/dax10.0`.
+    public func isAtOrBelow(_ ancestor: String) -> Bool {
+        var a = ancestor
+        while a.count > 1, a.hasSuffix("/") { a.removeLast() }
+        // "/" or "" would make every device a descendant; the kernel never sends either.
+        guard a.count > 1, a.hasPrefix("/") else { return false }
+        return devpath == a || devpath.hasPrefix(a + "/")
+    }
+
+    public var description: String {
+        var s = devpath
+        if let devname { s += " (\(devname)" + (major.map { ", \($0):\(minor ?? 0)" } ?? "") + ")" }
+        return s
+    }
+}
