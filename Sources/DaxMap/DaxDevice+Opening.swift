@@ -109,7 +109,6 @@ extension DaxDevice {
         let size = info?.size ?? sysfsNumber(sysfs + "/size") ?? 0
         let align = info?.align ?? sysfsNumber(sysfs + "/align") ?? UInt64(Syscalls.pageSize)
         let numa = info?.targetNode ?? sysfsNumber(sysfs + "/target_node").map { Int($0) }
-        let devpath = Syscalls.realpath(sysfs).map { String($0.dropFirst("/sys".count)) }
         let granularity: StoreGranularity = lookup.persistenceDomain == .cpuCache ? .byte : .cacheLine
         if let required = options.requiredGranularity, granularity > required {
             Syscalls.close(fd)
@@ -119,7 +118,7 @@ extension DaxDevice {
         return DaxDevice(
             path: path, kind: .deviceDax, size: size, alignment: max(align, UInt64(Syscalls.pageSize)),
             granularity: granularity, numaNode: numa,
-            badblocks: lookup.badblocks, sysfsDevicePath: devpath,
+            badblocks: lookup.badblocks, eventIdentity: try? DaxDeviceIdentity.resolve(path: path),
             identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev)),
             options: options, useMapSync: false, descriptor: fd)
     }
@@ -130,11 +129,10 @@ extension DaxDevice {
         let onDax = FileProbe.isDax(fd)
         var granularity: StoreGranularity = .page
         var useMapSync = false
-        var sysfsPath: String?
+        var eventIdentity: DaxDeviceIdentity?
         if onDax {
             // The block device under the file system: its sysfs path catches pfn/region unbinds.
-            sysfsPath = Syscalls.realpath("/sys/dev/block/\(cdaxmap_dev_major(UInt64(st.st_dev))):\(cdaxmap_dev_minor(UInt64(st.st_dev)))")
-                .map { String($0.dropFirst("/sys".count)) }
+            eventIdentity = try? DaxDeviceIdentity.resolve(path: path)
             switch FileProbe.mapSync(fd, readOnly: options.readOnly) {
             case .success:
                 granularity = .cacheLine
@@ -158,7 +156,7 @@ extension DaxDevice {
         }
         return DaxDevice(
             path: path, kind: onDax ? .fsdaxFile : .emulated, size: UInt64(st.st_size), alignment: page,
-            granularity: granularity, numaNode: nil, badblocks: [], sysfsDevicePath: sysfsPath,
+            granularity: granularity, numaNode: nil, badblocks: [], eventIdentity: eventIdentity,
             identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), rdev: 0),
             options: options, useMapSync: useMapSync, descriptor: fd)
     }

@@ -60,7 +60,9 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     /// The device's sysfs path below `/sys` (for example
     /// `/devices/.../region0/dax0.0/dax0.0`), used to match removal uevents;
     /// nil for emulated devices.
-    public let sysfsDevicePath: String?
+    public var sysfsDevicePath: String? { eventIdentity?.devpath }
+    /// What removal uevents are matched against (nil for emulated devices).
+    public let eventIdentity: DaxDeviceIdentity?
     /// `st_dev`/`st_rdev` and inode of what was opened, to recognise it again.
     let identity: FileIdentity
     let options: OpenOptions
@@ -85,7 +87,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
 
     init(
         path: String, kind: DaxDeviceKind, size: UInt64, alignment: UInt64, granularity: StoreGranularity,
-        numaNode: Int?, badblocks: [Range<UInt64>], sysfsDevicePath: String?, identity: FileIdentity,
+        numaNode: Int?, badblocks: [Range<UInt64>], eventIdentity: DaxDeviceIdentity?, identity: FileIdentity,
         options: OpenOptions, useMapSync: Bool, descriptor: CInt
     ) {
         self.path = path
@@ -95,7 +97,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         self.granularity = granularity
         self.numaNode = numaNode
         self.badblocks = badblocks
-        self.sysfsDevicePath = sysfsDevicePath
+        self.eventIdentity = eventIdentity
         self.identity = identity
         self.options = options
         self.useMapSync = useMapSync

@@ -195,17 +195,20 @@ final class FaultMonitor: Sendable {
 
     private func drainUEvents() {
         guard let source = state.withLock({ $0.uevents }) else { return }
-        for event in source.receiveAll() {
+        let (events, lost) = source.receiveAll()
+        for event in events {
             publish(.uevent(event))
             routeUEvent(event)
         }
+        // The kernel dropped messages: look at the devices directly.
+        if lost { checkDevicesDirectly() }
     }
 
     private func routeUEvent(_ event: UEvent) {
         let devices = state.withLock { $0.devices.values.compactMap { $0.device } }
         for device in devices {
-            guard let path = device.sysfsDevicePath else { continue }
-            switch RemovalClassifier(devicePath: path).classify(event) {
+            guard let identity = device.eventIdentity else { continue }
+            switch RemovalClassifier(identity: identity).classify(event) {
             case .removed?:
                 if device.lifecycle == .alive { Task { await device.remove(source: .uevent) } }
             case .returned?:
@@ -219,8 +222,12 @@ final class FaultMonitor: Sendable {
     /// Where netlink is refused, watch the devices' sysfs nodes instead.
     private func pollSysfsFallback() {
         guard state.withLock({ $0.uevents == nil }) else { return }
+        checkDevicesDirectly()
+    }
+
+    private func checkDevicesDirectly() {
         let devices = state.withLock { $0.devices.values.compactMap { $0.device } }
-        for device in devices where device.kind == .deviceDax && device.lifecycle == .alive && device.hasVanished() {
+        for device in devices where device.kind != .emulated && device.lifecycle == .alive && device.hasVanished() {
             Task { await device.remove(source: .sysfs) }
         }
     }
