@@ -25,7 +25,7 @@ GUEST_SHELL='$GUEST_SHELL'
 MACHINE='$machine'
 EOF
     append="console=ttyS0,115200 rdinit=/init panic=-1 oops=panic"
-    append+=" loglevel=6 printk.time=1 mitigations=off tsc=reliable"
+    append+=" loglevel=6 printk.time=1 log_buf_len=8M mitigations=off tsc=reliable"
     args=(
         -accel "${QEMU_ACCEL:-tcg}" -cpu "${QEMU_CPU:-max}" -smp "${QEMU_SMP:-2}"
         -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS"

@@ -56,10 +56,10 @@ jcheck() {
 # need_daxmap SUBCOMMAND: the daxmap binary must exist and know SUBCOMMAND.
 need_daxmap() {
     [ -x "$DAXMAP" ] || abort "daxmap binary missing at $DAXMAP (build it: make release, or pass --daxmap)"
-    local out rc
-    out=$("$DAXMAP" "$1" --help 2>&1); rc=$?
-    if [ $rc != 0 ] && printf '%s' "$out" | grep -qiE 'unknown|unexpected|invalid|not (a )?(known|valid)|usage'; then
-        abort "daxmap $1 not implemented yet ($DAXMAP $1 --help: exit $rc: $(printf '%s' "$out" | head -n1))"
+    local out
+    out=$("$DAXMAP" help "$1" 2>&1)
+    if ! printf '%s' "$out" | grep -q "USAGE: daxmap $1" || printf '%s' "$out" | grep -qi 'not yet built'; then
+        abort "daxmap $1 not implemented yet in $DAXMAP ('daxmap help $1': $(printf '%s' "$out" | head -n1 | head -c 100))"
     fi
 }
 
@@ -143,3 +143,144 @@ make_fsdax() {
 # nd_unbind DEV DRIVER / nd_bind DEV DRIVER (bus nd or dax, from the driver)
 drv_unbind() { echo "$1" > "/sys/bus/$3/drivers/$2/unbind"; }
 drv_bind() { echo "$1" > "/sys/bus/$3/drivers/$2/bind"; }
+
+# --- the hold / removal / verify workload shared by several scenarios -----------
+PLAIN="python3 $REPO/qemu/scenarios/helpers/plainmap.py"
+
+# start_hold TAG HOLDERS ARGS...: start `daxmap hold` in the background; sets HOLD_PID[TAG].
+declare -A HOLD_PID
+start_hold() {
+    local tag=$1 n=$2; shift 2
+    say "daxmap hold $* --holders $n --acked $WORK/acked-$tag.log --json ($tag)"
+    "$DAXMAP" hold "$@" --holders "$n" --acked "$WORK/acked-$tag.log" --json --timeout 120 \
+        > "$WORK/hold-$tag.json" 2> "$WORK/hold-$tag.err" &
+    HOLD_PID[$tag]=$!
+}
+
+# wait_ready TAG...: wait (60 s) for READY from each; aborts with the reason when one fails.
+wait_ready() {
+    local tag
+    for tag in "$@"; do
+        if ! wait_for_line "$WORK/hold-$tag.err" '^READY' 60; then
+            if ! kill -0 "${HOLD_PID[$tag]}" 2>/dev/null; then
+                wait "${HOLD_PID[$tag]}"; local rc=$?
+                abort "daxmap hold ($tag) exited $rc before READY: $(tail -n 2 "$WORK/hold-$tag.err" | tr '\n' ' ' | head -c 200)"
+            fi
+            abort "daxmap hold ($tag) never printed READY within 60 s"
+        fi
+    done
+    say "all holders writing: $*"
+}
+
+# start_plain TAG PATH [SIZE]: a plain (non-daxmap) writer on PATH, the kernel-side control.
+start_plain() {
+    $PLAIN write "$2" ${3:-} > "$WORK/plain-$1.log" 2>&1 &
+    HOLD_PID[plain-$1]=$!
+    wait_for_line "$WORK/plain-$1.log" '^READY' 30 || abort "setup: the plain writer on $2 did not start: $(tail -n1 "$WORK/plain-$1.log")"
+}
+
+# check_plain_died TAG WHAT: the plain writer must have been killed by SIGBUS (exit 135).
+check_plain_died() {
+    local rc
+    wait_pid_timeout "${HOLD_PID[plain-$1]}" 20; rc=$?
+    if [ $rc = 135 ]; then ok "kernel: a plain process mapping $2 died of SIGBUS (135) after the removal"
+    else fail "kernel: a plain process mapping $2 exited $rc after the removal (expected SIGBUS, 135)"; fi
+}
+
+# check_hold TAG HOLDERS SOURCES: after a removal, `daxmap hold` must end by itself,
+# exit 0, and report every holder notified, everything released, no descriptor open.
+# SOURCES: a python list of accepted removalSource values, e.g. '["uevent"]'.
+check_hold() {
+    local tag=$1 n=$2 sources=$3 rc f
+    wait_pid_timeout "${HOLD_PID[$tag]}" 60; rc=$?
+    f=$WORK/hold-$tag.json
+    if [ $rc = 124 ]; then
+        local st; st=$(proc_state "${HOLD_PID[$tag]}")
+        fail "daxmap hold ($tag) still running 60 s after the removal (state $st; open fds on the device: $(open_fds_on "${HOLD_PID[$tag]}" /dev/))"
+        kill -9 "${HOLD_PID[$tag]}" 2>/dev/null
+        return 1
+    fi
+    say "hold $tag exit $rc: $(tr '\n' ' ' < "$f" | head -c 600)"
+    cp "$f" "$RESULTS/hold-$tag.json" 2>/dev/null
+    cp "$WORK/hold-$tag.err" "$RESULTS/hold-$tag.err" 2>/dev/null
+    case $rc in
+        0) ok "$tag: daxmap hold exited 0 after the removal" ;;
+        135|138) fail "$tag: daxmap hold crashed with SIGBUS (exit $rc) instead of handling the removal"; return 1 ;;
+        3) fail "$tag: daxmap hold timed out: it never learned of the removal (exit 3)"; return 1 ;;
+        *) fail "$tag: daxmap hold exited $rc: $(grep -v '^READY' "$WORK/hold-$tag.err" | tail -n 2 | tr '\n' ' ' | head -c 200)"; return 1 ;;
+    esac
+    jcheck "$tag: every holder notified ($n)" "$f" "j['holders'] == $n and j['holdersNotified'] == $n"
+    jcheck "$tag: exited gracefully" "$f" "j['exitedGracefully'] is True"
+    jcheck "$tag: no descriptor left open" "$f" "j['descriptorsOpen'] == 0"
+    jcheck "$tag: every mapping released or revoked" "$f" "j['mappingsReleased'] + j['mappingsRevoked'] >= $n"
+    jcheck "$tag: records acknowledged" "$f" "j['recordsAcknowledged'] > 0"
+    jcheck "$tag: removal learned from $sources" "$f" "j['removalSource'] in $sources"
+}
+
+# check_verify TAG PATH...: every acknowledged record of TAG reads back intact.
+check_verify() {
+    local tag=$1; shift
+    local f=$WORK/verify-$tag rc
+    dx "$f" verify "$@" --acked "$WORK/acked-$tag.log" --json; rc=$?
+    cp "$f.json" "$RESULTS/verify-$tag.json" 2>/dev/null
+    if [ $rc != 0 ]; then
+        fail "$tag: daxmap verify exited $rc: $(tr '\n' ' ' < "$f.json" | head -c 200) $(tail -n 2 "$f.err" | tr '\n' ' ' | head -c 200)"
+        return 1
+    fi
+    jcheck "$tag: every acknowledged record intact after re-bind" "$f.json" \
+        "j['recordsLost'] == 0 and j['recordsVerified'] == j['recordsAcknowledged'] > 0"
+}
+
+# no_dstate: no task in uninterruptible sleep (D) for 3 s in a row.
+no_dstate() {
+    local i d
+    for i in 1 2 3; do
+        d=$(ps -eo stat=,pid=,wchan:32=,comm= | awk '$1 ~ /^D/')
+        [ -z "$d" ] && return 0
+        sleep 1
+    done
+    fail "hung task: in D state: $(echo "$d" | tr '\n' ';' | head -c 200)"
+    return 1
+}
+
+# timed NAME SECS CMD...: run CMD with a timeout; a timeout is reported as a hang.
+timed() {
+    local n=$1 t=$2; shift 2
+    timeout "$t" "$@"; local rc=$?
+    if [ $rc = 124 ]; then fail "$n: '$*' did not return within ${t}s (hung)"; fi
+    return $rc
+}
+
+# devdax_removal METHOD DAXDEV NS: holders on DAXDEV, remove it by METHOD
+# (device_dax | namespace | dax_pmem | daxctl), check daxmap's side and the kernel's,
+# restore the device and verify every acknowledged record.
+devdax_removal() {
+    local m=$1 dev=$2 ns=$3 name; name=$(basename "$dev")
+    local tag=devdax-$m holders=4
+    start_hold "$tag" $holders "$dev"
+    wait_ready "$tag"
+    start_plain "$tag" "$dev"
+    sleep 1
+    kmark "$tag"
+    say "removing $name by $m"
+    case $m in
+        device_dax) timed "$tag: unbind" 30 sh -c "echo $name > /sys/bus/dax/drivers/device_dax/unbind" ;;
+        namespace)  timed "$tag: ndctl disable-namespace" 30 ndctl disable-namespace "$ns" ;;
+        dax_pmem)   timed "$tag: unbind" 30 sh -c "echo ${name%%.*}.${name##*.} > /sys/bus/nd/drivers/dax_pmem/unbind" ;;
+        daxctl)     timed "$tag: daxctl disable-device" 30 daxctl disable-device "$name" ;;
+    esac || { fail "$tag: removal by $m failed"; return 1; }
+    ok "$tag: removal by $m returned (it does not wait for holders)"
+    check_plain_died "$tag" "$dev"
+    check_hold "$tag" $holders '["uevent"]'
+    local sig; sig=$(dmesg_since "$tag" | grep -c 'Sending SIGBUS' || true)
+    say "kernel: $sig 'Sending SIGBUS' messages after the removal"
+    # Restore: the holder process is gone (no open descriptor: no refcount underflow).
+    case $m in
+        device_dax) drv_bind "$name" device_dax dax ;;
+        namespace)  ndctl enable-namespace "$ns" > /dev/null ;;
+        dax_pmem)   drv_bind "${name%%.*}.${name##*.}" dax_pmem nd ;;
+        daxctl)     daxctl enable-device "$name" > /dev/null ;;
+    esac || { fail "$tag: cannot restore $dev after $m"; return 1; }
+    wait_path "$dev" 10 || { fail "$tag: $dev did not come back"; return 1; }
+    check_verify "$tag" "$dev"
+}
