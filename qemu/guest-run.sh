@@ -5,9 +5,9 @@
 set -u
 . /tmp/results/config.sh
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/tmp TMPDIR=/tmp RESULTS=/tmp/results DAXMAP REPO SCENARIO LANG=C.UTF-8
+export HOME=/tmp TMPDIR=/tmp RESULTS=/tmp/results DAXMAP REPO HARNESS SCENARIO LANG=C.UTF-8
 cd /tmp || exit 1
-script="$REPO/qemu/scenarios/$SCENARIO.sh"
+script="$HARNESS/scenarios/$SCENARIO.sh"
 if [ ! -f "$script" ]; then
     echo "fail harness: no scenario script $script" >> $RESULTS/result.txt
     exit 1

@@ -14,10 +14,21 @@ run_vm() {
     share="$dir/share"
     rm -rf "$dir"; mkdir -p "$share"
     : > "$share/result.txt"
+    # The guest sees the host root read-only, but with fresh tmpfs on /tmp, /run and
+    # /var/tmp: the harness scripts travel in the share, and so does a daxmap binary
+    # that lives under one of those (its Swift runtime under /opt/swift stays visible).
+    mkdir -p "$share/harness"
+    cp -r "$HARNESS_DIR/guest-run.sh" "$HARNESS_DIR/scenarios" "$share/harness/"
+    local guest_daxmap=$DAXMAP
+    case $DAXMAP in
+        /tmp/*|/run/*|/var/tmp/*|/dev/*|/proc/*|/sys/*)
+            if [ -f "$DAXMAP" ]; then cp "$DAXMAP" "$share/daxmap"; guest_daxmap=/tmp/results/daxmap; fi ;;
+    esac
     cat > "$share/config.sh" <<EOF
 SCENARIO='$name'
 REPO='$REPO'
-DAXMAP='$DAXMAP'
+DAXMAP='$guest_daxmap'
+HARNESS=/tmp/results/harness
 GUEST_MODULES_DIR='${KERNEL_MODULES:-}'
 GUEST_TIMEOUT='$((VM_TIMEOUT - 30))'
 HUNG_TASK_TIMEOUT='${HUNG_TASK_TIMEOUT:-20}'

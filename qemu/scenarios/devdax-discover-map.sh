@@ -2,7 +2,7 @@
 # Scenario 1: `daxmap list --json` agrees with `daxctl list -R -D` on the region and
 # dax0.0 (size, align 2 MiB); `daxmap info` sees a devdax; `daxmap map-check` maps
 # the whole device, writes, persists, verifies, and the mapping is faulted at 2 MiB.
-. "$REPO/qemu/scenarios/lib.sh"
+. "$HARNESS/scenarios/lib.sh"
 load_modules
 make_devdax namespace0.0
 daxctl list -R -D > "$WORK/daxctl.json" || abort "setup: daxctl list failed"

@@ -3,7 +3,7 @@
 # (device_dax unbind, then ndctl disable-namespace); daxmap learns of it from uevents,
 # notifies every holder, writers get a thrown error, the process exits 0 with no
 # descriptor open; after re-bind every acknowledged record reads back intact.
-. "$REPO/qemu/scenarios/lib.sh"
+. "$HARNESS/scenarios/lib.sh"
 load_modules
 make_devdax namespace0.0
 need_daxmap hold

@@ -4,7 +4,7 @@
 # Records are verified from a copy of the re-bound device (e2fsck replays the journal,
 # debugfs extracts the files) because this kernel oopses on the umount after the unbind
 # (dax_disassociate_entry): that umount is the last step, a known kernel defect.
-. "$REPO/qemu/scenarios/lib.sh"
+. "$HARNESS/scenarios/lib.sh"
 load_modules
 make_fsdax namespace0.0
 FS_MB=256
@@ -33,11 +33,14 @@ wait_path "$PMEM" 10 || abort "$PMEM did not come back after re-bind"
 dd if="$PMEM" of=/tmp/ext4.img bs=1M count=$FS_MB status=none || abort "cannot copy $PMEM after re-bind"
 e2fsck -fy /tmp/ext4.img > "$WORK/fsck.log" 2>&1; rc=$?
 [ $rc -le 1 ] && ok "e2fsck of the re-bound device: clean (exit $rc)" || fail "e2fsck of the re-bound device exited $rc: $(tail -n 2 "$WORK/fsck.log" | tr '\n' ' ')"
-mkdir -p /tmp/back
+# The acknowledged-record logs name the original paths: stack a tmpfs over the stale
+# mount point and put the extracted files back at those paths.
+mount -t tmpfs tmpfs $MNT || abort "cannot stack a tmpfs over $MNT"
 for p in $PROCS; do
-    debugfs -R "dump /$p /tmp/back/$p" /tmp/ext4.img > /dev/null 2>&1 || fail "debugfs cannot extract /$p"
-    check_verify "ext4-$p" "/tmp/back/$p"
+    debugfs -R "dump /$p $MNT/$p" /tmp/ext4.img > /dev/null 2>&1 || fail "debugfs cannot extract /$p"
+    check_verify "ext4-$p" "$MNT/$p"
 done
+umount $MNT
 # Last: the umount that oopses this kernel.
 expect_oops 'dax_disassociate_entry' 'umount after unbind oopses in dax_disassociate_entry'
 finish

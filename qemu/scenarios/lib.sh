@@ -77,22 +77,26 @@ dx() {
 # dx_reason OUT RC: a short reason for a failed daxmap run.
 dx_reason() { echo "exit $2: $(grep -v '^READY' "$1.err" | tail -n 2 | tr '\n' ' ' | head -c 200)"; }
 
-# wait_for_file_line FILE PATTERN TIMEOUT: wait until FILE has a line matching PATTERN.
+# Deadlines are wall-clock (guest uptime): under TCG every fork costs ~0.1-0.3 s, so
+# counting loop iterations would stretch a timeout several-fold.
+uptime_s() { local u _; read -r u _ < /proc/uptime; echo "${u%.*}"; }
+
+# wait_for_line FILE PATTERN TIMEOUT: wait until FILE has a line matching PATTERN.
 wait_for_line() {
-    local f=$1 p=$2 t=$3 i=0
-    while [ $i -lt $((t * 10)) ]; do
+    local f=$1 p=$2 end=$(( $(uptime_s) + $3 ))
+    while :; do
         grep -q "$p" "$f" 2>/dev/null && return 0
-        sleep 0.1; i=$((i + 1))
+        [ "$(uptime_s)" -ge $end ] && return 1
+        sleep 0.2
     done
-    return 1
 }
 
 # wait_pid_timeout PID TIMEOUT: wait for PID (a child) up to TIMEOUT s; its status, or 124.
 wait_pid_timeout() {
-    local pid=$1 t=$2 i=0
+    local pid=$1 end=$(( $(uptime_s) + $2 ))
     while kill -0 "$pid" 2>/dev/null; do
-        [ $i -ge $((t * 10)) ] && return 124
-        sleep 0.1; i=$((i + 1))
+        [ "$(uptime_s)" -ge $end ] && return 124
+        sleep 0.2
     done
     wait "$pid"
 }
@@ -115,7 +119,7 @@ load_modules() {
 }
 
 # wait_path PATH TIMEOUT
-wait_path() { local i=0; while [ ! -e "$1" ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done; [ -e "$1" ]; }
+wait_path() { local end=$(( $(uptime_s) + $2 )); while [ ! -e "$1" ] && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done; [ -e "$1" ]; }
 
 # make_devdax NS: namespace NS -> devdax, align 2M. Sets DAXDEV (/dev/daxX.Y).
 make_devdax() {
@@ -145,7 +149,7 @@ drv_unbind() { echo "$1" > "/sys/bus/$3/drivers/$2/unbind"; }
 drv_bind() { echo "$1" > "/sys/bus/$3/drivers/$2/bind"; }
 
 # --- the hold / removal / verify workload shared by several scenarios -----------
-PLAIN="python3 $REPO/qemu/scenarios/helpers/plainmap.py"
+PLAIN="python3 $HARNESS/scenarios/helpers/plainmap.py"
 
 # start_hold TAG HOLDERS ARGS...: start `daxmap hold` in the background; sets HOLD_PID[TAG].
 declare -A HOLD_PID
@@ -205,7 +209,8 @@ check_hold() {
     cp "$WORK/hold-$tag.err" "$RESULTS/hold-$tag.err" 2>/dev/null
     case $rc in
         0) ok "$tag: daxmap hold exited 0 after the removal" ;;
-        135|138) fail "$tag: daxmap hold crashed with SIGBUS (exit $rc) instead of handling the removal"; return 1 ;;
+        135) fail "$tag: daxmap hold died of SIGBUS (exit 135) instead of handling the removal"; return 1 ;;
+        12[89]|1[3-9][0-9]) fail "$tag: daxmap hold crashed: signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null)) after the removal: $(grep -v '^READY' "$WORK/hold-$tag.err" | tail -n 1 | head -c 150)"; return 1 ;;
         3) fail "$tag: daxmap hold timed out: it never learned of the removal (exit 3)"; return 1 ;;
         *) fail "$tag: daxmap hold exited $rc: $(grep -v '^READY' "$WORK/hold-$tag.err" | tail -n 2 | tr '\n' ' ' | head -c 200)"; return 1 ;;
     esac

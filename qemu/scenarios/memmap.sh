@@ -1,7 +1,7 @@
 #!/bin/bash
 # Scenario 6: legacy pmem from memmap=512M!2G (nd_e820), converted to devdax;
 # then scenario 2 on it.
-. "$REPO/qemu/scenarios/lib.sh"
+. "$HARNESS/scenarios/lib.sh"
 load_modules
 check "kernel: memmap=512M!2G gives a legacy /dev/pmem0" wait_path /dev/pmem0 10
 grep -q 'memmap=512M!2G' /proc/cmdline || abort "setup: not booted with memmap=512M!2G"

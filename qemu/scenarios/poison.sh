@@ -3,7 +3,7 @@
 # an fsdax file (region1 -> pmem1, XFS dax=always). A guarded read throws a media failure
 # with the device offset and length from si_addr_lsb (devdax 21, fsdax XFS 12); only the
 # holder of that range is notified; the process lives.
-. "$REPO/qemu/scenarios/lib.sh"
+. "$HARNESS/scenarios/lib.sh"
 load_modules
 make_devdax namespace0.0
 DEV=$DAXDEV

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Plumbing only: the chroot works, the NVDIMM is visible, devdax can be created,
 # results come back to the host.
-. "$REPO/qemu/scenarios/lib.sh"
+. "$HARNESS/scenarios/lib.sh"
 load_modules
 check "chroot: host tools visible" test -x /usr/bin/ndctl
 ndctl list -R > "$WORK/regions.json" 2>&1

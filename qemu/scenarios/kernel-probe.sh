@@ -1,7 +1,8 @@
 #!/bin/bash
-# Exploration (not part of the suite): what the kernel does to a plain process.
-. "$REPO/qemu/scenarios/lib.sh"
-P="python3 $REPO/qemu/scenarios/helpers/plainmap.py"
+# Not in the default suite: what this kernel does to a PLAIN process (no daxmap), to check
+# a new kernel against the facts the scenarios rely on (devdax unbind -> 135, hwpoison, XFS storm).
+. "$HARNESS/scenarios/lib.sh"
+P="python3 $HARNESS/scenarios/helpers/plainmap.py"
 say "start"; load_modules; say "modules loaded"
 make_devdax namespace0.0
 $P write $DAXDEV > $WORK/w.log 2>&1 & pid=$!
