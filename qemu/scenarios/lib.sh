@@ -50,7 +50,17 @@ EOF
 jcheck() {
     local n=$1 f=$2 e=$3 v
     v=$(json "$f" "bool($e)" 2>&1)
-    if [ "$v" = true ]; then ok "$n"; else fail "$n: expected $e, got $(json "$f" 'j' 2>&1 | head -c 300)"; fi
+    if [ "$v" = true ]; then ok "$n"; return 0; fi
+    # Show the fields the expression names (or the whole output when there are none).
+    local keys got
+    keys=$(printf '%s' "$e" | grep -o "j\['[A-Za-z_]*'\]\|j.get('[A-Za-z_]*'" | sed "s/j\['//; s/'\]//; s/j.get('//; s/'$//" | sort -u | paste -sd, -)
+    if [ -n "$keys" ]; then
+        got=$(json "$f" "{k: j.get(k, '<missing>') for k in '$keys'.split(',')} if isinstance(j, dict) else j" 2>&1 | head -c 300)
+    else
+        got=$(json "$f" 'j' 2>&1 | head -c 300)
+    fi
+    fail "$n: expected $e; got $got"
+    return 1
 }
 
 # need_daxmap SUBCOMMAND: the daxmap binary must exist and know SUBCOMMAND.
@@ -149,7 +159,7 @@ drv_unbind() { echo "$1" > "/sys/bus/$3/drivers/$2/unbind"; }
 drv_bind() { echo "$1" > "/sys/bus/$3/drivers/$2/bind"; }
 
 # --- the hold / removal / verify workload shared by several scenarios -----------
-PLAIN="python3 $HARNESS/scenarios/helpers/plainmap.py"
+PLAIN="python3 ${HARNESS:-$(dirname "${BASH_SOURCE[0]}")/..}/scenarios/helpers/plainmap.py"
 
 # start_hold TAG HOLDERS ARGS...: start `daxmap hold` in the background; sets HOLD_PID[TAG].
 declare -A HOLD_PID
