@@ -29,7 +29,7 @@ poison_case() {
         0) ok "$tag: process lives after the poisoned read (exit 0)" ;;
         4) fail "$tag: MADV_HWPOISON refused ({\"supported\":false}): $(head -c 200 "$WORK/poison-$tag.json")"; return ;;
         135|138) fail "$tag: daxmap poison died of SIGBUS (exit $rc)"; return ;;
-        *) fail "$tag: daxmap poison exited $rc: $(tail -n 2 "$WORK/poison-$tag.err" | tr '\n' ' ' | head -c 200)"; return ;;
+        *) fail "$tag: daxmap poison exited $rc: $(head -c 200 "$WORK/poison-$tag.json" | tr '\n' ' ') $(tail -n 2 "$WORK/poison-$tag.err" | tr '\n' ' ' | head -c 150)"; return ;;
     esac
     jcheck "$tag: guarded read threw mediaFailure" "$WORK/poison-$tag.json" "j['caught'] is True and j['code'] == 'mediaFailure'"
     jcheck "$tag: offset $eoff length $len (si_addr_lsb $lsb)" "$WORK/poison-$tag.json" \
