@@ -50,7 +50,7 @@ bench: release
 	$(SWIFT) run -c release --skip-build daxmap-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))
 
 qemu-test: qemu-deps release
-	./qemu/run $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES))
+	./qemu/run $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES)) $(if $(DAXMAP),--daxmap $(DAXMAP))
 
 clean:
 	rm -rf .build .build-tsan

@@ -1,0 +1,107 @@
+# shellcheck shell=bash
+# Decide one scenario's verdict from the guest console log, the qemu exit status
+# and the scenario's result lines (results share: result.txt).
+#
+# result.txt lines written in the guest (qemu/scenarios/lib.sh, guest-run.sh):
+#   ok NAME [detail]            a check passed
+#   fail NAME: reason           a check failed (daxmap's or the setup's side)
+#   known TEXT                  a known kernel defect that was observed, named in the verdict
+#   expect-oops REGEX|TEXT      the next step is known to oops the kernel (TEXT names the defect)
+#   end                         the scenario reached its end (written before an expected oops)
+#   timeout ... / dstate ...    guest-side timeout and the tasks in D state
+#   rc N                        the scenario script's exit status (guest-run.sh)
+#
+# Kernel-side verdicts take precedence and are distinct from daxmap failures:
+#   kernel oops / kernel panic, hung task, kernel warning, guest timeout.
+
+# console_oops FILE: prints a one-line description of the first oops/BUG/panic, if any.
+console_oops() {
+    local f=$1 first rip
+    first=$(grep -m1 -aE 'BUG: |Oops: |general protection fault|Kernel panic - not syncing|kernel BUG at|Unable to handle kernel' "$f") || return 1
+    first=$(printf '%s' "$first" | sed -E 's/^\[ *[0-9.]+\] //')
+    rip=$(grep -m1 -aE '(RIP|EIP): [0-9a-f]{4}:' "$f" | sed -E 's/.*RIP: [0-9a-f]+://; s/^ *//; s/\+0x.*//')
+    if [ -n "$rip" ]; then printf '%s at %s\n' "$first" "$rip"; else printf '%s\n' "$first"; fi
+}
+
+# console_hung FILE: hung-task report, if any.
+console_hung() {
+    grep -m1 -aE 'INFO: task .* blocked for more than [0-9]+ seconds' "$1" | sed -E 's/^\[ *[0-9.]+\] //'
+}
+
+# console_warning FILE: first kernel WARNING (refcount underflow and friends), if any.
+console_warning() {
+    local w
+    w=$(grep -m1 -aE 'WARNING: CPU|refcount_t: ' "$1") || return 1
+    printf '%s\n' "$w" | sed -E 's/^\[ *[0-9.]+\] //; s/ \[[^]]*\]$//'
+}
+
+# verdict NAME CONSOLE RESULTS QEMU_RC ELAPSED: prints "PASS name ..." or "FAIL name: ...".
+# Returns 0 for PASS, 1 for FAIL.
+verdict() {
+    local name=$1 console=$2 results=$3 qrc=$4 elapsed=$5
+    local oops hung warn fails nfail known expect exp_re exp_text ended rc guest_to dstate
+    [ -f "$results" ] || : > "$results"
+    oops=$(console_oops "$console" 2>/dev/null || true)
+    hung=$(console_hung "$console" 2>/dev/null || true)
+    warn=$(console_warning "$console" 2>/dev/null || true)
+    fails=$(grep -a '^fail ' "$results" | sed 's/^fail //')
+    nfail=$(printf '%s' "$fails" | grep -c . || true)
+    known=$(grep -a '^known ' "$results" | sed 's/^known //' | paste -sd ';' - | sed 's/;/; /g')
+    expect=$(grep -a -m1 '^expect-oops ' "$results" | sed 's/^expect-oops //')
+    ended=$(grep -a -c '^end$' "$results" || true)
+    rc=$(grep -a '^rc ' "$results" | tail -n1 | awk '{print $2}')
+    guest_to=$(grep -a -m1 '^timeout ' "$results" | sed 's/^timeout //')
+    dstate=$(grep -a -m1 '^dstate ' "$results" | sed 's/^dstate //')
+
+    if [ -n "$oops" ]; then
+        if [ -n "$expect" ]; then
+            exp_re=${expect%%|*}; exp_text=${expect#*|}
+            if grep -aqE "$exp_re" "$console" && [ "$ended" -gt 0 ] && [ "$nfail" -eq 0 ]; then
+                known="${known:+$known; }known kernel defect: $exp_text"
+                echo "PASS $name ($known)"
+                return 0
+            fi
+        fi
+        echo "FAIL $name: kernel oops ($oops)"
+        return 1
+    fi
+    if [ -n "$hung" ]; then
+        echo "FAIL $name: hung task ($hung)"
+        return 1
+    fi
+    if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+        echo "FAIL $name: guest timeout (no poweroff after ${elapsed}s${dstate:+; D state: $dstate})"
+        return 1
+    fi
+    if [ -n "$guest_to" ]; then
+        echo "FAIL $name: scenario timeout ($guest_to${dstate:+; D state: $dstate})"
+        return 1
+    fi
+    if [ -n "$warn" ] && ! grep -aq '^allow-warning' "$results"; then
+        echo "FAIL $name: kernel warning ($warn)"
+        return 1
+    fi
+    if [ "$nfail" -gt 0 ]; then
+        local first
+        first=$(printf '%s\n' "$fails" | head -n1)
+        if [ "$nfail" -gt 1 ]; then first="$first (+$((nfail - 1)) more)"; fi
+        echo "FAIL $name: $first"
+        return 1
+    fi
+    if [ "$ended" -eq 0 ]; then
+        if ! grep -aq 'DAXMAP-INIT: chroot ready' "$console"; then
+            echo "FAIL $name: guest did not reach the scenario (see console log; qemu exit $qrc)"
+        elif [ -z "$rc" ]; then
+            echo "FAIL $name: scenario stopped without a result (qemu exit $qrc)"
+        else
+            echo "FAIL $name: scenario exited $rc before its end"
+        fi
+        return 1
+    fi
+    if [ -n "$rc" ] && [ "$rc" != 0 ]; then
+        echo "FAIL $name: scenario script exited $rc"
+        return 1
+    fi
+    echo "PASS $name${known:+ ($known)}"
+    return 0
+}

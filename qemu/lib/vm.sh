@@ -1,0 +1,84 @@
+# shellcheck shell=bash
+# Boot one fresh VM for one scenario. The guest gets:
+#   - the host root read-only over 9p (mount_tag hostroot) and a writable results
+#     share (mount_tag results) holding config.sh and what the scenario writes;
+#   - nvdimm:  one 1 GiB NVDIMM (no label-size: a labelled region is misaligned)
+#   - nvdimm2: two 1 GiB NVDIMMs (region0, region1)
+#   - memmap:  no NVDIMM, 4 GiB RAM, memmap=512M!2G (legacy pmem0 via nd_e820)
+# TCG by default (/dev/kvm is not usable here); QEMU_ACCEL overrides.
+# Sets VM_RC: qemu's exit status (124 = outer timeout).
+
+run_vm() {
+    local name=$1 machine=$2 dir=$3 share append i
+    local -a args
+    share="$dir/share"
+    rm -rf "$dir"; mkdir -p "$share"
+    : > "$share/result.txt"
+    # The guest sees the host root read-only, but with fresh tmpfs on /tmp, /run and
+    # /var/tmp: the harness scripts travel in the share, and so does a daxmap binary
+    # that lives under one of those (its Swift runtime under /opt/swift stays visible).
+    mkdir -p "$share/harness"
+    cp -r "$HARNESS_DIR/guest-run.sh" "$HARNESS_DIR/scenarios" "$share/harness/"
+    local guest_daxmap=$DAXMAP
+    case $DAXMAP in
+        /tmp/*|/run/*|/var/tmp/*|/dev/*|/proc/*|/sys/*)
+            if [ -f "$DAXMAP" ]; then cp "$DAXMAP" "$share/daxmap"; guest_daxmap=/tmp/results/daxmap; fi ;;
+    esac
+    cat > "$share/config.sh" <<EOF
+SCENARIO='$name'
+REPO='$REPO'
+DAXMAP='$guest_daxmap'
+HARNESS=/tmp/results/harness
+GUEST_MODULES_DIR='${KERNEL_MODULES:-}'
+GUEST_TIMEOUT='$((VM_TIMEOUT - 30))'
+HUNG_TASK_TIMEOUT='${HUNG_TASK_TIMEOUT:-20}'
+GUEST_SHELL='$GUEST_SHELL'
+MACHINE='$machine'
+EOF
+    append="console=ttyS0,115200 rdinit=/init panic=-1 oops=panic"
+    append+=" loglevel=6 printk.time=1 log_buf_len=8M mitigations=off tsc=reliable"
+    args=(
+        -accel "${QEMU_ACCEL:-tcg}" -cpu "${QEMU_CPU:-max}" -smp "${QEMU_SMP:-2}"
+        -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS"
+        -no-reboot -nodefaults -display none -monitor none
+        -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+        -virtfs "local,path=$share,mount_tag=results,security_model=none,multidevs=remap"
+    )
+    case $machine in
+        nvdimm|nvdimm2)
+            args+=(-machine pc,nvdimm=on -m 2G,slots=4,maxmem=8G)
+            for i in 1 $([ "$machine" = nvdimm2 ] && echo 2); do
+                truncate -s 1G "$dir/nvdimm$i.img"
+                args+=(-object "memory-backend-file,id=mem$i,share=on,mem-path=$dir/nvdimm$i.img,size=1G"
+                       -device "nvdimm,id=nvdimm$i,memdev=mem$i")
+            done
+            ;;
+        memmap)
+            args+=(-machine pc -m 4G)
+            append+=" memmap=512M!2G"
+            ;;
+        *) die "unknown machine $machine" ;;
+    esac
+    append+=" ${QEMU_EXTRA_APPEND:-}"
+    if [ "$GUEST_SHELL" = 1 ]; then
+        # Interactive: the console is this terminal (and still logged).
+        args+=(-chardev "stdio,id=con,signal=off,logfile=$dir/console.log" -serial chardev:con)
+        printf '%q ' "${QEMU_BIN:-qemu-system-x86_64}" "${args[@]}" -append "$append" > "$dir/qemu-cmdline.txt"
+        "${QEMU_BIN:-qemu-system-x86_64}" "${args[@]}" -append "$append"
+        VM_RC=$?
+    else
+        args+=(-serial "file:$dir/console.log")
+        printf '%q ' "${QEMU_BIN:-qemu-system-x86_64}" "${args[@]}" -append "$append" > "$dir/qemu-cmdline.txt"
+        if [ "$VERBOSE" = 1 ]; then
+            : > "$dir/console.log"
+            tail -n +1 -F "$dir/console.log" 2>/dev/null | sed -u "s/^/[$name] /" >&2 &
+            local tailpid=$!
+        fi
+        timeout -k 10 "$VM_TIMEOUT" "${QEMU_BIN:-qemu-system-x86_64}" "${args[@]}" -append "$append" \
+            > "$dir/qemu.log" 2>&1 < /dev/null
+        VM_RC=$?
+        if [ "$VERBOSE" = 1 ]; then sleep 0.3; kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null; fi
+    fi
+    [ -f "$dir/console.log" ] || : > "$dir/console.log"
+    if [ "$KEEP" != 1 ]; then rm -f "$dir"/nvdimm*.img; fi
+}

@@ -1,0 +1,50 @@
+#!/bin/bash
+# Scenario 4: as fsdax-xfs-unbind on ext4 (mount -o dax). ext4 has no notify_failure:
+# the kernel sends no signal at the unbind, so daxmap must learn of it from uevents.
+# Records are verified from a copy of the re-bound device (e2fsck replays the journal,
+# debugfs extracts the files) because this kernel oopses on the umount after the unbind
+# (dax_disassociate_entry): that umount is the last step, a known kernel defect.
+. "$HARNESS/scenarios/lib.sh"
+load_modules
+make_fsdax namespace0.0
+FS_MB=256
+mkfs.ext4 -F -q -b 4096 "$PMEM" ${FS_MB}M > "$WORK/mkfs.log" 2>&1 || abort "setup: mkfs.ext4 failed: $(tail -n1 "$WORK/mkfs.log")"
+MNT=/tmp/mnt; mkdir -p $MNT
+mount -o dax "$PMEM" $MNT || abort "setup: mount -o dax (ext4) failed"
+grep -q "$MNT ext4 .*dax" /proc/mounts || abort "setup: ext4 not mounted with dax: $(grep $MNT /proc/mounts)"
+need_daxmap hold
+PROCS="p0 p1"; HOLDERS=2
+for p in $PROCS; do start_hold "ext4-$p" $HOLDERS "$MNT/$p" --file-size $((16 << 20)); done
+wait_ready $(for p in $PROCS; do echo "ext4-$p"; done)
+start_plain ext4 "$MNT/plain" $((8 << 20))
+sleep 1
+kmark ext4-unbind
+say "unbind $PFN from nd_pmem"
+timed "unbind $PFN" 60 sh -c "echo $PFN > /sys/bus/nd/drivers/nd_pmem/unbind" && ok "unbind $PFN returned"
+check_plain_died ext4 "a file on the ext4 dax mount"
+for p in $PROCS; do check_hold "ext4-$p" $HOLDERS '["uevent"]'; done
+sig=$(dmesg_since ext4-unbind | grep -c 'Sending SIGBUS' || true)
+say "kernel: $sig 'Sending SIGBUS' messages after the unbind (ext4: none expected at the unbind)"
+no_dstate && ok "no task in D state after the unbind"
+# Re-bind (the stale mount stays: unmounting it is what oopses) and read the files back
+# from a copy of the device.
+echo "$PFN" > /sys/bus/nd/drivers/nd_pmem/bind || abort "cannot re-bind $PFN"
+wait_path "$PMEM" 10 || abort "$PMEM did not come back after re-bind"
+dd if="$PMEM" of=/tmp/ext4.img bs=1M count=$FS_MB status=none || abort "cannot copy $PMEM after re-bind"
+e2fsck -fy /tmp/ext4.img > "$WORK/fsck.log" 2>&1; rc=$?
+[ $rc -le 1 ] && ok "e2fsck of the re-bound device: clean (exit $rc)" || fail "e2fsck of the re-bound device exited $rc: $(tail -n 2 "$WORK/fsck.log" | tr '\n' ' ')"
+# The acknowledged-record logs name the original paths: stack a tmpfs over the stale
+# mount point and put the extracted files back at those paths.
+mount -t tmpfs tmpfs $MNT || abort "cannot stack a tmpfs over $MNT"
+for p in $PROCS; do
+    debugfs -R "dump /$p $MNT/$p" /tmp/ext4.img > /dev/null 2>&1 || fail "debugfs cannot extract /$p"
+    check_verify "ext4-$p" "$MNT/$p"
+done
+umount $MNT
+# Last: the umount that oopses this kernel.
+expect_oops 'dax_disassociate_entry' 'umount after unbind oopses in dax_disassociate_entry'
+finish
+sync
+timeout 60 umount $MNT; rc=$?
+say "umount after the unbind returned $rc without an oops"
+[ $rc = 0 ] && echo "known umount after unbind did not oops this kernel (dax_disassociate_entry defect absent)" >> "$RESULTS/result.txt"

@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""A plain process (no daxmap) mapping DAX memory, to show what the kernel does.
+
+  plainmap.py write PATH [SIZE]     map PATH shared (MAP_SYNC for files), write (devdax: read) in a loop,
+                                    print READY then a count every 0.2 s; dies on SIGBUS.
+  plainmap.py poison PATH OFFSET    map PATH, MADV_HWPOISON the page at OFFSET, then read it.
+"""
+import ctypes, mmap, os, sys, time
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+MAP_SHARED_VALIDATE, MAP_SYNC, MADV_HWPOISON = 0x03, 0x80000, 100
+PROT = mmap.PROT_READ | mmap.PROT_WRITE
+
+def open_map(path, size=None):
+    fd = os.open(path, os.O_RDWR)
+    if size is None:
+        if path.startswith("/dev/dax"):
+            name = os.path.basename(path)
+            size = int(open(f"/sys/bus/dax/devices/{name}/size").read())
+        else:
+            size = os.fstat(fd).st_size
+    flags = mmap.MAP_SHARED if path.startswith("/dev/dax") else MAP_SHARED_VALIDATE | MAP_SYNC
+    addr = libc.mmap(None, size, PROT, flags, fd, 0)
+    if addr in (None, ctypes.c_void_p(-1).value):
+        raise OSError(ctypes.get_errno(), "mmap " + path)
+    return fd, addr, size
+
+def main():
+    mode, path = sys.argv[1], sys.argv[2]
+    if mode == "write":
+        size = int(sys.argv[3]) if len(sys.argv) > 3 else None
+        if size and not os.path.exists(path):
+            with open(path, "wb") as f: f.truncate(size)
+        fd, addr, size = open_map(path, size)
+        buf = (ctypes.c_char * size).from_address(addr)
+        print("READY", size, flush=True)
+        n, last = 0, time.time()
+        # On a device shared with daxmap's holders only read (never corrupt their
+        # records); a file of its own is written.
+        ro = path.startswith("/dev/dax")
+        while True:
+            off = (n * 4096) % size
+            if ro:
+                _ = buf[off]
+            else:
+                buf[off] = b"x"
+            n += 1
+            if time.time() - last > 0.2:
+                print("count", n, flush=True); last = time.time()
+    elif mode == "poison":
+        off = int(sys.argv[3])
+        fd, addr, size = open_map(path)
+        page = addr + off
+        ctypes.memset(page, 0x5a, 4096)
+        r = libc.madvise(ctypes.c_void_p(page), 4096, MADV_HWPOISON)
+        print("madvise", r, os.strerror(ctypes.get_errno()) if r else "", flush=True)
+        v = ctypes.c_char.from_address(page).value
+        print("read after poison", v, flush=True)
+
+main()

@@ -1,0 +1,301 @@
+# shellcheck shell=bash
+# Helpers for scenario scripts (run INSIDE the guest, in the chroot).
+# Result lines go to $RESULTS/result.txt; qemu/lib/verdict.sh reads them.
+set -u
+RESULTS=${RESULTS:-/tmp/results}
+RESULT_FILE=$RESULTS/result.txt
+DAXMAP=${DAXMAP:-daxmap}
+WORK=/tmp/work
+mkdir -p "$WORK"
+
+# say: a log line stamped with the guest uptime (matches the dmesg timestamps).
+say() { printf '[%s] %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$*"; }
+ok() { echo "ok $*" >> "$RESULT_FILE"; say "ok: $*"; }
+fail() { echo "fail $*" >> "$RESULT_FILE"; say "FAIL: $*"; }
+known() { echo "known $*" >> "$RESULT_FILE"; say "known: $*"; }
+# expect_oops REGEX TEXT: the next step is known to oops this kernel.
+expect_oops() { echo "expect-oops $1|$2" >> "$RESULT_FILE"; say "expecting a kernel oops: $2"; sync; }
+finish() { echo "end" >> "$RESULT_FILE"; say "scenario end"; sync; }
+# abort REASON: fail and stop the scenario here (the VM powers off).
+abort() { fail "$*"; finish; exit 0; }
+
+# check NAME CMD...: ok NAME if CMD succeeds, else fail NAME.
+check() { local n=$1; shift; if "$@"; then ok "$n"; else fail "$n: '$*' failed"; fi; }
+
+# json FILE EXPR: evaluate a python expression on the JSON in FILE (bound to j).
+# The JSON is the last line of FILE that parses (daxmap prints one object).
+json() {
+    python3 - "$1" "$2" <<'EOF'
+import json, sys
+j = None
+text = open(sys.argv[1], errors="replace").read()
+try:
+    j = json.loads(text)
+except Exception:
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line[:1] in "[{":
+            try:
+                j = json.loads(line); break
+            except Exception:
+                pass
+if j is None:
+    print("<no json>"); sys.exit(2)
+v = eval(sys.argv[2], {"j": j})
+print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)
+EOF
+}
+
+# jcheck NAME FILE EXPR: ok if the python expression over j is true.
+jcheck() {
+    local n=$1 f=$2 e=$3 v
+    v=$(json "$f" "bool($e)" 2>&1)
+    if [ "$v" = true ]; then ok "$n"; return 0; fi
+    # Show the fields the expression names (or the whole output when there are none).
+    local keys got
+    keys=$(printf '%s' "$e" | grep -o "j\['[A-Za-z_]*'\]\|j.get('[A-Za-z_]*'" | sed "s/j\['//; s/'\]//; s/j.get('//; s/'$//" | sort -u | paste -sd, -)
+    if [ -n "$keys" ]; then
+        got=$(json "$f" "{k: j.get(k, '<missing>') for k in '$keys'.split(',')} if isinstance(j, dict) else j" 2>&1 | head -c 300)
+    else
+        got=$(json "$f" 'j' 2>&1 | head -c 300)
+    fi
+    fail "$n: expected $e; got $got"
+    return 1
+}
+
+# need_daxmap SUBCOMMAND: the daxmap binary must exist and know SUBCOMMAND.
+need_daxmap() {
+    [ -x "$DAXMAP" ] || abort "daxmap binary missing at $DAXMAP (build it: make release, or pass --daxmap)"
+    local out
+    out=$("$DAXMAP" help "$1" 2>&1)
+    if ! printf '%s' "$out" | grep -q "USAGE: daxmap $1" || printf '%s' "$out" | grep -qi 'not yet built'; then
+        abort "daxmap $1 not implemented yet in $DAXMAP ('daxmap help $1': $(printf '%s' "$out" | head -n1 | head -c 100))"
+    fi
+}
+
+# dx OUT ARGS...: run daxmap, stdout to OUT.json, stderr to OUT.err; returns its status.
+dx() {
+    local out=$1; shift
+    say "daxmap $*"
+    "$DAXMAP" "$@" > "$out.json" 2> "$out.err"
+    local rc=$?
+    say "  -> exit $rc: $(head -c 400 "$out.json" | tr '\n' ' ')"
+    [ $rc = 0 ] || say "  stderr: $(tail -n 5 "$out.err" | tr '\n' ' ')"
+    return $rc
+}
+
+# dx_reason OUT RC: a short reason for a failed daxmap run.
+dx_reason() { echo "exit $2: $(grep -v '^READY' "$1.err" | tail -n 2 | tr '\n' ' ' | head -c 200)"; }
+
+# Deadlines are wall-clock (guest uptime): under TCG every fork costs ~0.1-0.3 s, so
+# counting loop iterations would stretch a timeout several-fold.
+uptime_s() { local u _; read -r u _ < /proc/uptime; echo "${u%.*}"; }
+
+# wait_for_line FILE PATTERN TIMEOUT: wait until FILE has a line matching PATTERN.
+wait_for_line() {
+    local f=$1 p=$2 end=$(( $(uptime_s) + $3 ))
+    while :; do
+        grep -q "$p" "$f" 2>/dev/null && return 0
+        [ "$(uptime_s)" -ge $end ] && return 1
+        sleep 0.2
+    done
+}
+
+# wait_pid_timeout PID TIMEOUT: wait for PID (a child) up to TIMEOUT s; its status, or 124.
+wait_pid_timeout() {
+    local pid=$1 end=$(( $(uptime_s) + $2 ))
+    while kill -0 "$pid" 2>/dev/null; do
+        [ "$(uptime_s)" -ge $end ] && return 124
+        sleep 0.2
+    done
+    wait "$pid"
+}
+
+# proc_state PID: the process state letter (D = uninterruptible).
+proc_state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null; }
+
+# open_fds_on PID PATTERN: how many descriptors of PID point at PATTERN.
+open_fds_on() { ls -l "/proc/$1/fd" 2>/dev/null | grep -c -- "$2" || true; }
+
+# dmesg_since MARK: kernel messages after the line containing MARK (written with kmsg).
+kmark() { echo "DAXMAP-MARK $1" > /dev/kmsg; }
+dmesg_since() { dmesg | sed -n "/DAXMAP-MARK $1/,\$p"; }
+
+# --- device setup ----------------------------------------------------------------
+load_modules() {
+    local m
+    for m in nfit nd_pmem dax_pmem device_dax nd_e820 xfs ext4; do modprobe -q "$m" 2>/dev/null; done
+    udevadm settle 2>/dev/null || true
+}
+
+# wait_path PATH TIMEOUT
+wait_path() { local end=$(( $(uptime_s) + $2 )); while [ ! -e "$1" ] && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done; [ -e "$1" ]; }
+
+# make_devdax NS: namespace NS -> devdax, align 2M. Sets DAXDEV (/dev/daxX.Y).
+make_devdax() {
+    local ns=$1 out
+    out=$(ndctl create-namespace -f -e "$ns" -m devdax --align=2M 2>&1) ||
+        abort "setup: ndctl create-namespace -e $ns -m devdax failed: $(echo "$out" | tail -n1)"
+    echo "$out" > "$WORK/create-$ns.json"
+    DAXDEV=/dev/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["daxregion"]["devices"][0]["chardev"])' "$WORK/create-$ns.json")
+    wait_path "$DAXDEV" 10 || abort "setup: $DAXDEV did not appear"
+    say "devdax: $DAXDEV ($ns)"
+}
+
+# make_fsdax NS: namespace NS -> fsdax. Sets PMEM (/dev/pmemN) and PFN (pfnN.M).
+make_fsdax() {
+    local ns=$1 out
+    out=$(ndctl create-namespace -f -e "$ns" -m fsdax 2>&1) ||
+        abort "setup: ndctl create-namespace -e $ns -m fsdax failed: $(echo "$out" | tail -n1)"
+    echo "$out" > "$WORK/create-$ns.json"
+    PMEM=/dev/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["blockdev"])' "$WORK/create-$ns.json")
+    wait_path "$PMEM" 10 || abort "setup: $PMEM did not appear"
+    PFN=$(basename "$(readlink -f "/sys/block/$(basename "$PMEM")/device")")
+    say "fsdax: $PMEM on $PFN ($ns)"
+}
+
+# nd_unbind DEV DRIVER / nd_bind DEV DRIVER (bus nd or dax, from the driver)
+drv_unbind() { echo "$1" > "/sys/bus/$3/drivers/$2/unbind"; }
+drv_bind() { echo "$1" > "/sys/bus/$3/drivers/$2/bind"; }
+
+# --- the hold / removal / verify workload shared by several scenarios -----------
+PLAIN="python3 ${HARNESS:-$(dirname "${BASH_SOURCE[0]}")/..}/scenarios/helpers/plainmap.py"
+
+# start_hold TAG HOLDERS ARGS...: start `daxmap hold` in the background; sets HOLD_PID[TAG].
+declare -A HOLD_PID
+start_hold() {
+    local tag=$1 n=$2; shift 2
+    say "daxmap hold $* --holders $n --acked $WORK/acked-$tag.log --json ($tag)"
+    "$DAXMAP" hold "$@" --holders "$n" --acked "$WORK/acked-$tag.log" --json --timeout 120 \
+        > "$WORK/hold-$tag.json" 2> "$WORK/hold-$tag.err" &
+    HOLD_PID[$tag]=$!
+}
+
+# wait_ready TAG...: wait (60 s) for READY from each; aborts with the reason when one fails.
+wait_ready() {
+    local tag
+    for tag in "$@"; do
+        if ! wait_for_line "$WORK/hold-$tag.err" '^READY' 60; then
+            if ! kill -0 "${HOLD_PID[$tag]}" 2>/dev/null; then
+                wait "${HOLD_PID[$tag]}"; local rc=$?
+                abort "daxmap hold ($tag) exited $rc before READY: $(tail -n 2 "$WORK/hold-$tag.err" | tr '\n' ' ' | head -c 200)"
+            fi
+            abort "daxmap hold ($tag) never printed READY within 60 s"
+        fi
+    done
+    say "all holders writing: $*"
+}
+
+# start_plain TAG PATH [SIZE]: a plain (non-daxmap) writer on PATH, the kernel-side control.
+start_plain() {
+    $PLAIN write "$2" ${3:-} > "$WORK/plain-$1.log" 2>&1 &
+    HOLD_PID[plain-$1]=$!
+    wait_for_line "$WORK/plain-$1.log" '^READY' 30 || abort "setup: the plain writer on $2 did not start: $(tail -n1 "$WORK/plain-$1.log")"
+}
+
+# check_plain_died TAG WHAT: the plain writer must have been killed by SIGBUS (exit 135).
+check_plain_died() {
+    local rc
+    wait_pid_timeout "${HOLD_PID[plain-$1]}" 20; rc=$?
+    if [ $rc = 135 ]; then ok "kernel: a plain process mapping $2 died of SIGBUS (135) after the removal"
+    else fail "kernel: a plain process mapping $2 exited $rc after the removal (expected SIGBUS, 135)"; fi
+}
+
+# check_hold TAG HOLDERS SOURCES: after a removal, `daxmap hold` must end by itself,
+# exit 0, and report every holder notified, everything released, no descriptor open.
+# SOURCES: a python list of accepted removalSource values, e.g. '["uevent"]'.
+check_hold() {
+    local tag=$1 n=$2 sources=$3 rc f
+    wait_pid_timeout "${HOLD_PID[$tag]}" 60; rc=$?
+    f=$WORK/hold-$tag.json
+    if [ $rc = 124 ]; then
+        local st; st=$(proc_state "${HOLD_PID[$tag]}")
+        fail "daxmap hold ($tag) still running 60 s after the removal (state $st; open fds on the device: $(open_fds_on "${HOLD_PID[$tag]}" /dev/))"
+        kill -9 "${HOLD_PID[$tag]}" 2>/dev/null
+        return 1
+    fi
+    say "hold $tag exit $rc: $(tr '\n' ' ' < "$f" | head -c 600)"
+    cp "$f" "$RESULTS/hold-$tag.json" 2>/dev/null
+    cp "$WORK/hold-$tag.err" "$RESULTS/hold-$tag.err" 2>/dev/null
+    case $rc in
+        0) ok "$tag: daxmap hold exited 0 after the removal" ;;
+        135) fail "$tag: daxmap hold died of SIGBUS (exit 135) instead of handling the removal"; return 1 ;;
+        12[89]|1[3-9][0-9]) fail "$tag: daxmap hold crashed: signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null)) after the removal: $(grep -v '^READY' "$WORK/hold-$tag.err" | tail -n 1 | head -c 150)"; return 1 ;;
+        3) fail "$tag: daxmap hold timed out: it never learned of the removal (exit 3)"; return 1 ;;
+        *) fail "$tag: daxmap hold exited $rc: $(grep -v '^READY' "$WORK/hold-$tag.err" | tail -n 2 | tr '\n' ' ' | head -c 200)"; return 1 ;;
+    esac
+    jcheck "$tag: every holder notified ($n)" "$f" "j['holders'] == $n and j['holdersNotified'] == $n"
+    jcheck "$tag: exited gracefully" "$f" "j['exitedGracefully'] is True"
+    jcheck "$tag: no descriptor left open" "$f" "j['descriptorsOpen'] == 0"
+    jcheck "$tag: every mapping released or revoked" "$f" "j['mappingsReleased'] + j['mappingsRevoked'] >= $n"
+    jcheck "$tag: records acknowledged" "$f" "j['recordsAcknowledged'] > 0"
+    jcheck "$tag: removal learned from $sources" "$f" "j['removalSource'] in $sources"
+}
+
+# check_verify TAG PATH...: every acknowledged record of TAG reads back intact.
+check_verify() {
+    local tag=$1; shift
+    local f=$WORK/verify-$tag rc
+    dx "$f" verify "$@" --acked "$WORK/acked-$tag.log" --json; rc=$?
+    cp "$f.json" "$RESULTS/verify-$tag.json" 2>/dev/null
+    if [ $rc != 0 ]; then
+        fail "$tag: daxmap verify exited $rc: $(tr '\n' ' ' < "$f.json" | head -c 200) $(tail -n 2 "$f.err" | tr '\n' ' ' | head -c 200)"
+        return 1
+    fi
+    jcheck "$tag: every acknowledged record intact after re-bind" "$f.json" \
+        "j['recordsLost'] == 0 and j['recordsVerified'] == j['recordsAcknowledged'] > 0"
+}
+
+# no_dstate: no task in uninterruptible sleep (D) for 3 s in a row.
+no_dstate() {
+    local i d
+    for i in 1 2 3; do
+        d=$(ps -eo stat=,pid=,wchan:32=,comm= | awk '$1 ~ /^D/')
+        [ -z "$d" ] && return 0
+        sleep 1
+    done
+    fail "hung task: in D state: $(echo "$d" | tr '\n' ';' | head -c 200)"
+    return 1
+}
+
+# timed NAME SECS CMD...: run CMD with a timeout; a timeout is reported as a hang.
+timed() {
+    local n=$1 t=$2; shift 2
+    timeout "$t" "$@"; local rc=$?
+    if [ $rc = 124 ]; then fail "$n: '$*' did not return within ${t}s (hung)"; fi
+    return $rc
+}
+
+# devdax_removal METHOD DAXDEV NS: holders on DAXDEV, remove it by METHOD
+# (device_dax | namespace | dax_pmem | daxctl), check daxmap's side and the kernel's,
+# restore the device and verify every acknowledged record.
+devdax_removal() {
+    local m=$1 dev=$2 ns=$3 name; name=$(basename "$dev")
+    local tag=devdax-$m holders=4
+    start_hold "$tag" $holders "$dev"
+    wait_ready "$tag"
+    start_plain "$tag" "$dev"
+    sleep 1
+    kmark "$tag"
+    say "removing $name by $m"
+    case $m in
+        device_dax) timed "$tag: unbind" 30 sh -c "echo $name > /sys/bus/dax/drivers/device_dax/unbind" ;;
+        namespace)  timed "$tag: ndctl disable-namespace" 30 ndctl disable-namespace "$ns" ;;
+        dax_pmem)   timed "$tag: unbind" 30 sh -c "echo ${name%%.*}.${name##*.} > /sys/bus/nd/drivers/dax_pmem/unbind" ;;
+        daxctl)     timed "$tag: daxctl disable-device" 30 daxctl disable-device "$name" ;;
+    esac || { fail "$tag: removal by $m failed"; return 1; }
+    ok "$tag: removal by $m returned (it does not wait for holders)"
+    check_plain_died "$tag" "$dev"
+    check_hold "$tag" $holders '["uevent"]'
+    local sig; sig=$(dmesg_since "$tag" | grep -c 'Sending SIGBUS' || true)
+    say "kernel: $sig 'Sending SIGBUS' messages after the removal"
+    # Restore: the holder process is gone (no open descriptor: no refcount underflow).
+    case $m in
+        device_dax) drv_bind "$name" device_dax dax ;;
+        namespace)  ndctl enable-namespace "$ns" > /dev/null ;;
+        dax_pmem)   drv_bind "${name%%.*}.${name##*.}" dax_pmem nd ;;
+        daxctl)     daxctl enable-device "$name" > /dev/null ;;
+    esac || { fail "$tag: cannot restore $dev after $m"; return 1; }
+    wait_path "$dev" 10 || { fail "$tag: $dev did not come back"; return 1; }
+    check_verify "$tag" "$dev"
+}

@@ -1,0 +1,51 @@
+#!/bin/bash
+# Scenario 5: MADV_HWPOISON on one page of a devdax mapping (region0 -> dax0.0) and of
+# an fsdax file (region1 -> pmem1, XFS dax=always). A guarded read throws a media failure
+# with the device offset and length from si_addr_lsb (devdax 21, fsdax XFS 12); only the
+# holder of that range is notified; the process lives.
+. "$HARNESS/scenarios/lib.sh"
+load_modules
+make_devdax namespace0.0
+DEV=$DAXDEV
+make_fsdax namespace1.0
+mkfs.xfs -f -m rmapbt=1 "$PMEM" > "$WORK/mkfs.log" 2>&1 || abort "setup: mkfs.xfs failed: $(tail -n1 "$WORK/mkfs.log")"
+MNT=/tmp/mnt; mkdir -p $MNT
+mount -o dax=always "$PMEM" $MNT || abort "setup: mount -o dax=always failed"
+FILE=$MNT/poisoned; FSIZE=$((16 << 20))
+python3 -c "import os; f=os.open('$FILE', os.O_RDWR|os.O_CREAT); os.posix_fallocate(f, 0, $FSIZE); os.close(f)"
+need_daxmap poison
+HOLDERS=4
+
+# poison_case TAG PATH OFFSET SIZE ALIGN LSB
+poison_case() {
+    local tag=$1 path=$2 off=$3 size=$4 align=$5 lsb=$6 rc
+    local slice=$(( size / HOLDERS / align * align ))
+    local holder=$(( off / slice )) len=$(( 1 << lsb ))
+    local eoff=$(( off / len * len ))
+    kmark "poison-$tag"
+    dx "$WORK/poison-$tag" poison "$path" --offset "$off" --holders $HOLDERS --json; rc=$?
+    cp "$WORK/poison-$tag.json" "$RESULTS/poison-$tag.json" 2>/dev/null
+    case $rc in
+        0) ok "$tag: process lives after the poisoned read (exit 0)" ;;
+        4) fail "$tag: MADV_HWPOISON refused ({\"supported\":false}): $(head -c 200 "$WORK/poison-$tag.json")"; return ;;
+        135|138) fail "$tag: daxmap poison died of SIGBUS (exit $rc)"; return ;;
+        *) fail "$tag: daxmap poison exited $rc: $(head -c 200 "$WORK/poison-$tag.json" | tr '\n' ' ') $(tail -n 2 "$WORK/poison-$tag.err" | tr '\n' ' ' | head -c 150)"; return ;;
+    esac
+    jcheck "$tag: guarded read threw mediaFailure" "$WORK/poison-$tag.json" "j['caught'] is True and j['code'] == 'mediaFailure'"
+    jcheck "$tag: offset $eoff length $len (si_addr_lsb $lsb)" "$WORK/poison-$tag.json" \
+        "j['addrLsb'] == $lsb and j['offset'] == $eoff and j['length'] == $len"
+    jcheck "$tag: only holder $holder (of $HOLDERS) notified" "$WORK/poison-$tag.json" "j['holdersNotified'] == [$holder]"
+    if dmesg_since "poison-$tag" | grep -q 'Memory failure: .*recovery action for dax page: Recovered'; then
+        ok "kernel: memory failure on a dax page, recovered ($tag)"
+    else
+        fail "kernel: no 'recovery action for dax page: Recovered' after MADV_HWPOISON ($tag)"
+    fi
+}
+DSIZE=$(cat /sys/bus/dax/devices/$(basename "$DEV")/size)
+# A page inside holder 2's slice of the device, not at a 2 MiB boundary.
+DSLICE=$(( DSIZE / HOLDERS / (2 << 20) * (2 << 20) ))
+poison_case devdax "$DEV" $(( 2 * DSLICE + (6 << 20) + 12288 )) "$DSIZE" $((2 << 20)) 21
+FALIGN=4096
+poison_case fsdax "$FILE" $(( FSIZE / HOLDERS + 5 * 4096 )) "$FSIZE" $FALIGN 12
+umount $MNT 2>/dev/null
+finish
