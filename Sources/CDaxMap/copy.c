@@ -177,7 +177,7 @@ int cdaxmap_poison_guarded(void *addr, size_t length, struct cdaxmap_fault *faul
 #ifdef MADV_HWPOISON
     struct cdaxmap_guard guard;
     guard.lo[0] = (uintptr_t)addr;
-    guard.hi[0] = (uintptr_t)addr + length;
+    guard.hi[0] = (uintptr_t)addr + length; // the handler widens this to the whole mapping
     guard.lo[1] = guard.hi[1] = 0;
     guard.previous = cdaxmap_current_guard;
     if (sigsetjmp(guard.jump, 0)) {

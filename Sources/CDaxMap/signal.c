@@ -62,8 +62,34 @@ void cdaxmap_range_set_revoked(long slot) {
     atomic_store_explicit(&ranges[slot].state, CDAXMAP_RANGE_REVOKED, memory_order_release);
 }
 
+// Ranges released recently. An fsdax pre-remove sends thousands of
+// asynchronous BUS_MCEERR_AO notices computed before they are delivered; the
+// late ones name addresses a holder has already released. They are ours.
+#define RETIRED_CAPACITY 256u
+struct retired_range {
+    _Atomic uintptr_t start, end;
+};
+static struct retired_range retired[RETIRED_CAPACITY];
+static _Atomic uint64_t retired_next;
+static _Atomic uint64_t late_notices;
+
+static int retired_contains(uintptr_t addr) {
+    for (unsigned i = 0; i < RETIRED_CAPACITY; i++) {
+        uintptr_t start = atomic_load_explicit(&retired[i].start, memory_order_acquire);
+        uintptr_t end = atomic_load_explicit(&retired[i].end, memory_order_acquire);
+        if (addr >= start && addr < end) return 1;
+    }
+    return 0;
+}
+
+uint64_t cdaxmap_events_late(void) { return atomic_load(&late_notices); }
+
 void cdaxmap_range_unregister(long slot) {
     if (slot < 0 || slot >= CDAXMAP_RANGE_CAPACITY) return;
+    uint64_t r = atomic_fetch_add(&retired_next, 1) % RETIRED_CAPACITY;
+    atomic_store_explicit(&retired[r].start, 0, memory_order_release);
+    atomic_store_explicit(&retired[r].end, atomic_load(&ranges[slot].end), memory_order_release);
+    atomic_store_explicit(&retired[r].start, atomic_load(&ranges[slot].start), memory_order_release);
     atomic_store_explicit(&ranges[slot].state, CDAXMAP_RANGE_BUSY, memory_order_release);
     atomic_store_explicit(&ranges[slot].start, 0, memory_order_relaxed);
     atomic_store_explicit(&ranges[slot].end, 0, memory_order_relaxed);
@@ -126,6 +152,12 @@ static uint64_t ring_tail;         // consumer only
 static _Atomic uint64_t ring_dropped;
 static _Atomic uint64_t chained_count;
 static _Atomic int wake_fd = -1;
+// Set by the first producer after the consumer re-armed: one eventfd write per
+// drain, so a storm makes one system call, not thousands (each system call
+// exit would deliver the next pending SIGBUS on top of this handler's frame).
+static _Atomic int wake_pending;
+
+void cdaxmap_events_rearm(void) { atomic_store(&wake_pending, 0); }
 
 static void ring_push(struct cdaxmap_fault *f) {
     uint64_t head = atomic_load_explicit(&ring_head, memory_order_relaxed);
@@ -143,7 +175,7 @@ static void ring_push(struct cdaxmap_fault *f) {
     cell->fault = *f;
     atomic_store_explicit(&cell->turn, head + 1, memory_order_release);
     int fd = atomic_load(&wake_fd);
-    if (fd >= 0) {
+    if (fd >= 0 && !atomic_exchange(&wake_pending, 1)) {
         uint64_t one = 1;
         ssize_t r = write(fd, &one, sizeof one);
         (void)r;
@@ -230,12 +262,33 @@ static void die(int signo, const struct cdaxmap_fault *f) {
     raise(signo);
 }
 
+static __thread int32_t cached_tid __attribute__((tls_model("initial-exec")));
+
+static int asynchronous_notice(int signo, const siginfo_t *info) {
+    return signo == SIGBUS && info->si_code == BUS_MCEERR_AO;
+}
+
+// A guard catches a synchronous fault at its own addresses, or anywhere in a
+// mapping it is accessing: poison is reported at the start of its extent
+// (si_addr_lsb 21 on device-dax), which may lie before the copy's first byte.
+static int guard_catches(const struct cdaxmap_guard *g, uintptr_t addr, const struct range_hit *hit) {
+    if (cdaxmap_guard_covers(g, addr)) return 1;
+    for (int i = 0; i < 2; i++) {
+        if (g->hi[i] > g->lo[i] && g->lo[i] >= hit->start && g->lo[i] < hit->end) return 1;
+    }
+    return 0;
+}
+
 static void handler(int signo, siginfo_t *info, void *context) {
     int saved_errno = errno;
     uintptr_t addr = (uintptr_t)info->si_addr;
     struct range_hit hit;
     if (!range_lookup(addr, &hit)) {
-        chain(signo, info, context);
+        if (asynchronous_notice(signo, info) && retired_contains(addr)) {
+            atomic_fetch_add(&late_notices, 1); // a notice about memory we already let go of
+        } else {
+            chain(signo, info, context);
+        }
         errno = saved_errno;
         return;
     }
@@ -249,12 +302,14 @@ static void handler(int signo, siginfo_t *info, void *context) {
     f.code = info->si_code;
     f.addr_lsb = (signo == SIGBUS && (info->si_code == BUS_MCEERR_AR || info->si_code == BUS_MCEERR_AO))
                      ? info->si_addr_lsb : 0;
-    f.tid = (int32_t)syscall(SYS_gettid);
+    // No system call on the notice path: see wake_pending.
+    if (!cached_tid && !asynchronous_notice(signo, info)) cached_tid = (int32_t)syscall(SYS_gettid);
+    f.tid = cached_tid;
     if (hit.state == CDAXMAP_RANGE_REVOKED) f.flags |= CDAXMAP_EVENT_REVOKED;
 
-    int asynchronous = signo == SIGBUS && info->si_code == BUS_MCEERR_AO;
+    int asynchronous = asynchronous_notice(signo, info);
     struct cdaxmap_guard *guard = cdaxmap_current_guard;
-    if (!asynchronous && guard && cdaxmap_guard_covers(guard, addr)) {
+    if (!asynchronous && guard && guard_catches(guard, addr, &hit)) {
         f.flags |= CDAXMAP_EVENT_GUARDED;
         ring_push(&f);
         guard->fault = f;
@@ -341,6 +396,7 @@ static void altstack_key_create(void) { pthread_key_create(&altstack_key, altsta
 
 int cdaxmap_thread_prepare(void) {
     if (altstack_ready) return 0;
+    cached_tid = (int32_t)syscall(SYS_gettid);
     stack_t current;
     if (sigaltstack(NULL, &current) != 0) return -errno;
     if (!(current.ss_flags & SS_DISABLE)) { // the thread has one already (main thread: Swift's)

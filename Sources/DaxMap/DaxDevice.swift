@@ -84,6 +84,12 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     }
 
     let state: Mutex<State>
+    let notices = Mutex(PendingNotices())
+    let ueventRemovals = Atomic<Int>(0)
+
+    /// Kernel uevents seen that remove this device (unbind/remove of it or a
+    /// parent), whether or not they were what started the removal.
+    public var removalUEventsSeen: Int { ueventRemovals.load(ordering: .relaxed) }
 
     init(
         path: String, kind: DaxDeviceKind, size: UInt64, alignment: UInt64, granularity: StoreGranularity,

@@ -282,7 +282,8 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         case caught(DaxError)
         /// `madvise(MADV_HWPOISON)` was refused (no `CONFIG_MEMORY_FAILURE`, or not root).
         case unsupported(Errno)
-        /// The call returned without a signal.
+        /// The call returned without a synchronous signal: the kernel may have sent
+        /// an asynchronous notice instead (`EHWPOISON` on fsdax), which the holders get.
         case notRaised
     }
 
@@ -299,6 +300,8 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         var fault = cdaxmap_fault()
         let r = cdaxmap_poison_guarded(base.pointer + (offset & ~(page - 1)), page, &fault)
         if r == -EFAULT { return .caught(faultError("madvise", fault)) }
+        // EHWPOISON: the page was poisoned and the process signalled (fsdax sends AO).
+        if r == -133 { return .notRaised }
         if r < 0 { return .unsupported(Errno(rawValue: -r)) }
         return .notRaised
     }

@@ -43,6 +43,9 @@ public struct DaxMonitorStatistics: Sendable, Hashable {
     public var faultsDropped: UInt64
     /// Faults outside daxmap's ranges, handed to the previous handler.
     public var foreignFaultsChained: UInt64
+    /// Asynchronous memory-failure notices (`BUS_MCEERR_AO`) for ranges already
+    /// released: the tail of a pre-remove storm, absorbed rather than fatal.
+    public var lateNotices: UInt64
     /// uevent messages refused because they did not come from the kernel.
     public var ueventsRejected: UInt64
     /// uevent messages that did not parse.

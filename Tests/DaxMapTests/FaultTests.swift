@@ -190,3 +190,30 @@ import Testing
         #expect(!result.stdout.contains("survived"))
     }
 }
+
+/// The fsdax pre-remove storm, reproduced with self-sent notices: many
+/// BUS_MCEERR_AO at distinct pages become one pre-remove per holder.
+@Suite(.serialized) struct NoticeStormTests {
+    @Test func aStormOfSelfSentActionOptionalNoticesIsOnePreRemove() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try DaxDevice.createEmulated(at: dir.file("dev"), size: UInt64(128 * pageSize))
+        let holders = (0..<2).map { RecordingHolder("h\($0)") }
+        var mappings: [DaxMapping] = []
+        for (i, h) in holders.enumerated() {
+            let m = try device.map(offset: UInt64(i * 64 * pageSize), length: UInt64(64 * pageSize), holder: h)
+            h.adopt(m)
+            mappings.append(m)
+        }
+        let events = device.events()
+        for page in 0..<48 {
+            _ = mappings[page % 2]._raiseForTesting(code: BUS_MCEERR_AO_, at: (page / 2) * pageSize, addressLSB: 12, guarded: false)
+        }
+        var report: DaxRemovalReport?
+        for await event in events { if case .removalCompleted(let r) = event { report = r } }
+        #expect(report?.source == .memoryFailure)
+        for h in holders {
+            #expect(h.failures.map(\.kind) == [.preRemove], "\(h.name): \(h.failures)")
+        }
+    }
+}

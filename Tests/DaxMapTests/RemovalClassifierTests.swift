@@ -164,7 +164,7 @@ extension String {
     }
 
     @Test func fakeSysfsRootIsHonoured() throws {
-        let root = try FakeSysfs()
+        let root = try FakeSysfsTree()
         let dev = "/devices/platform/ndbus0/region0/dax0.0/dax0.0"
         root.mkdirs(dev)
         root.mkdirs("/class/mem")
@@ -178,7 +178,7 @@ extension String {
 
     /// A file on a file system without a block device (tmpfs, overlayfs) has no sysfs device.
     @Test func fileWithoutBlockDevice() throws {
-        let root = try FakeSysfs()
+        let root = try FakeSysfsTree()
         root.write("x", at: "/file")
         #expect { try DaxDeviceIdentity.resolve(path: root.path + "/file", sysfsRoot: root.path) } throws: {
             ($0 as! DaxError).code == .notADaxDevice
@@ -187,7 +187,7 @@ extension String {
 }
 
 /// A throw-away directory standing in for /sys; removed on deinit.
-final class FakeSysfs {
+final class FakeSysfsTree {
     let path: String
 
     init() throws {

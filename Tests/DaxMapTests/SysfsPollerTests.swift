@@ -9,7 +9,7 @@ import Testing
     static let dax00 = region0 + "/dax0.0/dax0.0"
 
     /// A bound device-dax device: its directory, a `driver` link, and /sys/dev/char/252:0.
-    func devdaxTree(_ sys: FakeSysfs, seed: String = "dax0.0", devnumLink: Bool) {
+    func devdaxTree(_ sys: FakeSysfsTree, seed: String = "dax0.0", devnumLink: Bool) {
         let path = Self.region0 + "/\(seed)/dax0.0"
         sys.mkdirs(path)
         sys.mkdirs("/bus/dax/drivers/device_dax")
@@ -22,7 +22,7 @@ import Testing
 
     /// Path A/D: `device_dax` unbind leaves the device, only the driver link goes.
     @Test func driverUnbindAndBind() throws {
-        let sys = try FakeSysfs()
+        let sys = try FakeSysfsTree()
         devdaxTree(sys, devnumLink: false)
         let poller = SysfsPoller(identity: DaxDeviceIdentity(devpath: Self.dax00), sysfsRoot: sys.path)
         #expect(poller.state == .bound(devpath: Self.dax00))
@@ -38,7 +38,7 @@ import Testing
 
     /// Paths B/C/E: the device (or its region) disappears, then reappears.
     @Test func ancestorRemovalAndReturn() throws {
-        let sys = try FakeSysfs()
+        let sys = try FakeSysfsTree()
         devdaxTree(sys, devnumLink: false)
         let poller = SysfsPoller(identity: DaxDeviceIdentity(devpath: Self.dax00), sysfsRoot: sys.path)
         sys.remove(Self.region0)
@@ -52,7 +52,7 @@ import Testing
 
     /// The fsdax block device has no `driver` link of its own: present means usable.
     @Test func blockDeviceByPresence() throws {
-        let sys = try FakeSysfs()
+        let sys = try FakeSysfsTree()
         let pmem0 = Self.region0 + "/pfn0.0/block/pmem0"
         sys.mkdirs(pmem0)
         let poller = SysfsPoller(identity: DaxDeviceIdentity(devpath: pmem0, kind: .block), sysfsRoot: sys.path)
@@ -66,7 +66,7 @@ import Testing
     /// `ndctl enable-region` brings dax0.0 back under the dax0.1 seed; the device number
     /// link finds it there.
     @Test func followsDeviceNumberToANewParent() throws {
-        let sys = try FakeSysfs()
+        let sys = try FakeSysfsTree()
         devdaxTree(sys, devnumLink: true)
         let identity = DaxDeviceIdentity(devpath: Self.dax00, subsystem: "dax", devname: "dax0.0", kind: .character, major: 252, minor: 0)
         let poller = SysfsPoller(identity: identity, sysfsRoot: sys.path)
@@ -81,7 +81,7 @@ import Testing
 
     /// Removed and back elsewhere between two looks: still reported, as removed then returned.
     @Test func movedBetweenLooks() throws {
-        let sys = try FakeSysfs()
+        let sys = try FakeSysfsTree()
         devdaxTree(sys, devnumLink: true)
         let identity = DaxDeviceIdentity(devpath: Self.dax00, kind: .character, major: 252, minor: 0)
         let poller = SysfsPoller(identity: identity, sysfsRoot: sys.path)
@@ -94,7 +94,7 @@ import Testing
     }
 
     @Test func nextWaitsForAChangeMadeByAnotherThread() throws {
-        let sys = try FakeSysfs()
+        let sys = try FakeSysfsTree()
         devdaxTree(sys, devnumLink: false)
         let poller = SysfsPoller(identity: DaxDeviceIdentity(devpath: Self.dax00), sysfsRoot: sys.path, interval: .milliseconds(5))
         #expect(poller.next(timeout: .milliseconds(30)) == nil)  // nothing happens: times out

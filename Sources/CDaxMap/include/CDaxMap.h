@@ -102,6 +102,12 @@ int cdaxmap_events_take(struct cdaxmap_fault *out);
 /// Faults the handler could not record because the ring was full.
 uint64_t cdaxmap_events_dropped(void);
 
+/// Re-arms the wake-up: call before draining, so the next event writes the eventfd.
+void cdaxmap_events_rearm(void);
+
+/// Asynchronous memory-failure notices for ranges already released (late storm).
+uint64_t cdaxmap_events_late(void);
+
 /// Faults seen outside daxmap's ranges and chained to the previous handler.
 uint64_t cdaxmap_events_chained(void);
 

@@ -102,7 +102,7 @@ final class FaultMonitor: Sendable {
         let (faults, uevents) = state.withLock { ($0.faultsSeen, $0.uevents) }
         return DaxMonitorStatistics(
             faultsRecorded: faults, faultsDropped: cdaxmap_events_dropped(),
-            foreignFaultsChained: cdaxmap_events_chained(),
+            foreignFaultsChained: cdaxmap_events_chained(), lateNotices: cdaxmap_events_late(),
             ueventsRejected: uevents?.rejectedCount ?? 0, ueventsMalformed: uevents?.malformedCount ?? 0,
             ueventsAvailable: uevents != nil)
     }
@@ -123,6 +123,7 @@ final class FaultMonitor: Sendable {
                 var counter: UInt64 = 0
                 _ = read(wake, &counter, 8)
             }
+            cdaxmap_events_rearm()
             drainFaults()
             if fds[1].revents & Int16(POLLIN) != 0 { drainUEvents() }
             let nowDropped = cdaxmap_events_dropped()
@@ -210,6 +211,7 @@ final class FaultMonitor: Sendable {
             guard let identity = device.eventIdentity else { continue }
             switch RemovalClassifier(identity: identity).classify(event) {
             case .removed?:
+                device.ueventRemovals.add(1, ordering: .relaxed)
                 if device.lifecycle == .alive { Task { await device.remove(source: .uevent) } }
             case .returned?:
                 if device.lifecycle == .gone { device.emit(.returned(device: device.path)) }
