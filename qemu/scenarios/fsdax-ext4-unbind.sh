@@ -22,7 +22,7 @@ kmark ext4-unbind
 say "unbind $PFN from nd_pmem"
 timed "unbind $PFN" 60 sh -c "echo $PFN > /sys/bus/nd/drivers/nd_pmem/unbind" && ok "unbind $PFN returned"
 check_plain_died ext4 "a file on the ext4 dax mount"
-for p in $PROCS; do check_hold "ext4-$p" $HOLDERS '["uevent"]'; done
+for p in $PROCS; do check_hold "ext4-$p" $HOLDERS '["uevent", "accessError"]'; done
 sig=$(dmesg_since ext4-unbind | grep -c 'Sending SIGBUS' || true)
 say "kernel: $sig 'Sending SIGBUS' messages after the unbind (ext4: none expected at the unbind)"
 no_dstate && ok "no task in D state after the unbind"

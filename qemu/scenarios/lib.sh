@@ -203,7 +203,10 @@ check_plain_died() {
 
 # check_hold TAG HOLDERS SOURCES: after a removal, `daxmap hold` must end by itself,
 # exit 0, and report every holder notified, everything released, no descriptor open.
-# SOURCES: a python list of accepted removalSource values, e.g. '["uevent"]'.
+# SOURCES: a python list of accepted removalSource values, e.g. '["uevent"]'. A writer
+# that touches the mapping right after the unbind faults (BUS_ADRERR) before the uevent
+# is read, so "accessError" may legitimately win the race; the removal uevent must
+# still have been seen (removalUEvents), and every holder told to pre-remove exactly once.
 check_hold() {
     local tag=$1 n=$2 sources=$3 rc f
     wait_pid_timeout "${HOLD_PID[$tag]}" 60; rc=$?
@@ -230,6 +233,8 @@ check_hold() {
     jcheck "$tag: every mapping released or revoked" "$f" "j['mappingsReleased'] + j['mappingsRevoked'] >= $n"
     jcheck "$tag: records acknowledged" "$f" "j['recordsAcknowledged'] > 0"
     jcheck "$tag: removal learned from $sources" "$f" "j['removalSource'] in $sources"
+    jcheck "$tag: the removal uevent was seen" "$f" "j['removalUEvents'] >= 1"
+    jcheck "$tag: one pre-remove notification per holder" "$f" "j['holdersPreRemoved'] == $n and j['preRemoveNotifications'] == $n"
 }
 
 # check_verify TAG PATH...: every acknowledged record of TAG reads back intact.
@@ -286,7 +291,7 @@ devdax_removal() {
     esac || { fail "$tag: removal by $m failed"; return 1; }
     ok "$tag: removal by $m returned (it does not wait for holders)"
     check_plain_died "$tag" "$dev"
-    check_hold "$tag" $holders '["uevent"]'
+    check_hold "$tag" $holders '["uevent", "accessError", "sysfs"]'
     local sig; sig=$(dmesg_since "$tag" | grep -c 'Sending SIGBUS' || true)
     say "kernel: $sig 'Sending SIGBUS' messages after the removal"
     # Restore: the holder process is gone (no open descriptor: no refcount underflow).
