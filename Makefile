@@ -45,9 +45,11 @@ test: deps
 tsan: deps
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency'
 
-# Benchmarks print numbers; they never assert. JSON=1 prints only JSON.
-bench: release
-	$(SWIFT) run -c release --skip-build daxmap-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))
+# Benchmarks print numbers; they never assert. JSON=1 prints only the JSON array
+# on standard output (the build's own output goes to standard error).
+bench:
+	@$(MAKE) --no-print-directory release >&2
+	@$(SWIFT) run -c release --skip-build daxmap-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))
 
 qemu-test: qemu-deps release
 	./qemu/run $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES)) $(if $(DAXMAP),--daxmap $(DAXMAP))

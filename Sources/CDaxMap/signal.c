@@ -26,7 +26,17 @@
 
 // One slot per mapping. `state` is written last on publish (release) and first
 // on teardown, so the handler (acquire) never reads a half-written entry as ours.
+// Extents the handler marked untrusted in a slot: poisoned (AR/AO) or lost
+// (replaced by anonymous memory). Past the capacity the whole range is untrusted.
+#define FAILED_CAPACITY 16u
+struct failed_extent {
+    _Atomic int kind; // 0 until written
+    _Atomic uintptr_t lo, hi;
+};
+
 struct range_slot {
+    _Atomic uint32_t failed_count;
+    struct failed_extent failed[FAILED_CAPACITY];
     _Atomic int state;
     _Atomic uintptr_t start;
     _Atomic uintptr_t end;
@@ -49,6 +59,8 @@ long cdaxmap_range_register(const void *start, size_t length, uint64_t mapping_i
         atomic_store_explicit(&ranges[i].mapping_id, mapping_id, memory_order_relaxed);
         atomic_store_explicit(&ranges[i].policy, policy, memory_order_relaxed);
         atomic_store_explicit(&ranges[i].replace_unit, replace_unit ? replace_unit : 4096, memory_order_relaxed);
+        for (unsigned k = 0; k < FAILED_CAPACITY; k++) atomic_store(&ranges[i].failed[k].kind, 0);
+        atomic_store(&ranges[i].failed_count, 0);
         long high = atomic_load(&ranges_high);
         while (high < i + 1 && !atomic_compare_exchange_weak(&ranges_high, &high, i + 1)) {}
         atomic_store_explicit(&ranges[i].state, CDAXMAP_RANGE_ACTIVE, memory_order_release);
@@ -94,6 +106,53 @@ void cdaxmap_range_unregister(long slot) {
     atomic_store_explicit(&ranges[slot].start, 0, memory_order_relaxed);
     atomic_store_explicit(&ranges[slot].end, 0, memory_order_relaxed);
     atomic_store_explicit(&ranges[slot].state, CDAXMAP_RANGE_FREE, memory_order_release);
+}
+
+// Async-signal-safe: called from the handler.
+static void mark_failed(long slot, int kind, uintptr_t lo, uintptr_t hi) {
+    uint32_t k = atomic_fetch_add(&ranges[slot].failed_count, 1);
+    if (k >= FAILED_CAPACITY) return;
+    atomic_store_explicit(&ranges[slot].failed[k].lo, lo, memory_order_relaxed);
+    atomic_store_explicit(&ranges[slot].failed[k].hi, hi, memory_order_relaxed);
+    atomic_store_explicit(&ranges[slot].failed[k].kind, kind, memory_order_release);
+}
+
+int cdaxmap_range_check(long slot, uintptr_t lo, uintptr_t hi, uintptr_t *failed_lo, uintptr_t *failed_hi) {
+    if (slot < 0 || slot >= CDAXMAP_RANGE_CAPACITY) return 0;
+    uint32_t n = atomic_load_explicit(&ranges[slot].failed_count, memory_order_acquire);
+    if (n == 0) return 0;
+    if (n > FAILED_CAPACITY) {
+        *failed_lo = atomic_load(&ranges[slot].start);
+        *failed_hi = atomic_load(&ranges[slot].end);
+        return CDAXMAP_FAILED_POISON;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        int kind = atomic_load_explicit(&ranges[slot].failed[k].kind, memory_order_acquire);
+        if (!kind) continue;
+        uintptr_t flo = atomic_load_explicit(&ranges[slot].failed[k].lo, memory_order_relaxed);
+        uintptr_t fhi = atomic_load_explicit(&ranges[slot].failed[k].hi, memory_order_relaxed);
+        if (flo < hi && lo < fhi) {
+            *failed_lo = flo;
+            *failed_hi = fhi;
+            return kind;
+        }
+    }
+    return 0;
+}
+
+long cdaxmap_range_failed(long slot, int *kinds, uintptr_t *los, uintptr_t *his, long capacity) {
+    if (slot < 0 || slot >= CDAXMAP_RANGE_CAPACITY) return 0;
+    uint32_t n = atomic_load_explicit(&ranges[slot].failed_count, memory_order_acquire);
+    long out = 0;
+    for (uint32_t k = 0; k < n && k < FAILED_CAPACITY && out < capacity; k++) {
+        int kind = atomic_load_explicit(&ranges[slot].failed[k].kind, memory_order_acquire);
+        if (!kind) continue;
+        kinds[out] = kind;
+        los[out] = atomic_load(&ranges[slot].failed[k].lo);
+        his[out] = atomic_load(&ranges[slot].failed[k].hi);
+        out++;
+    }
+    return out;
 }
 
 long cdaxmap_range_count(void) {
@@ -207,6 +266,21 @@ static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 // reads it without __tls_get_addr (which may allocate).
 __thread struct cdaxmap_guard *cdaxmap_current_guard __attribute__((tls_model("initial-exec")));
 
+// SA_NODEFER leaves SIGBUS deliverable inside the handler, and a pre-remove
+// storm keeps one pending nearly all the time: every return to user mode
+// (system call, interrupt) would stack another handler frame until the signal
+// stack overflows. So the handler blocks SIGBUS and SIGSEGV first; a normal
+// return restores the mask from the signal frame, and every path that leaves
+// otherwise (siglongjmp, chaining, dying) unblocks them first, so the chained
+// handler and the code after a guard see exactly what SA_NODEFER gives them.
+static void fault_signals(int how) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGBUS);
+    sigaddset(&set, SIGSEGV);
+    pthread_sigmask(how, &set, NULL);
+}
+
 static void write_str(const char *s) {
     ssize_t r = write(STDERR_FILENO, s, strlen(s));
     (void)r;
@@ -259,6 +333,7 @@ static void die(int signo, const struct cdaxmap_fault *f) {
     write_hex(f->mapping_id);
     write_str(" (policy terminate)\n");
     signal(signo, SIG_DFL);
+    fault_signals(SIG_UNBLOCK);
     raise(signo);
 }
 
@@ -280,6 +355,7 @@ static int guard_catches(const struct cdaxmap_guard *g, uintptr_t addr, const st
 }
 
 static void handler(int signo, siginfo_t *info, void *context) {
+    fault_signals(SIG_BLOCK);
     int saved_errno = errno;
     uintptr_t addr = (uintptr_t)info->si_addr;
     struct range_hit hit;
@@ -287,6 +363,7 @@ static void handler(int signo, siginfo_t *info, void *context) {
         if (asynchronous_notice(signo, info) && retired_contains(addr)) {
             atomic_fetch_add(&late_notices, 1); // a notice about memory we already let go of
         } else {
+            fault_signals(SIG_UNBLOCK);
             chain(signo, info, context);
         }
         errno = saved_errno;
@@ -308,6 +385,12 @@ static void handler(int signo, siginfo_t *info, void *context) {
     if (hit.state == CDAXMAP_RANGE_REVOKED) f.flags |= CDAXMAP_EVENT_REVOKED;
 
     int asynchronous = asynchronous_notice(signo, info);
+    if (f.addr_lsb > 0 && f.addr_lsb < 40) {
+        // Poison: the kernel said this extent failed; never trust it again here.
+        uintptr_t extent = (uintptr_t)1 << f.addr_lsb;
+        uintptr_t lo = addr & ~(extent - 1), hi = lo + extent;
+        mark_failed(hit.slot, CDAXMAP_FAILED_POISON, lo < hit.start ? hit.start : lo, hi > hit.end ? hit.end : hi);
+    }
     struct cdaxmap_guard *guard = cdaxmap_current_guard;
     if (!asynchronous && guard && guard_catches(guard, addr, &hit)) {
         f.flags |= CDAXMAP_EVENT_GUARDED;
@@ -315,6 +398,7 @@ static void handler(int signo, siginfo_t *info, void *context) {
         guard->fault = f;
         cdaxmap_current_guard = guard->previous;
         errno = saved_errno;
+        fault_signals(SIG_UNBLOCK); // the jump does not restore the mask (savemask 0)
         siglongjmp(guard->jump, 1);
     }
     if (asynchronous) {
@@ -344,6 +428,7 @@ static void handler(int signo, siginfo_t *info, void *context) {
         die(signo, &f);
     }
     f.flags |= CDAXMAP_EVENT_REPLACED;
+    mark_failed(hit.slot, CDAXMAP_FAILED_LOST, lo, hi);
     f.lost_start = lo;
     f.lost_length = hi - lo;
     ring_push(&f);

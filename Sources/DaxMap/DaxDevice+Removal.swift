@@ -104,7 +104,8 @@ extension DaxDevice {
             mappingsRevoked: revoked, duration: clock.now - started)
         emit(.removalCompleted(report))
         finishEvents()
-        FaultMonitor.shared.forget(self)
+        // Still watched: the kernel's uevent may come after a fault started the
+        // removal, and a later add/bind says the device is back.
         return report
     }
 

@@ -74,8 +74,6 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     /// Copies and fills of at least this many bytes use non-temporal stores.
     let streamingThreshold: Int
     let stateValue: Atomic<Int>
-    let hasLost: Atomic<Bool>
-    let lost: Mutex<[Range<UInt64>]>
 
     init(device: DaxDevice, holder: (any DaxHolder)?, offset: UInt64, count: Int, granularity: StoreGranularity,
          options: Options, id: UInt64, base: UnsafeMutableRawPointer, slot: Int) {
@@ -92,8 +90,6 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         self.streamingThreshold = granularity == .page
             ? max(options.nonTemporalThreshold, Self.pageNonTemporalMinimum) : options.nonTemporalThreshold
         self.stateValue = Atomic(State.open.rawValue)
-        self.hasLost = Atomic(false)
-        self.lost = Mutex([])
     }
 
     deinit {
@@ -117,7 +113,21 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
 
     /// Device ranges whose pages were replaced after an unguarded fault: what
     /// was read there is not the device's data.
-    public var lostRanges: [Range<UInt64>] { lost.withLock { $0 } }
+    public var lostRanges: [Range<UInt64>] { untrusted(kind: CDAXMAP_FAILED_LOST) }
+
+    /// Device ranges the kernel reported as failed memory (poison): guarded
+    /// accesses there throw `.mediaFailure` until the device is reopened.
+    public var failedRanges: [Range<UInt64>] { untrusted(kind: CDAXMAP_FAILED_POISON) }
+
+    private func untrusted(kind: CInt) -> [Range<UInt64>] {
+        var kinds = [CInt](repeating: 0, count: 16)
+        var los = [UInt](repeating: 0, count: 16), his = [UInt](repeating: 0, count: 16)
+        let n = cdaxmap_range_failed(slot, &kinds, &los, &his, 16)
+        let start = UInt(bitPattern: base.pointer)
+        return (0..<n).filter { kinds[$0] == kind }.map { i in
+            (offset + UInt64(los[i] - start))..<(offset + UInt64(his[i] - start))
+        }
+    }
 
     /// Releases the device memory now: the range becomes a `PROT_NONE`
     /// reservation until deinit. Idempotent; the holder's release after a removal.
@@ -154,11 +164,6 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
             Syscalls.munmap(base.pointer, count)
             _ = Syscalls.mmap(base.pointer, count, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         }
-    }
-
-    func recordLost(_ range: Range<UInt64>) {
-        lost.withLock { $0.append(range) }
-        hasLost.store(true, ordering: .releasing)
     }
 
     // MARK: - Guarded access
@@ -265,13 +270,19 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
                            length: UInt64(max(count, 0)),
                            message: "range [\(offset), \(offset &+ count)) is outside the mapping of \(self.count) bytes")
         }
-        if hasLost.load(ordering: .acquiring) {
-            let range = (self.offset + UInt64(offset))..<(self.offset + UInt64(offset + count))
-            if let hit = lostRanges.first(where: { $0.overlaps(range) || (range.isEmpty && $0.contains(range.lowerBound)) }) {
-                throw DaxError(.deviceRemoved, operation: operation, path: device.path, offset: hit.lowerBound,
-                               length: hit.upperBound - hit.lowerBound,
-                               message: "these pages were lost after a fault and replaced by anonymous memory; their contents are not the device's")
-            }
+        let start = UInt(bitPattern: base.pointer)
+        var lo: UInt = 0, hi: UInt = 0
+        switch cdaxmap_range_check(slot, start + UInt(offset), start + UInt(offset + max(count, 1)), &lo, &hi) {
+        case 0:
+            break
+        case CDAXMAP_FAILED_POISON:
+            throw DaxError(.mediaFailure, operation: operation, path: device.path, offset: self.offset + UInt64(lo - start),
+                           length: UInt64(hi - lo),
+                           message: "the kernel reported a memory failure (poison) in this range; its data cannot be trusted")
+        default:
+            throw DaxError(.deviceRemoved, operation: operation, path: device.path, offset: self.offset + UInt64(lo - start),
+                           length: UInt64(hi - lo),
+                           message: "these pages were lost after a fault and replaced by anonymous memory; their contents are not the device's")
         }
         Persistence.prepareThread()
     }

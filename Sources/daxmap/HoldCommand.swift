@@ -104,6 +104,14 @@ struct HoldCommand: AsyncParsableCommand {
             for (device, _, _) in devices { device.close() }
         }
         let reports = await removals.value
+        // A writer that touched the mapping right after an unbind faults before the
+        // kernel's uevent is read; wait a moment for the uevent too, to report it.
+        if !timedOut && DaxMonitor.statistics.ueventsAvailable {
+            let grace = clock.now + .seconds(3)
+            while clock.now < grace && devices.contains(where: { $0.0.kind != .emulated && $0.0.removalUEventsSeen == 0 }) {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
         let all = devices.flatMap { $0.1 }
         let notified = all.filter { !$0.notifications.isEmpty }.count
         let preRemoved = all.filter { $0.notifications.contains { $0.kind == .preRemove } }.count

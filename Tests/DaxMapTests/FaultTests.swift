@@ -49,6 +49,10 @@ import Testing
 
         let value = mapping.withUnsafeMutableBytes { $0[10 * pageSize + 5] } // real SIGBUS, page replaced
         #expect(value == 0)
+        // Untrusted at once, before the monitor has even run.
+        var first = [UInt8](repeating: 0, count: 1)
+        let early = #expect(throws: DaxError.self) { try first.withUnsafeMutableBytes { try mapping.read(at: 10 * pageSize + 5, into: $0) } }
+        #expect(early?.code == .deviceRemoved)
         let failure = await holder.waitFor(.pagesLost)
         #expect(failure?.range == UInt64(10 * pageSize)..<UInt64(11 * pageSize))
         #expect(mapping.lostRanges.contains(UInt64(10 * pageSize)..<UInt64(11 * pageSize)))
@@ -66,6 +70,13 @@ import Testing
         #expect(error?.code == .mediaFailure)
         #expect(error?.offset == UInt64(5 * pageSize))
         #expect(error?.length == UInt64(pageSize))
+        // The extent is untrusted from now on, at once (marked by the handler itself).
+        #expect(mapping.failedRanges == [UInt64(5 * pageSize)..<UInt64(6 * pageSize)])
+        var b = [UInt8](repeating: 0, count: 8)
+        let again = #expect(throws: DaxError.self) { try b.withUnsafeMutableBytes { try mapping.read(at: 5 * pageSize + 8, into: $0) } }
+        #expect(again?.code == .mediaFailure)
+        #expect(again?.offset == UInt64(5 * pageSize))
+        try b.withUnsafeMutableBytes { try mapping.read(at: 6 * pageSize, into: $0) } // the next page is fine
         let failure = await holder.waitFor(.memoryFailureActionRequired)
         #expect(failure?.range == UInt64(5 * pageSize)..<UInt64(6 * pageSize))
     }

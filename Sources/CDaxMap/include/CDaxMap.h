@@ -59,6 +59,18 @@ void cdaxmap_range_set_revoked(long slot);
 /// Frees a slot. Call before munmap so the handler never matches reused addresses.
 void cdaxmap_range_unregister(long slot);
 
+/// Kinds of untrusted extents in a range.
+#define CDAXMAP_FAILED_POISON 1 ///< the kernel reported a memory failure (BUS_MCEERR_AR/AO)
+#define CDAXMAP_FAILED_LOST 2   ///< replaced by anonymous memory after an unguarded fault
+
+/// Whether [lo, hi) overlaps an extent the handler marked untrusted in `slot`:
+/// 0, or the kind with the extent in `*failed_lo`, `*failed_hi`. Marks are made
+/// in the handler itself, so a guarded access right after a fault sees them.
+int cdaxmap_range_check(long slot, uintptr_t lo, uintptr_t hi, uintptr_t *failed_lo, uintptr_t *failed_hi);
+
+/// Copies up to `capacity` untrusted extents of `slot`; returns how many.
+long cdaxmap_range_failed(long slot, int *kinds, uintptr_t *los, uintptr_t *his, long capacity);
+
 /// Number of active or revoked slots (for tests and diagnostics).
 long cdaxmap_range_count(void);
 

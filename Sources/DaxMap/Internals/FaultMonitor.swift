@@ -151,7 +151,6 @@ final class FaultMonitor: Sendable {
         var pending: [ObjectIdentifier: (DaxDevice, [FaultAction])] = [:]
         for (mapping, raw) in batch {
             let fault = translate(raw, mapping)
-            if fault.replaced { mapping.recordLost(fault.range) }
             mapping.device.emit(.fault(fault))
             let key = ObjectIdentifier(mapping.device)
             var entry = pending[key] ?? (mapping.device, [])
