@@ -266,13 +266,14 @@ static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 // reads it without __tls_get_addr (which may allocate).
 __thread struct cdaxmap_guard *cdaxmap_current_guard __attribute__((tls_model("initial-exec")));
 
-// SA_NODEFER leaves SIGBUS deliverable inside the handler, and a pre-remove
-// storm keeps one pending nearly all the time: every return to user mode
-// (system call, interrupt) would stack another handler frame until the signal
-// stack overflows. So the handler blocks SIGBUS and SIGSEGV first; a normal
-// return restores the mask from the signal frame, and every path that leaves
-// otherwise (siglongjmp, chaining, dying) unblocks them first, so the chained
-// handler and the code after a guard see exactly what SA_NODEFER gives them.
+// A pre-remove storm keeps a SIGBUS pending nearly all the time, and the
+// kernel delivers the next pending signal before the handler runs a single
+// instruction: had SA_NODEFER its way, frames would pile up until the signal
+// stack overflows. So sa_mask blocks SIGBUS and SIGSEGV while the handler runs
+// (which SA_NODEFER respects); a normal return restores the mask from the
+// signal frame, and every path that leaves otherwise (siglongjmp, chaining,
+// dying) unblocks them first, so the chained handler and the code after a
+// guard see exactly what SA_NODEFER gives them.
 static void fault_signals(int how) {
     sigset_t set;
     sigemptyset(&set);
@@ -355,7 +356,6 @@ static int guard_catches(const struct cdaxmap_guard *g, uintptr_t addr, const st
 }
 
 static void handler(int signo, siginfo_t *info, void *context) {
-    fault_signals(SIG_BLOCK);
     int saved_errno = errno;
     uintptr_t addr = (uintptr_t)info->si_addr;
     struct range_hit hit;
@@ -452,6 +452,8 @@ int cdaxmap_sigbus_install(void) {
             // re-fault under SIG_DFL must see the signal unblocked.
             action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
             sigemptyset(&action.sa_mask);
+            sigaddset(&action.sa_mask, SIGBUS); // see fault_signals
+            sigaddset(&action.sa_mask, SIGSEGV);
             if (sigaction(SIGBUS, &action, &previous_bus) != 0 ||
                 sigaction(SIGSEGV, &action, &previous_segv) != 0) {
                 result = -errno;
