@@ -52,7 +52,7 @@ extension DaxDevice {
             }
             let readOnly = options.readOnly || self.options.readOnly
             let base = try mapAligned(descriptor: s.descriptor, offset: offset, length: Int(length),
-                                      readOnly: readOnly, prefault: options.prefault)
+                                      readOnly: readOnly, prefault: options.prefault, largePages: options.largePages)
             let id = FaultMonitor.shared.nextMappingID()
             let unit = kind == .deviceDax ? Int(alignment) : Syscalls.pageSize
             let policy = options.faultPolicy == .terminate ? CDAXMAP_POLICY_TERMINATE : CDAXMAP_POLICY_REPLACE
@@ -74,13 +74,16 @@ extension DaxDevice {
     /// large DAX file mappings, so PMD faults are possible): reserve
     /// length + align anonymously, map `MAP_FIXED` inside, trim the rest.
     private func mapAligned(descriptor fd: CInt, offset: UInt64, length: Int, readOnly: Bool,
-                            prefault: Bool) throws(DaxError) -> UnsafeMutableRawPointer {
+                            prefault: Bool, largePages: Bool) throws(DaxError) -> UnsafeMutableRawPointer {
         guard fd >= 0 else {
             throw DaxError(.closed, operation: "map", path: path, message: "the device is closed")
         }
         let pmd = 2 << 20
         var align = Int(alignment)
-        if kind == .fsdaxFile && length >= pmd { align = max(align, pmd) }
+        // Small pages only: a 2 MiB-aligned slot, then one page in (the kernel
+        // would otherwise align a DAX file mapping to 2 MiB by itself).
+        let skew = kind == .fsdaxFile && !largePages ? Syscalls.pageSize : 0
+        if kind == .fsdaxFile && (length >= pmd || skew > 0) { align = max(align, pmd) }
         let prot = readOnly ? PROT_READ : PROT_READ | PROT_WRITE
         var flags = useMapSync ? MAP_SHARED_VALIDATE | MAP_SYNC : MAP_SHARED
         if prefault { flags |= MAP_POPULATE }
@@ -89,11 +92,11 @@ extension DaxDevice {
         var reservation: UnsafeMutableRawPointer?
         var target: UnsafeMutableRawPointer?
         if align > page {
-            switch Syscalls.mmap(nil, length + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) {
+            switch Syscalls.mmap(nil, length + align + skew, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) {
             case .success(let r):
                 reservation = r
                 let raw = UInt(bitPattern: r)
-                target = UnsafeMutableRawPointer(bitPattern: (raw + UInt(align) - 1) & ~(UInt(align) - 1))
+                target = UnsafeMutableRawPointer(bitPattern: ((raw + UInt(align) - 1) & ~(UInt(align) - 1)) + UInt(skew))
                 flags |= MAP_FIXED
             case .failure(let errno):
                 throw DaxError(.system, operation: "mmap", path: path, length: UInt64(length), errno: errno,
@@ -105,12 +108,12 @@ extension DaxDevice {
             if let reservation, let target {
                 let head = target - reservation
                 if head > 0 { Syscalls.munmap(reservation, head) }
-                let tail = (reservation + length + align) - (target + length)
+                let tail = (reservation + length + align + skew) - (target + length)
                 if tail > 0 { Syscalls.munmap(target + length, tail) }
             }
             return p
         case .failure(let errno):
-            if let reservation { Syscalls.munmap(reservation, length + align) }
+            if let reservation { Syscalls.munmap(reservation, length + align + skew) }
             throw mmapError(errno, offset: offset, length: length)
         }
     }

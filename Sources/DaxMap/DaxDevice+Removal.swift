@@ -38,6 +38,7 @@ extension DaxDevice {
         await remove(source: .request, deadline: deadline)
     }
 
+    @discardableResult
     func remove(source: RemovalSource, deadline: Duration? = nil) async -> DaxRemovalReport {
         let deadline = deadline ?? options.removalDeadline
         let task = state.withLock { s -> Task<DaxRemovalReport, Never> in

@@ -25,6 +25,12 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         public var faultPolicy: FaultPolicy
         /// Map read-only (`PROT_READ`).
         public var readOnly: Bool
+        /// Let the kernel map a DAX file with 2 MiB pages (the virtual address is
+        /// 2 MiB-aligned). When false the address is deliberately offset by one
+        /// page so only 4 KiB pages are used: `MADV_HWPOISON` cannot split a
+        /// 2 MiB fsdax mapping ("unsplit thp: Failed"). Device-dax always follows
+        /// the device alignment.
+        public var largePages: Bool
         /// Copies and fills of at least this many bytes use non-temporal stores;
         /// smaller ones ordinary stores and a flush. 256 bytes, like libpmem2,
         /// confirmed by `make bench`. At page granularity, where `msync` dominates
@@ -32,10 +38,11 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         public var nonTemporalThreshold: Int
 
         public init(prefault: Bool = false, faultPolicy: FaultPolicy = .replacePages, readOnly: Bool = false,
-                    nonTemporalThreshold: Int = 256) {
+                    largePages: Bool = true, nonTemporalThreshold: Int = 256) {
             self.prefault = prefault
             self.faultPolicy = faultPolicy
             self.readOnly = readOnly
+            self.largePages = largePages
             self.nonTemporalThreshold = nonTemporalThreshold
         }
     }

@@ -32,7 +32,9 @@ struct PoisonCommand: AsyncParsableCommand {
                                message: "offset is outside the \(holders) holder slices of \(slice) bytes")
             }
             writers = (0..<holders).map { WriterHolder(index: $0) }
-            for w in writers { w.adopt(try device.map(offset: UInt64(w.index) * slice, length: slice, holder: w)) }
+            // 4 KiB pages on DAX files: the kernel cannot poison a 2 MiB fsdax mapping.
+            let options = DaxMapping.Options(largePages: false)
+            for w in writers { w.adopt(try device.map(offset: UInt64(w.index) * slice, length: slice, holder: w, options: options)) }
         } catch { throw fail(asDaxError(error)) }
         let target = writers[Int(offset / slice)]
         guard let mapping = target.mapping else { throw ExitCode(1) }
