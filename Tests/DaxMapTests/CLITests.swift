@@ -109,3 +109,29 @@ import Testing
         #expect(out.contains("\"exitedGracefully\":true"))
     }
 }
+
+/// `watch` prints the kernel's uevents and device events live.
+@Suite struct WatchTests {
+    @Test func watchPrintsARealKernelUEvent() throws {
+        // Writing to a uevent file makes the kernel itself send one (root only).
+        guard access("/sys/devices/virtual/mem/null/uevent", W_OK) == 0 else {
+            Issue.record("cannot write /sys/devices/virtual/mem/null/uevent here")
+            return
+        }
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let cli = buildDirectory + "/daxmap"
+        let script = """
+            '\(cli)' watch --json > '\(dir.file("out"))' 2>&1 &
+            pid=$!
+            sleep 1
+            echo change > /sys/devices/virtual/mem/null/uevent
+            for i in $(seq 50); do grep -q '/devices/virtual/mem/null' '\(dir.file("out"))' && break; sleep 0.1; done
+            kill $pid; wait $pid
+            """
+        _ = system(script)
+        let out = readFile(dir.file("out"))
+        #expect(out.contains("\"event\":\"uevent\""), "\(out)")
+        #expect(out.contains("uevent change /devices/virtual/mem/null"), "\(out)")
+    }
+}

@@ -20,6 +20,8 @@ final class FaultMonitor: Sendable {
         var nextSink: UInt64 = 0
         var faultsSeen: UInt64 = 0
         var uevents: UEventSource?
+        /// Where netlink is refused or lost events: one sysfs poller per watched device.
+        var pollers: [ObjectIdentifier: SysfsPoller] = [:]
     }
 
     private let state = Mutex(State())
@@ -70,7 +72,10 @@ final class FaultMonitor: Sendable {
     }
 
     func forget(_ device: DaxDevice) {
-        _ = state.withLock { $0.devices.removeValue(forKey: ObjectIdentifier(device)) }
+        state.withLock { s in
+            s.devices.removeValue(forKey: ObjectIdentifier(device))
+            s.pollers.removeValue(forKey: ObjectIdentifier(device))
+        }
     }
 
     // MARK: - Process-wide event stream
@@ -226,10 +231,27 @@ final class FaultMonitor: Sendable {
         checkDevicesDirectly()
     }
 
+    /// Looks at each watched device's sysfs node: gone or unbound is a removal,
+    /// back is a return. Used when netlink is refused or the kernel dropped events.
     private func checkDevicesDirectly() {
         let devices = state.withLock { $0.devices.values.compactMap { $0.device } }
-        for device in devices where device.kind != .emulated && device.lifecycle == .alive && device.hasVanished() {
-            Task { await device.remove(source: .sysfs) }
+        for device in devices {
+            guard let identity = device.eventIdentity else { continue }
+            let poller = state.withLock { s -> SysfsPoller in
+                let key = ObjectIdentifier(device)
+                if let p = s.pollers[key] { return p }
+                let p = SysfsPoller(identity: identity)
+                s.pollers[key] = p
+                return p
+            }
+            switch poller.check() {
+            case .removed?:
+                if device.lifecycle == .alive { Task { await device.remove(source: .sysfs) } }
+            case .returned?:
+                if device.lifecycle == .gone { device.emit(.returned(device: device.path)) }
+            case nil:
+                break
+            }
         }
     }
 }
