@@ -1,5 +1,6 @@
 import ArgumentParser
 import DaxMap
+import Glibc
 
 /// Real poison for harnesses: MADV_HWPOISON one page, then a guarded read there.
 struct PoisonCommand: AsyncParsableCommand {
@@ -39,6 +40,10 @@ struct PoisonCommand: AsyncParsableCommand {
         let target = writers[Int(offset / slice)]
         guard let mapping = target.mapping else { throw ExitCode(1) }
         let within = Int(offset - mapping.offset)
+        // Give the page real blocks first: a hole in a DAX file reads as the shared
+        // zero page, which is not the device's memory and cannot be poisoned.
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        do { try mapping.fill(0xA5, at: within & ~(page - 1), count: page) } catch { throw fail(error) }
         switch mapping.injectMemoryFailure(at: within) {
         case .unsupported(let errno):
             printLine(JSON.object([("supported", .bool(false)), ("errno", .int(Int64(errno.rawValue))),

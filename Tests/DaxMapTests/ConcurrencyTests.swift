@@ -16,7 +16,7 @@ import Testing
         let thrown = Atomic<Int>(0)
         let stop = Atomic<Bool>(false)
         let notified = Atomic<Int>(0)
-        var capacity: Int { mapping.count / 64 / 2 } // the upper half is the fault zone's business
+        var capacity: Int { mapping.count / 64 }
 
         init(index: Int, device: DaxDevice, slice: Int) throws {
             self.index = index
@@ -42,8 +42,10 @@ import Testing
         func notifyFailure(_ failure: DaxFailure) async -> Bool {
             notified.add(1, ordering: .relaxed)
             if failure.kind == .preRemove {
-                stop.store(true, ordering: .relaxed)
+                // Close under the running writer: its next write meets a PROT_NONE
+                // reservation (a real SIGSEGV in a guard) and throws `.closed`.
                 mapping.close()
+                stop.store(true, ordering: .relaxed)
             }
             return true
         }
@@ -53,7 +55,7 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("dev")
-        let holders = 6, slice = 64 * pageSize
+        let holders = 6, slice = 256 * pageSize
         _ = try DaxDevice.createEmulated(at: path, size: UInt64((holders + 1) * slice))
         let device = try DaxDevice.open(path, options: .init(removalDeadline: .milliseconds(500)))
         var writers: [Writer] = []
@@ -64,14 +66,16 @@ import Testing
         zoneHolder.adopt(zone)
 
         let threads = writers.map { w in spawnThread { w.run() } }
+        func progress() -> Int { writers.map { $0.acknowledged.load(ordering: .relaxed) }.min() ?? 0 }
+        while progress() < 100 { try await Task.sleep(for: .milliseconds(1)) }
         // Faults from two more threads while the writers write.
         truncateFile(path, to: holders * slice)
         let guardedProber = spawnThread {
             var b = [UInt8](repeating: 0, count: 16)
-            for i in 0..<200 { _ = try? b.withUnsafeMutableBytes { try zone.read(at: (i % 64) * pageSize, into: $0) } }
+            for i in 0..<500 { _ = try? b.withUnsafeMutableBytes { try zone.read(at: (i % 256) * pageSize, into: $0) } }
         }
         let rawProber = spawnThread {
-            _ = zone.withUnsafeMutableBytes { bytes in (0..<32).reduce(0) { $0 &+ Int(bytes[$1 * pageSize]) } }
+            _ = zone.withUnsafeMutableBytes { bytes in (0..<64).reduce(0) { $0 &+ Int(bytes[$1 * 4 * pageSize]) } }
         }
         joinThread(guardedProber)
         joinThread(rawProber)
@@ -80,6 +84,8 @@ import Testing
         #expect(heard != nil)
 
         // Removal while the writers are still writing: they are told, stop, release.
+        let before = progress()
+        while progress() < before + 100 { try await Task.sleep(for: .milliseconds(1)) }
         let report = await device.beginRemoval()
         for t in threads { joinThread(t) }
         #expect(report.mappingsReleased == holders + 1)
@@ -101,6 +107,7 @@ import Testing
                 if stamp != k + w.index << 20 { lost += 1 }
             }
         }
+        print("concurrency: \(total) records acknowledged by \(holders) writer threads, \(writers.map { $0.thrown.load(ordering: .relaxed) }.reduce(0, +)) writes threw, \(lost) lost")
         #expect(total > 0)
         #expect(lost == 0)
     }
