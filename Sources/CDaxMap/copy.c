@@ -113,84 +113,31 @@ void cdaxmap_fill_nt(void *dst, int value, size_t length) { memset(dst, value, l
 
 #endif
 
-// The guard frame: volatile where a value must survive the longjmp.
 int cdaxmap_copy_guarded(void *dst, const void *src, size_t length, int nontemporal,
                          struct cdaxmap_fault *fault) {
-    struct cdaxmap_guard guard;
-    guard.lo[0] = (uintptr_t)dst;
-    guard.hi[0] = (uintptr_t)dst + length;
-    guard.lo[1] = (uintptr_t)src;
-    guard.hi[1] = (uintptr_t)src + length;
-    guard.previous = cdaxmap_current_guard;
-    if (sigsetjmp(guard.jump, 0)) {
-        // The handler already popped the guard.
-        *fault = guard.fault;
-        return -EFAULT;
-    }
-    cdaxmap_current_guard = &guard;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (nontemporal) cdaxmap_copy_nt(dst, src, length); else memcpy(dst, src, length);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    cdaxmap_current_guard = guard.previous;
+    CDAXMAP_GUARDED(fault, dst, length, src, length,
+                    if (nontemporal) cdaxmap_copy_nt(dst, src, length); else memcpy(dst, src, length));
     return 0;
 }
 
 int cdaxmap_fill_guarded(void *dst, int value, size_t length, int nontemporal,
                          struct cdaxmap_fault *fault) {
-    struct cdaxmap_guard guard;
-    guard.lo[0] = (uintptr_t)dst;
-    guard.hi[0] = (uintptr_t)dst + length;
-    guard.lo[1] = guard.hi[1] = 0;
-    guard.previous = cdaxmap_current_guard;
-    if (sigsetjmp(guard.jump, 0)) {
-        *fault = guard.fault;
-        return -EFAULT;
-    }
-    cdaxmap_current_guard = &guard;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (nontemporal) cdaxmap_fill_nt(dst, value, length); else memset(dst, value, length);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    cdaxmap_current_guard = guard.previous;
+    CDAXMAP_GUARDED(fault, dst, length, 0, 0,
+                    if (nontemporal) cdaxmap_fill_nt(dst, value, length); else memset(dst, value, length));
     return 0;
 }
 
 int cdaxmap_flush_guarded(int kind, const void *addr, size_t length, struct cdaxmap_fault *fault) {
-    struct cdaxmap_guard guard;
-    guard.lo[0] = (uintptr_t)addr;
-    guard.hi[0] = (uintptr_t)addr + length;
-    guard.lo[1] = guard.hi[1] = 0;
-    guard.previous = cdaxmap_current_guard;
-    if (sigsetjmp(guard.jump, 0)) {
-        *fault = guard.fault;
-        return -EFAULT;
-    }
-    cdaxmap_current_guard = &guard;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    cdaxmap_flush_range(kind, addr, length);
-    cdaxmap_sfence();
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    cdaxmap_current_guard = guard.previous;
+    CDAXMAP_GUARDED(fault, addr, length, 0, 0, cdaxmap_flush_range(kind, addr, length); cdaxmap_sfence());
     return 0;
 }
 
 int cdaxmap_poison_guarded(void *addr, size_t length, struct cdaxmap_fault *fault) {
 #ifdef MADV_HWPOISON
-    struct cdaxmap_guard guard;
-    guard.lo[0] = (uintptr_t)addr;
-    guard.hi[0] = (uintptr_t)addr + length; // the handler widens this to the whole mapping
-    guard.lo[1] = guard.hi[1] = 0;
-    guard.previous = cdaxmap_current_guard;
-    if (sigsetjmp(guard.jump, 0)) {
-        *fault = guard.fault;
-        return -EFAULT;
-    }
-    cdaxmap_current_guard = &guard;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    int r = madvise(addr, length, MADV_HWPOISON);
-    int e = errno;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    cdaxmap_current_guard = guard.previous;
-    return r == 0 ? 0 : -e;
+    int result = 0;
+    // The guard covers the page; the handler widens it to the whole mapping.
+    CDAXMAP_GUARDED(fault, addr, length, 0, 0, result = madvise(addr, length, MADV_HWPOISON) == 0 ? 0 : -errno);
+    return result;
 #else
     (void)addr; (void)length; (void)fault;
     return -ENOSYS;

@@ -519,19 +519,7 @@ int cdaxmap_test_raise_sigbus(int code, void *addr, int addr_lsb) {
 }
 
 int cdaxmap_test_raise_sigbus_guarded(int code, void *addr, int addr_lsb, struct cdaxmap_fault *fault) {
-    struct cdaxmap_guard guard;
-    guard.lo[0] = (uintptr_t)addr;
-    guard.hi[0] = (uintptr_t)addr + 1;
-    guard.lo[1] = guard.hi[1] = 0;
-    guard.previous = cdaxmap_current_guard;
-    if (sigsetjmp(guard.jump, 0)) {
-        *fault = guard.fault;
-        return -EFAULT;
-    }
-    cdaxmap_current_guard = &guard;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    int r = cdaxmap_test_raise_sigbus(code, addr, addr_lsb);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    cdaxmap_current_guard = guard.previous;
-    return r;
+    int result = 0;
+    CDAXMAP_GUARDED(fault, addr, 1, 0, 0, result = cdaxmap_test_raise_sigbus(code, addr, addr_lsb));
+    return result;
 }
