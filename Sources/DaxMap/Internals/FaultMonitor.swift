@@ -62,6 +62,10 @@ final class FaultMonitor: Sendable {
 
     func register(_ mapping: DaxMapping) {
         state.withLock { s in
+            // Entries of deinitialised mappings are dropped now and then, not one by one.
+            if s.mappings.count >= 1024 && s.mappings.count.nonzeroBitCount == 1 {
+                s.mappings = s.mappings.filter { $0.value.mapping != nil }
+            }
             s.mappings[mapping.id] = WeakMapping(mapping: mapping)
             s.devices[ObjectIdentifier(mapping.device)] = WeakDevice(device: mapping.device)
         }
