@@ -41,9 +41,10 @@ run: release
 test: deps
 	$(SWIFT) test
 
-# The concurrency tests under ThreadSanitizer.
+# The threaded tests under ThreadSanitizer: writers with faults and removals,
+# the signal tests, the uevent listener, the hold/verify workload.
 tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency'
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify'
 
 # Benchmarks print numbers; they never assert. JSON=1 prints only the JSON array
 # on standard output (the build's own output goes to standard error).

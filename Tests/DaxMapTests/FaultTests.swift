@@ -183,7 +183,8 @@ import Testing
         let probe = buildDirectory + "/daxmap-probe"
         let baseline = runProgram([probe, "foreign-sigbus-baseline", dir.path])
         let withDaxmap = runProgram([probe, "foreign-sigbus", dir.path])
-        #expect(baseline.status == 128 + SIGBUS, "baseline: \(baseline)")
+        // Death by SIGBUS (135), or whatever the sanitizer runtime makes of it under `make tsan`.
+        #expect(baseline.status != 0 && !baseline.stdout.contains("survived"), "baseline: \(baseline)")
         #expect(withDaxmap.status == baseline.status, "with daxmap: \(withDaxmap)")
         #expect(!withDaxmap.stdout.contains("survived"))
         // The previous handler (the Swift runtime's crash reporter, when enabled) still ran.
