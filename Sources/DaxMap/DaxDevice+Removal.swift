@@ -18,7 +18,7 @@ public struct DaxRemovalReport: Sendable, Hashable, CustomStringConvertible {
     public var duration: Duration
 
     public var description: String {
-        "\(device) (\(source)): \(holdersNotified) holder(s) notified, \(mappingsReleased) mapping(s) released, \(mappingsRevoked) revoked in \(duration)"
+        "\(device) (\(source)): \(holdersNotified) holder(s) notified, \(mappingsReleased) mapping(s) released, \(mappingsRevoked) revoked in \(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000) ms"
     }
 }
 
