@@ -34,6 +34,9 @@ struct HoldCommand: AsyncParsableCommand {
     @Option(help: "Removal deadline in milliseconds.")
     var deadline = 2000
 
+    @Option(help: "After the removal, print 'REMOVED' on stderr and wait up to this many seconds for the device to come back; then check that the old mappings stayed dead and that a reopen reads the records.")
+    var awaitReturn: Int?
+
     @Flag(help: "Print JSON (the default output is the same object).")
     var json = false
 
@@ -112,6 +115,11 @@ struct HoldCommand: AsyncParsableCommand {
                 try? await Task.sleep(for: .milliseconds(20))
             }
         }
+        var afterReturn: [(String, JSON)] = []
+        if let awaitReturn, !timedOut {
+            printError("REMOVED")
+            afterReturn = await checkAfterReturn(devices, seconds: awaitReturn)
+        }
         let all = devices.flatMap { $0.1 }
         let notified = all.filter { !$0.notifications.isEmpty }.count
         let preRemoved = all.filter { $0.notifications.contains { $0.kind == .preRemove } }.count
@@ -134,10 +142,54 @@ struct HoldCommand: AsyncParsableCommand {
             ("ueventsRejected", .uint(DaxMonitor.statistics.ueventsRejected)),
             ("descriptorsOpen", .int(Int64(openFDs))),
             ("timedOut", .bool(timedOut)),
+        ] + afterReturn + [
             ("exitedGracefully", .bool(!timedOut && openFDs == 0 && reports.count == devices.count)),
         ])
         printLine(object.rendered(pretty: false))
         if timedOut { throw ExitCode(3) }
+    }
+}
+
+extension HoldCommand {
+    /// Once the device is back (re-bound while this process lives, its descriptors closed):
+    /// the revoked or released mappings must stay dead — a device-dax mapping left alone
+    /// would silently come back to life — and a fresh open must read the records.
+    func checkAfterReturn(_ devices: [(DaxDevice, [WriterHolder], UInt64)], seconds: Int) async -> [(String, JSON)] {
+        let clock = ContinuousClock()
+        let limit = clock.now + .seconds(seconds)
+        var back = 0, oldAlive = 0, intact = 0
+        for (device, writers, slice) in devices {
+            var reopened: DaxDevice?
+            while clock.now < limit {
+                if let d = try? device.reopen() { reopened = d; break }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            guard let reopened else { continue }
+            back += 1
+            for w in writers {
+                guard let old = w.mapping else { continue }
+                var byte = [UInt8](repeating: 0, count: RecordFormat.size)
+                let guardedWorked = (try? byte.withUnsafeMutableBytes { try old.read(at: 0, into: $0) }) != nil
+                // A raw load meets the PROT_NONE reservation: the policy replaces the page
+                // with zeros. The device's first record (magic "DAXR") must not show through.
+                let raw = old.withUnsafeMutableBytes { $0.load(fromByteOffset: 0, as: UInt32.self) }
+                if guardedWorked || old.state == .open || UInt32(littleEndian: raw) == RecordFormat.magic { oldAlive += 1 }
+            }
+            if let m = try? reopened.map(offset: 0, length: min(slice, reopened.size)) {
+                var record = [UInt8](repeating: 0, count: RecordFormat.size)
+                if (try? record.withUnsafeMutableBytes({ try m.read(at: 0, into: $0) })) != nil,
+                   record.withUnsafeBytes({ RecordFormat.verify(holder: 0, sequence: 0, $0) }) {
+                    intact += 1
+                }
+                m.close()
+            }
+            reopened.close()
+        }
+        return [
+            ("devicesBack", .int(Int64(back))),
+            ("oldMappingsAlive", .int(Int64(oldAlive))),
+            ("reopenedRecordsIntact", .int(Int64(intact))),
+        ]
     }
 }
 

@@ -277,7 +277,9 @@ timed() {
 devdax_removal() {
     local m=$1 dev=$2 ns=$3 name; name=$(basename "$dev")
     local tag=devdax-$m holders=4
-    start_hold "$tag" $holders "$dev"
+    # The holder process stays alive across the re-bind: its descriptors must be closed
+    # (or the kernel's refcount underflows) and its old mappings must stay dead.
+    start_hold "$tag" $holders "$dev" --await-return 60
     wait_ready "$tag"
     start_plain "$tag" "$dev"
     sleep 1
@@ -291,10 +293,14 @@ devdax_removal() {
     esac || { fail "$tag: removal by $m failed"; return 1; }
     ok "$tag: removal by $m returned (it does not wait for holders)"
     check_plain_died "$tag" "$dev"
-    check_hold "$tag" $holders '["uevent", "accessError", "sysfs"]'
+    if wait_for_line "$WORK/hold-$tag.err" '^REMOVED' 30; then
+        ok "$tag: daxmap handled the removal and lives on"
+    else
+        fail "$tag: daxmap hold did not report the removal within 30 s"
+    fi
     local sig; sig=$(dmesg_since "$tag" | grep -c 'Sending SIGBUS' || true)
     say "kernel: $sig 'Sending SIGBUS' messages after the removal"
-    # Restore: the holder process is gone (no open descriptor: no refcount underflow).
+    # Restore while the holder process is still alive (its descriptor closed by the removal).
     case $m in
         device_dax) drv_bind "$name" device_dax dax ;;
         namespace)  ndctl enable-namespace "$ns" > /dev/null ;;
@@ -302,5 +308,9 @@ devdax_removal() {
         daxctl)     daxctl enable-device "$name" > /dev/null ;;
     esac || { fail "$tag: cannot restore $dev after $m"; return 1; }
     wait_path "$dev" 10 || { fail "$tag: $dev did not come back"; return 1; }
+    check_hold "$tag" $holders '["uevent", "accessError", "sysfs"]'
+    jcheck "$tag: the device came back to the living process" "$WORK/hold-$tag.json" "j['devicesBack'] == 1"
+    jcheck "$tag: old mappings did not come back to life" "$WORK/hold-$tag.json" "j['oldMappingsAlive'] == 0"
+    jcheck "$tag: reopen in the same process reads the records" "$WORK/hold-$tag.json" "j['reopenedRecordsIntact'] == 1"
     check_verify "$tag" "$dev"
 }
