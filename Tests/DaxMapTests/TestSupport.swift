@@ -43,10 +43,15 @@ final class RecordingHolder: DaxHolder {
 
     /// Waits (bounded) until a failure of `kind` arrives.
     func waitFor(_ kind: DaxFailure.Kind, seconds: Double = 5) async -> DaxFailure? {
+        await waitFor(anyOf: [kind], seconds: seconds)
+    }
+
+    /// Waits (bounded) until a failure of one of `kinds` arrives.
+    func waitFor(anyOf kinds: Set<DaxFailure.Kind>, seconds: Double = 5) async -> DaxFailure? {
         let clock = ContinuousClock()
         let end = clock.now + .milliseconds(Int(seconds * 1000))
         while clock.now < end {
-            if let f = failures.first(where: { $0.kind == kind }) { return f }
+            if let f = failures.first(where: { kinds.contains($0.kind) }) { return f }
             try? await Task.sleep(for: .milliseconds(2))
         }
         return nil
