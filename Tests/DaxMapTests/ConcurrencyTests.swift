@@ -67,7 +67,14 @@ import Testing
 
         let threads = writers.map { w in spawnThread { w.run() } }
         func progress() -> Int { writers.map { $0.acknowledged.load(ordering: .relaxed) }.min() ?? 0 }
-        while progress() < 100 { try await Task.sleep(for: .milliseconds(1)) }
+        // Bounded waits: a writer that stopped early fails the test, never hangs it.
+        func awaitProgress(_ target: Int) async throws {
+            let clock = ContinuousClock()
+            let giveUp = clock.now + .seconds(30)
+            while progress() < target && clock.now < giveUp { try await Task.sleep(for: .milliseconds(1)) }
+            try #require(progress() >= target, "writers stopped at \(progress()) records")
+        }
+        try await awaitProgress(100)
         // Faults from two more threads while the writers write.
         truncateFile(path, to: holders * slice)
         let guardedProber = spawnThread {
@@ -89,7 +96,7 @@ import Testing
 
         // Removal while the writers are still writing: they are told, stop, release.
         let before = progress()
-        while progress() < before + 100 { try await Task.sleep(for: .milliseconds(1)) }
+        try await awaitProgress(before + 100)
         let report = await device.beginRemoval()
         for t in threads { joinThread(t) }
         #expect(report.mappingsReleased == holders + 1)

@@ -150,8 +150,12 @@ import Testing
         stubborn.adopt(m2)
 
         async let removal = device.beginRemoval()
-        // Frozen while the removal runs: no new mapping.
-        try await Task.sleep(for: .milliseconds(50))
+        // Frozen while the removal runs (it waits 200 ms for the stubborn holder):
+        // no new mapping.
+        let clock = ContinuousClock()
+        let giveUp = clock.now + .seconds(10)
+        while device.lifecycle == .alive && clock.now < giveUp { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(device.lifecycle == .going)
         let frozen = #expect(throws: DaxError.self) { try device.map(offset: 0, length: UInt64(pageSize)) }
         #expect(frozen?.code == .deviceGoing)
         let report = await removal
