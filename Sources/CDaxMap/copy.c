@@ -1,8 +1,11 @@
 // Copies and fills: non-temporal variants, and guarded variants that turn a
-// SIGBUS/SIGSEGV in a registered range into an error return. The jump target
-// and every frame between it and the access are C: siglongjmp never crosses Swift.
+// SIGBUS/SIGSEGV in a registered range into an error return: ordinary stores
+// through the recoverable routines of copy_mc.c (x86-64), the rest under a
+// sigsetjmp guard whose jump target and every frame between it and the access
+// are C, so siglongjmp never crosses Swift.
 #define _GNU_SOURCE
 #include "CDaxMap.h"
+#include "copy_mc.h"
 #include "guard.h"
 
 #include <errno.h>
@@ -113,17 +116,51 @@ void cdaxmap_fill_nt(void *dst, int value, size_t length) { memset(dst, value, l
 
 #endif
 
+// Non-temporal copies and fills (and other architectures) run under a sigsetjmp guard.
+static int copy_nt_guarded(void *dst, const void *src, size_t length, struct cdaxmap_fault *fault) {
+    CDAXMAP_GUARDED(fault, dst, length, src, length, cdaxmap_copy_nt(dst, src, length));
+    return 0;
+}
+
+static int fill_nt_guarded(void *dst, int value, size_t length, struct cdaxmap_fault *fault) {
+    CDAXMAP_GUARDED(fault, dst, length, 0, 0, cdaxmap_fill_nt(dst, value, length));
+    return 0;
+}
+
+#if CDAXMAP_HAVE_MC
+// Ordinary stores go through the recoverable routines of copy_mc.c: no setup per call.
+static int mc_result(int r, struct cdaxmap_fault *fault) {
+    if (r != 0) *fault = cdaxmap_mc_fault;
+    return r;
+}
+
 int cdaxmap_copy_guarded(void *dst, const void *src, size_t length, int nontemporal,
                          struct cdaxmap_fault *fault) {
-    CDAXMAP_GUARDED(fault, dst, length, src, length,
-                    if (nontemporal) cdaxmap_copy_nt(dst, src, length); else memcpy(dst, src, length));
+    if (nontemporal) return copy_nt_guarded(dst, src, length, fault);
+    return mc_result(cdaxmap_mc_copy(dst, src, length), fault);
+}
+
+int cdaxmap_fill_guarded(void *dst, int value, size_t length, int nontemporal,
+                         struct cdaxmap_fault *fault) {
+    if (nontemporal) return fill_nt_guarded(dst, value, length, fault);
+    return mc_result(cdaxmap_mc_fill(dst, value, length), fault);
+}
+
+int cdaxmap_flush_guarded(int kind, const void *addr, size_t length, struct cdaxmap_fault *fault) {
+    return mc_result(cdaxmap_mc_flush(kind, addr, length), fault);
+}
+#else
+int cdaxmap_copy_guarded(void *dst, const void *src, size_t length, int nontemporal,
+                         struct cdaxmap_fault *fault) {
+    if (nontemporal) return copy_nt_guarded(dst, src, length, fault);
+    CDAXMAP_GUARDED(fault, dst, length, src, length, memcpy(dst, src, length));
     return 0;
 }
 
 int cdaxmap_fill_guarded(void *dst, int value, size_t length, int nontemporal,
                          struct cdaxmap_fault *fault) {
-    CDAXMAP_GUARDED(fault, dst, length, 0, 0,
-                    if (nontemporal) cdaxmap_fill_nt(dst, value, length); else memset(dst, value, length));
+    if (nontemporal) return fill_nt_guarded(dst, value, length, fault);
+    CDAXMAP_GUARDED(fault, dst, length, 0, 0, memset(dst, value, length));
     return 0;
 }
 
@@ -131,6 +168,7 @@ int cdaxmap_flush_guarded(int kind, const void *addr, size_t length, struct cdax
     CDAXMAP_GUARDED(fault, addr, length, 0, 0, cdaxmap_flush_range(kind, addr, length); cdaxmap_sfence());
     return 0;
 }
+#endif
 
 int cdaxmap_poison_guarded(void *addr, size_t length, struct cdaxmap_fault *fault) {
 #ifdef MADV_HWPOISON

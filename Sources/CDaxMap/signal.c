@@ -1,8 +1,9 @@
 // The process-wide SIGBUS/SIGSEGV handler, the range table it reads and the
 // event ring it writes. Everything reachable from the handler is
 // async-signal-safe: atomics, raw system calls, no allocation, no locks.
-#define _GNU_SOURCE // gettid, MAP_FIXED_NOREPLACE, REG_* not needed: only for syscall names
+#define _GNU_SOURCE // gettid, MAP_FIXED_NOREPLACE, REG_RIP
 #include "CDaxMap.h"
+#include "copy_mc.h"
 #include "guard.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #ifndef BUS_MCEERR_AR
@@ -265,6 +267,9 @@ static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 // The thread's innermost active guard (guard.h); initial-exec so the handler
 // reads it without __tls_get_addr (which may allocate).
 __thread struct cdaxmap_guard *cdaxmap_current_guard __attribute__((tls_model("initial-exec")));
+#if CDAXMAP_HAVE_MC
+__thread struct cdaxmap_fault cdaxmap_mc_fault __attribute__((tls_model("initial-exec")));
+#endif
 
 // A pre-remove storm keeps a SIGBUS pending nearly all the time, and the
 // kernel delivers the next pending signal before the handler runs a single
@@ -391,6 +396,20 @@ static void handler(int signo, siginfo_t *info, void *context) {
         uintptr_t lo = addr & ~(extent - 1), hi = lo + extent;
         mark_failed(hit.slot, CDAXMAP_FAILED_POISON, lo < hit.start ? hit.start : lo, hi > hit.end ? hit.end : hi);
     }
+#if CDAXMAP_HAVE_MC
+    // A recoverable routine faulted (copy_mc.c): resume it at its fixup, which
+    // returns -EFAULT. It only touches the buffers it was given, so any of our
+    // ranges here is one of them (or, for poison, the start of their extent).
+    ucontext_t *uc = context;
+    if (!asynchronous && cdaxmap_mc_owns((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])) {
+        f.flags |= CDAXMAP_EVENT_GUARDED;
+        ring_push(&f);
+        cdaxmap_mc_fault = f;
+        uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)cdaxmap_mc_fixup;
+        errno = saved_errno;
+        return; // sigreturn restores the mask
+    }
+#endif
     struct cdaxmap_guard *guard = cdaxmap_current_guard;
     if (!asynchronous && guard && guard_catches(guard, addr, &hit)) {
         f.flags |= CDAXMAP_EVENT_GUARDED;

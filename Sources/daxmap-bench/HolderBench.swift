@@ -64,7 +64,7 @@ func runGuardBenchmark(options: BenchOptions) {
     let block = 4 << 10
     let hot = 1 << 20, cold = 64 << 20
     report("== Guarded vs unguarded copy, \(sizeName(block)) blocks (target: guarded <= 5 % slower; 64 B rows: fixed cost) ==")
-    report("  guarded   = DaxMapping.write(_:at:persist: false) / read(at:into:): checks + sigsetjmp guard + memcpy")
+    report("  guarded   = DaxMapping.write(_:at:persist: false) / read(at:into:): checks + recoverable copy (copy_mc.c)")
     report("  unguarded = memcpy inside DaxMapping.withUnsafeMutableBytes (one call per copy)")
     report("  emulated device on /dev/shm, pre-faulted; hot = \(sizeName(hot)) region (in L2), cold = \(sizeName(cold)) (> LLC)")
     let path = shmPath("guard")

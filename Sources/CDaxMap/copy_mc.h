@@ -1,0 +1,30 @@
+// Private to the shim: the fault-recoverable routines of copy_mc.c.
+#ifndef CDAXMAP_COPY_MC_H
+#define CDAXMAP_COPY_MC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "CDaxMap.h"
+#include "CDaxMapFlush.h"
+
+#if defined(__x86_64__)
+#define CDAXMAP_HAVE_MC 1
+
+/// Each returns 0, or -EFAULT when the handler caught a fault in a registered
+/// mapping; the fault is then in the thread's cdaxmap_mc_fault.
+int cdaxmap_mc_copy(void *dst, const void *src, size_t n);
+int cdaxmap_mc_fill(void *dst, int value, size_t n);
+int cdaxmap_mc_flush(int kind, const void *addr, size_t n);
+
+extern const char cdaxmap_mc_text_begin[], cdaxmap_mc_text_end[], cdaxmap_mc_fixup[];
+
+/// Whether the instruction at `ip` belongs to the routines above.
+static inline int cdaxmap_mc_owns(uintptr_t ip) {
+    return ip >= (uintptr_t)cdaxmap_mc_text_begin && ip < (uintptr_t)cdaxmap_mc_text_end;
+}
+
+/// The last fault a routine above was resumed from, on this thread.
+extern __thread struct cdaxmap_fault cdaxmap_mc_fault __attribute__((tls_model("initial-exec")));
+#endif
+
+#endif

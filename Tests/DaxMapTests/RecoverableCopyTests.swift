@@ -1,0 +1,139 @@
+import CDaxMap
+import Glibc
+import Testing
+@testable import DaxMap
+
+/// The guarded copy, fill and flush routines (copy_mc.c on x86-64, sigsetjmp
+/// guards elsewhere and for non-temporal stores): every length class copies
+/// exactly its bytes, and a real fault in each class returns an error naming
+/// the first failing byte instead of killing the process.
+@Suite(.serialized) struct RecoverableCopyTests {
+    /// Lengths that reach every path: 0 ... 40 byte by byte (the 1/4/8/16/32
+    /// byte cases), the 32-byte loop, both sides of the rep threshold, pages.
+    static let lengths = Array(0...40) + [63, 64, 65, 95, 96, 97, 255, 256, 257, 511, 512, 513, 1000, 1023, 1024, 1025, 4095, 4096, 4097, 12_345]
+
+    @Test func copiesExactlyTheBytesAskedForAtEveryLengthAndAlignment() {
+        let size = 16_384, margin = 64
+        let source = UnsafeMutableRawBufferPointer.allocate(byteCount: size + 2 * margin, alignment: 64)
+        let target = UnsafeMutableRawBufferPointer.allocate(byteCount: size + 2 * margin, alignment: 64)
+        defer { source.deallocate(); target.deallocate() }
+        for i in 0..<source.count { source[i] = UInt8(truncatingIfNeeded: i &* 31 &+ 7) }
+        var mismatches: [String] = []
+        for n in Self.lengths {
+            for (srcShift, dstShift) in [(0, 0), (1, 0), (0, 7), (15, 3), (33, 61)] {
+                target.initializeMemory(as: UInt8.self, repeating: 0xEE)
+                var fault = cdaxmap_fault()
+                let r = cdaxmap_copy_guarded(target.baseAddress! + margin + dstShift,
+                                             source.baseAddress! + margin + srcShift, n, 0, &fault)
+                let copied = (0..<n).allSatisfy { target[margin + dstShift + $0] == source[margin + srcShift + $0] }
+                let untouched = (0..<(margin + dstShift)).allSatisfy { target[$0] == 0xEE }
+                    && ((margin + dstShift + n)..<target.count).allSatisfy { target[$0] == 0xEE }
+                if r != 0 || !copied || !untouched {
+                    mismatches.append("copy n=\(n) src+\(srcShift) dst+\(dstShift): r=\(r) copied=\(copied) untouched=\(untouched)")
+                }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+
+    @Test func fillsExactlyTheBytesAskedForAtEveryLengthAndAlignment() {
+        let size = 16_384, margin = 64
+        let target = UnsafeMutableRawBufferPointer.allocate(byteCount: size + 2 * margin, alignment: 64)
+        defer { target.deallocate() }
+        var mismatches: [String] = []
+        for n in Self.lengths {
+            for shift in [0, 1, 7, 13, 63] {
+                target.initializeMemory(as: UInt8.self, repeating: 0xEE)
+                var fault = cdaxmap_fault()
+                // 0x1A5: only the low byte counts, as for memset.
+                let r = cdaxmap_fill_guarded(target.baseAddress! + margin + shift, 0x1A5, n, 0, &fault)
+                let filled = (0..<n).allSatisfy { target[margin + shift + $0] == 0xA5 }
+                let untouched = (0..<(margin + shift)).allSatisfy { target[$0] == 0xEE }
+                    && ((margin + shift + n)..<target.count).allSatisfy { target[$0] == 0xEE }
+                if r != 0 || !filled || !untouched {
+                    mismatches.append("fill n=\(n) +\(shift): r=\(r) filled=\(filled) untouched=\(untouched)")
+                }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+
+    /// A 32-page emulated device truncated to 16: every access that crosses
+    /// into page 16 meets a real BUS_ADRERR there.
+    private func truncatedMapping(_ dir: TemporaryDirectory) throws -> (DaxDevice, DaxMapping) {
+        let path = dir.file("dev")
+        let device = try DaxDevice.createEmulated(at: path, size: UInt64(32 * pageSize))
+        let mapping = try device.map()
+        try mapping.fill(0x5A, at: 0, count: 32 * pageSize)
+        truncateFile(path, to: 16 * pageSize)
+        return (device, mapping)
+    }
+
+    @Test func faultsInEveryLengthClassThrowAtTheFirstFailingByte() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let (_, mapping) = try truncatedMapping(dir)
+        let edge = 16 * pageSize
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 12 * pageSize, alignment: 64)
+        defer { buffer.deallocate() }
+        var wrong: [String] = []
+        // From 2 bytes up every access starts before the edge and ends past it;
+        // 8 KiB and more take the non-temporal (sigsetjmp-guarded) path.
+        for n in [1, 2, 3, 6, 12, 24, 40, 100, 400, 1023, 1024, 3000, 4096, 8192, 3 * pageSize] {
+            let start = n == 1 ? edge : edge - n / 2
+            func check(_ what: String, _ body: () throws(DaxError) -> Void) {
+                do {
+                    try body()
+                    wrong.append("\(what) n=\(n): no error")
+                } catch {
+                    if error.code != .deviceRemoved || error.offset != UInt64(edge) {
+                        wrong.append("\(what) n=\(n): \(error.code) at \(error.offset.map(String.init) ?? "-")")
+                    }
+                }
+            }
+            let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
+            check("read") { () throws(DaxError) in try mapping.read(at: start, into: part) }
+            check("write") { () throws(DaxError) in try mapping.write(UnsafeRawBufferPointer(part), at: start, persist: false) }
+            check("fill") { () throws(DaxError) in try mapping.fill(1, at: start, count: n, persist: false) }
+        }
+        #expect(wrong.isEmpty, "\(wrong.prefix(6))")
+        // The bytes before the edge are still the device's.
+        var before = [UInt8](repeating: 0, count: 64)
+        try before.withUnsafeMutableBytes { try mapping.read(at: edge - 8192 - 64, into: $0) }
+        #expect(before.allSatisfy { $0 == 0x5A })
+    }
+
+    @Test func aFlushThatFaultsReturnsAnError() throws {
+        let kind = cdaxmap_flush_detect()
+        guard kind != CInt(CDAXMAP_FLUSH_NONE.rawValue) else { return } // no flush instruction here
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let (_, mapping) = try truncatedMapping(dir)
+        let edge = 16 * pageSize
+        let (ok, failed, address) = mapping.withUnsafeMutableBytes { bytes in
+            var fault = cdaxmap_fault()
+            let ok = cdaxmap_flush_guarded(kind, bytes.baseAddress! + edge - 256, 256, &fault)
+            let failed = cdaxmap_flush_guarded(kind, bytes.baseAddress! + edge - 256, 512, &fault)
+            return (ok, failed, Int(fault.address) - Int(bitPattern: bytes.baseAddress!))
+        }
+        #expect(ok == 0)
+        #expect(failed == -EFAULT)
+        #expect(address == edge)
+    }
+
+    @Test func anAccessAfterCloseIsCaughtAsSIGSEGV() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try DaxDevice.createEmulated(at: dir.file("dev"), size: UInt64(4 * pageSize))
+        let mapping = try device.map()
+        let base = mapping.withUnsafeMutableBytes { $0.baseAddress! }
+        mapping.close() // a PROT_NONE reservation until deinit
+        var buffer = [UInt8](repeating: 0, count: 100)
+        var fault = cdaxmap_fault()
+        let r = buffer.withUnsafeMutableBytes { cdaxmap_copy_guarded($0.baseAddress!, base + 10, 100, 0, &fault) }
+        #expect(r == -EFAULT)
+        #expect(fault.signo == SIGSEGV)
+        #expect(Int(fault.address) - Int(bitPattern: base) == 10)
+        withExtendedLifetime(mapping) {}
+    }
+}
