@@ -41,13 +41,14 @@ final class RecordingHolder: DaxHolder {
         return !stubborn
     }
 
-    /// Waits (bounded) until a failure of `kind` arrives.
-    func waitFor(_ kind: DaxFailure.Kind, seconds: Double = 5) async -> DaxFailure? {
+    /// Waits (bounded) until a failure of `kind` arrives. Generous: notifications
+    /// run on the cooperative pool, which busy suites (and TSan) can hold up.
+    func waitFor(_ kind: DaxFailure.Kind, seconds: Double = 20) async -> DaxFailure? {
         await waitFor(anyOf: [kind], seconds: seconds)
     }
 
     /// Waits (bounded) until a failure of one of `kinds` arrives.
-    func waitFor(anyOf kinds: Set<DaxFailure.Kind>, seconds: Double = 5) async -> DaxFailure? {
+    func waitFor(anyOf kinds: Set<DaxFailure.Kind>, seconds: Double = 20) async -> DaxFailure? {
         let clock = ContinuousClock()
         let end = clock.now + .milliseconds(Int(seconds * 1000))
         while clock.now < end {
