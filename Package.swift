@@ -34,17 +34,20 @@ let package = Package(
         ),
         // The only C: signal handler, range table, event ring, guarded copies, flush asm.
         .target(name: "CDaxMap"),
+        // A pthread-mutex lock that ThreadSanitizer understands (Synchronization.Mutex
+        // it cannot see on Linux); shared by the library and the CLI, not a product.
+        .target(name: "DaxMapSync"),
         .target(
             name: "DaxMap",
             dependencies: [
-                "CDaxMap", "CDaxctl", "CNdctl",
+                "CDaxMap", "CDaxctl", "CNdctl", "DaxMapSync",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .executableTarget(
             name: "daxmap",
             dependencies: [
-                "DaxMap",
+                "DaxMap", "DaxMapSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,7 +63,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DaxMapTests",
-            dependencies: ["DaxMap", "CDaxMap"],
+            dependencies: ["DaxMap", "CDaxMap", "DaxMapSync"],
             exclude: ["Fixtures"]
         ),
     ],

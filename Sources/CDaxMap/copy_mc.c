@@ -1,12 +1,12 @@
 // Fault-recoverable copy, fill and flush for x86-64, in the manner of the
 // kernel's copy_mc and exception tables: leaf routines that never touch the
 // stack, so when one faults on a registered mapping the signal handler moves
-// the instruction pointer to cdaxmap_mc_fixup, which returns -EFAULT to the
-// caller. No per-call setup at all, where sigsetjmp costs ~3 ns a call (more
-// than 5 % of a 4 KiB copy in L2; see README, Benchmarks).
+// the instruction pointer to a fixup that returns -EFAULT to the caller. No per-call setup at all, where sigsetjmp costs ~3 ns a call (more
+// than 5 % of a 4 KiB copy in L2; see README, Design).
 //
-// Ordinary stores only: the non-temporal copies stay in C (copy.c) under a
-// sigsetjmp guard, whose cost is small next to the sizes they serve.
+// copy.c composes them: the non-temporal copy is an ordinary head, streaming
+// stores over whole lines (AVX-512 where the CPU and OS allow, else SSE2) and
+// an ordinary tail, each step recoverable on its own.
 
 #include "copy_mc.h"
 
@@ -175,7 +175,7 @@ __asm__(
     ".size cdaxmap_mc_fill, .-cdaxmap_mc_fill\n"
 
     // int cdaxmap_mc_flush(int kind /* edi */, const void *addr /* rsi */, size_t n /* rdx */)
-    // Writes back every cache line of [addr, addr+n), then sfence.
+    // Writes back every cache line of [addr, addr+n); the caller drains (sfence).
     ".p2align 4\n"
     ".globl cdaxmap_mc_flush\n"
     ".hidden cdaxmap_mc_flush\n"
@@ -210,10 +210,133 @@ __asm__(
     "  cmp %rdx, %rsi\n"
     "  jb 3b\n"
     "9:\n"
-    "  sfence\n"
     "  xor %eax, %eax\n"
     "  ret\n"
     ".size cdaxmap_mc_flush, .-cdaxmap_mc_flush\n"
+
+    // Streaming (non-temporal) stores. dst 64-byte aligned, n a multiple of 64;
+    // the caller handles head and tail and drains.
+    // int cdaxmap_mc_stream_copy_sse2(void *dst, const void *src, size_t n)
+    ".p2align 4\n"
+    ".globl cdaxmap_mc_stream_copy_sse2\n"
+    ".hidden cdaxmap_mc_stream_copy_sse2\n"
+    ".type cdaxmap_mc_stream_copy_sse2, @function\n"
+    "cdaxmap_mc_stream_copy_sse2:\n"
+    "  test %rdx, %rdx\n"
+    "  jz 9f\n"
+    "1:\n"
+    "  movdqu (%rsi), %xmm0\n"
+    "  movdqu 16(%rsi), %xmm1\n"
+    "  movdqu 32(%rsi), %xmm2\n"
+    "  movdqu 48(%rsi), %xmm3\n"
+    "  movntdq %xmm0, (%rdi)\n"
+    "  movntdq %xmm1, 16(%rdi)\n"
+    "  movntdq %xmm2, 32(%rdi)\n"
+    "  movntdq %xmm3, 48(%rdi)\n"
+    "  add $64, %rsi\n"
+    "  add $64, %rdi\n"
+    "  sub $64, %rdx\n"
+    "  jnz 1b\n"
+    "9:\n"
+    "  xor %eax, %eax\n"
+    "  ret\n"
+    ".size cdaxmap_mc_stream_copy_sse2, .-cdaxmap_mc_stream_copy_sse2\n"
+
+    // int cdaxmap_mc_stream_fill_sse2(void *dst, int value, size_t n)
+    ".p2align 4\n"
+    ".globl cdaxmap_mc_stream_fill_sse2\n"
+    ".hidden cdaxmap_mc_stream_fill_sse2\n"
+    ".type cdaxmap_mc_stream_fill_sse2, @function\n"
+    "cdaxmap_mc_stream_fill_sse2:\n"
+    "  test %rdx, %rdx\n"
+    "  jz 9f\n"
+    "  movzbl %sil, %eax\n"
+    "  movabs $0x0101010101010101, %rcx\n"
+    "  imul %rcx, %rax\n"
+    "  movq %rax, %xmm0\n"
+    "  punpcklqdq %xmm0, %xmm0\n"
+    "1:\n"
+    "  movntdq %xmm0, (%rdi)\n"
+    "  movntdq %xmm0, 16(%rdi)\n"
+    "  movntdq %xmm0, 32(%rdi)\n"
+    "  movntdq %xmm0, 48(%rdi)\n"
+    "  add $64, %rdi\n"
+    "  sub $64, %rdx\n"
+    "  jnz 1b\n"
+    "9:\n"
+    "  xor %eax, %eax\n"
+    "  ret\n"
+    ".size cdaxmap_mc_stream_fill_sse2, .-cdaxmap_mc_stream_fill_sse2\n"
+
+    // AVX-512 routines: their own fixup clears the upper vector state.
+    ".p2align 4\n"
+    ".globl cdaxmap_mc_avx_begin\n"
+    ".hidden cdaxmap_mc_avx_begin\n"
+    "cdaxmap_mc_avx_begin:\n"
+
+    // int cdaxmap_mc_stream_copy_avx512(void *dst, const void *src, size_t n)
+    ".globl cdaxmap_mc_stream_copy_avx512\n"
+    ".hidden cdaxmap_mc_stream_copy_avx512\n"
+    ".type cdaxmap_mc_stream_copy_avx512, @function\n"
+    "cdaxmap_mc_stream_copy_avx512:\n"
+    "  cmp $256, %rdx\n"
+    "  jb 2f\n"
+    "1:\n"
+    "  vmovdqu64 (%rsi), %zmm0\n"
+    "  vmovdqu64 64(%rsi), %zmm1\n"
+    "  vmovdqu64 128(%rsi), %zmm2\n"
+    "  vmovdqu64 192(%rsi), %zmm3\n"
+    "  vmovntdq %zmm0, (%rdi)\n"
+    "  vmovntdq %zmm1, 64(%rdi)\n"
+    "  vmovntdq %zmm2, 128(%rdi)\n"
+    "  vmovntdq %zmm3, 192(%rdi)\n"
+    "  add $256, %rsi\n"
+    "  add $256, %rdi\n"
+    "  sub $256, %rdx\n"
+    "  cmp $256, %rdx\n"
+    "  jae 1b\n"
+    "2:\n"
+    "  test %rdx, %rdx\n"
+    "  jz 8f\n"
+    "3:\n"
+    "  vmovdqu64 (%rsi), %zmm0\n"
+    "  vmovntdq %zmm0, (%rdi)\n"
+    "  add $64, %rsi\n"
+    "  add $64, %rdi\n"
+    "  sub $64, %rdx\n"
+    "  jnz 3b\n"
+    "8:\n"
+    "  vzeroupper\n"
+    "  xor %eax, %eax\n"
+    "  ret\n"
+    ".size cdaxmap_mc_stream_copy_avx512, .-cdaxmap_mc_stream_copy_avx512\n"
+
+    // int cdaxmap_mc_stream_fill_avx512(void *dst, int value, size_t n)
+    ".p2align 4\n"
+    ".globl cdaxmap_mc_stream_fill_avx512\n"
+    ".hidden cdaxmap_mc_stream_fill_avx512\n"
+    ".type cdaxmap_mc_stream_fill_avx512, @function\n"
+    "cdaxmap_mc_stream_fill_avx512:\n"
+    "  test %rdx, %rdx\n"
+    "  jz 9f\n"
+    "  movzbl %sil, %eax\n"
+    "  imul $0x01010101, %eax, %eax\n"
+    "  vmovd %eax, %xmm0\n"
+    "  vpbroadcastd %xmm0, %zmm0\n"    // AVX512F (vpbroadcastb on zmm would need BW)
+    "1:\n"
+    "  vmovntdq %zmm0, (%rdi)\n"
+    "  add $64, %rdi\n"
+    "  sub $64, %rdx\n"
+    "  jnz 1b\n"
+    "  vzeroupper\n"
+    "9:\n"
+    "  xor %eax, %eax\n"
+    "  ret\n"
+    ".size cdaxmap_mc_stream_fill_avx512, .-cdaxmap_mc_stream_fill_avx512\n"
+
+    ".globl cdaxmap_mc_avx_end\n"
+    ".hidden cdaxmap_mc_avx_end\n"
+    "cdaxmap_mc_avx_end:\n"
 
     // Where the handler resumes a faulting instruction of the routines above.
     ".p2align 4\n"
@@ -221,6 +344,13 @@ __asm__(
     ".hidden cdaxmap_mc_fixup\n"
     "cdaxmap_mc_fixup:\n"
     "  mov $-14, %eax\n"                // -EFAULT
+    "  ret\n"
+    ".p2align 4\n"
+    ".globl cdaxmap_mc_fixup_avx\n"
+    ".hidden cdaxmap_mc_fixup_avx\n"
+    "cdaxmap_mc_fixup_avx:\n"
+    "  vzeroupper\n"
+    "  mov $-14, %eax\n"
     "  ret\n"
     ".globl cdaxmap_mc_text_end\n"
     ".hidden cdaxmap_mc_text_end\n"

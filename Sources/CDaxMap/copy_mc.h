@@ -14,13 +14,24 @@
 /// mapping; the fault is then in the thread's cdaxmap_mc_fault.
 int cdaxmap_mc_copy(void *dst, const void *src, size_t n);
 int cdaxmap_mc_fill(void *dst, int value, size_t n);
+/// Writes back the cache lines of [addr, addr+n) with `kind`; no drain.
 int cdaxmap_mc_flush(int kind, const void *addr, size_t n);
+/// Streaming stores: `dst` 64-byte aligned, `n` a multiple of 64; no drain.
+int cdaxmap_mc_stream_copy_sse2(void *dst, const void *src, size_t n);
+int cdaxmap_mc_stream_fill_sse2(void *dst, int value, size_t n);
+int cdaxmap_mc_stream_copy_avx512(void *dst, const void *src, size_t n);
+int cdaxmap_mc_stream_fill_avx512(void *dst, int value, size_t n);
 
-extern const char cdaxmap_mc_text_begin[], cdaxmap_mc_text_end[], cdaxmap_mc_fixup[];
+extern const char cdaxmap_mc_text_begin[], cdaxmap_mc_text_end[];
+extern const char cdaxmap_mc_avx_begin[], cdaxmap_mc_avx_end[];
+extern const char cdaxmap_mc_fixup[], cdaxmap_mc_fixup_avx[];
 
-/// Whether the instruction at `ip` belongs to the routines above.
-static inline int cdaxmap_mc_owns(uintptr_t ip) {
-    return ip >= (uintptr_t)cdaxmap_mc_text_begin && ip < (uintptr_t)cdaxmap_mc_text_end;
+/// Where to resume a fault at `ip`, or 0 when `ip` is not in the routines above.
+static inline uintptr_t cdaxmap_mc_fixup_for(uintptr_t ip) {
+    if (ip < (uintptr_t)cdaxmap_mc_text_begin || ip >= (uintptr_t)cdaxmap_mc_text_end) return 0;
+    if (ip >= (uintptr_t)cdaxmap_mc_avx_begin && ip < (uintptr_t)cdaxmap_mc_avx_end)
+        return (uintptr_t)cdaxmap_mc_fixup_avx;
+    return (uintptr_t)cdaxmap_mc_fixup;
 }
 
 /// The last fault a routine above was resumed from, on this thread.

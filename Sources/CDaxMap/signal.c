@@ -401,11 +401,12 @@ static void handler(int signo, siginfo_t *info, void *context) {
     // returns -EFAULT. It only touches the buffers it was given, so any of our
     // ranges here is one of them (or, for poison, the start of their extent).
     ucontext_t *uc = context;
-    if (!asynchronous && cdaxmap_mc_owns((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])) {
+    uintptr_t fixup = asynchronous ? 0 : cdaxmap_mc_fixup_for((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]);
+    if (fixup) {
         f.flags |= CDAXMAP_EVENT_GUARDED;
         ring_push(&f);
         cdaxmap_mc_fault = f;
-        uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)cdaxmap_mc_fixup;
+        uc->uc_mcontext.gregs[REG_RIP] = (greg_t)fixup;
         errno = saved_errno;
         return; // sigreturn restores the mask
     }

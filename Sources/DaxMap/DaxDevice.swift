@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+internal import DaxMapSync
 import SystemPackage
 
 /// An opened DAX device: `/dev/daxX.Y`, a file on a DAX mount, or an emulated file.
@@ -83,8 +84,8 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         let holder: (any DaxHolder)?
     }
 
-    let state: Mutex<State>
-    let notices = Mutex(PendingNotices())
+    let state: Locked<State>
+    let notices = Locked(PendingNotices())
     let ueventRemovals = Atomic<Int>(0)
 
     /// Kernel uevents seen that remove this device (unbind/remove of it or a
@@ -107,7 +108,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         self.identity = identity
         self.options = options
         self.useMapSync = useMapSync
-        self.state = Mutex(State(descriptor: descriptor))
+        self.state = Locked(State(descriptor: descriptor))
     }
 
     deinit {

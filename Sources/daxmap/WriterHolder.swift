@@ -1,5 +1,6 @@
 import DaxMap
 import Synchronization
+import DaxMapSync
 
 /// A holder with one writer: appends checksummed records to its mapping,
 /// persists each, and counts it acknowledged only once persisted. On a
@@ -13,7 +14,7 @@ final class WriterHolder: DaxHolder {
     /// Guarded accesses that threw instead of crashing.
     let faultsCaught = Atomic<Int>(0)
     private let stopRequested = Atomic<Bool>(false)
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
 
     struct State {
         var mapping: DaxMapping?

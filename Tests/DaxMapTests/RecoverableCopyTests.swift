@@ -3,10 +3,10 @@ import Glibc
 import Testing
 @testable import DaxMap
 
-/// The guarded copy, fill and flush routines (copy_mc.c on x86-64, sigsetjmp
-/// guards elsewhere and for non-temporal stores): every length class copies
-/// exactly its bytes, and a real fault in each class returns an error naming
-/// the first failing byte instead of killing the process.
+/// The guarded copy, fill and flush routines (built from copy_mc.c on x86-64,
+/// sigsetjmp guards elsewhere): every length class, with ordinary and with
+/// streaming stores, copies exactly its bytes, and a real fault in each class
+/// returns an error naming the first failing byte instead of killing the process.
 @Suite(.serialized) struct RecoverableCopyTests {
     /// Lengths that reach every path: 0 ... 40 byte by byte (the 1/4/8/16/32
     /// byte cases), the 32-byte loop, both sides of the rep threshold, pages.
@@ -30,17 +30,20 @@ import Testing
         var mismatches: [String] = []
         for n in Self.lengths {
             for (srcShift, dstShift) in [(0, 0), (1, 0), (0, 7), (15, 3), (33, 61)] {
+              for streaming: CInt in [0, 1] {
                 target.initializeMemory(as: UInt8.self, repeating: 0xEE)
                 var fault = cdaxmap_fault()
                 let r = cdaxmap_copy_guarded(target.baseAddress! + margin + dstShift,
-                                             source.baseAddress! + margin + srcShift, n, 0, &fault)
+                                             source.baseAddress! + margin + srcShift, n, streaming, &fault)
                 let copied = memcmp(target.baseAddress! + margin + dstShift, source.baseAddress! + margin + srcShift, n) == 0
                 let untouched = Self.holds(target, 0xEE, except: (margin + dstShift)..<(margin + dstShift + n))
                 if r != 0 || !copied || !untouched {
-                    mismatches.append("copy n=\(n) src+\(srcShift) dst+\(dstShift): r=\(r) copied=\(copied) untouched=\(untouched)")
+                    mismatches.append("copy n=\(n) src+\(srcShift) dst+\(dstShift) nt=\(streaming): r=\(r) copied=\(copied) untouched=\(untouched)")
                 }
+              }
             }
         }
+        cdaxmap_sfence()
         #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
     }
 
@@ -51,17 +54,20 @@ import Testing
         var mismatches: [String] = []
         for n in Self.lengths {
             for shift in [0, 1, 7, 13, 63] {
+              for streaming: CInt in [0, 1] {
                 target.initializeMemory(as: UInt8.self, repeating: 0xEE)
                 var fault = cdaxmap_fault()
                 // 0x1A5: only the low byte counts, as for memset.
-                let r = cdaxmap_fill_guarded(target.baseAddress! + margin + shift, 0x1A5, n, 0, &fault)
+                let r = cdaxmap_fill_guarded(target.baseAddress! + margin + shift, 0x1A5, n, streaming, &fault)
                 let filled = Self.holds(UnsafeMutableRawBufferPointer(rebasing: target[(margin + shift)..<(margin + shift + n)]), 0xA5)
                 let untouched = Self.holds(target, 0xEE, except: (margin + shift)..<(margin + shift + n))
                 if r != 0 || !filled || !untouched {
-                    mismatches.append("fill n=\(n) +\(shift): r=\(r) filled=\(filled) untouched=\(untouched)")
+                    mismatches.append("fill n=\(n) +\(shift) nt=\(streaming): r=\(r) filled=\(filled) untouched=\(untouched)")
                 }
+              }
             }
         }
+        cdaxmap_sfence()
         #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
     }
 
@@ -85,7 +91,7 @@ import Testing
         defer { buffer.deallocate() }
         var wrong: [String] = []
         // From 2 bytes up every access starts before the edge and ends past it;
-        // 8 KiB and more take the non-temporal (sigsetjmp-guarded) path.
+        // at this page granularity 8 KiB and more take streaming stores.
         for n in [1, 2, 3, 6, 12, 24, 40, 100, 400, 1023, 1024, 3000, 4096, 8192, 3 * pageSize] {
             let start = n == 1 ? edge : edge - n / 2
             func check(_ what: String, _ body: () throws(DaxError) -> Void) {
@@ -108,6 +114,39 @@ import Testing
         var before = [UInt8](repeating: 0, count: 64)
         try before.withUnsafeMutableBytes { try mapping.read(at: edge - 8192 - 64, into: $0) }
         #expect(before.allSatisfy { $0 == 0x5A })
+    }
+
+    /// Streaming copies and fills fault in their ordinary head, their streamed
+    /// body or their ordinary tail: each reports the first failing byte.
+    @Test func streamingFaultsInHeadBodyAndTailReportTheFirstFailingByte() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let (_, mapping) = try truncatedMapping(dir)
+        let edge = 16 * pageSize
+        let source = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 * pageSize, alignment: 64)
+        defer { source.deallocate() }
+        // (start, length): the head starts past the edge; the body crosses it; the
+        // tail does (after a head, or after a body); a long body does.
+        let cases = [(edge + 3, 100), (edge - 20, 300), (edge - 50, 3000), (edge - 10, 40), (edge - 128, 128 + 10),
+                     (edge - 4096, 8192)]
+        var wrong: [String] = []
+        mapping.withUnsafeMutableBytes { bytes in
+            let base = bytes.baseAddress!
+            for (start, n) in cases {
+                var fault = cdaxmap_fault()
+                let c = cdaxmap_copy_guarded(base + start, source.baseAddress!, n, 1, &fault)
+                let first = max(start, edge)
+                if c != -EFAULT || Int(fault.address) - Int(bitPattern: base) != first {
+                    wrong.append("copy \(start - edge)+\(n): r=\(c) at \(Int(fault.address) - Int(bitPattern: base) - edge)")
+                }
+                fault = cdaxmap_fault()
+                let f = cdaxmap_fill_guarded(base + start, 3, n, 1, &fault)
+                if f != -EFAULT || Int(fault.address) - Int(bitPattern: base) != first {
+                    wrong.append("fill \(start - edge)+\(n): r=\(f) at \(Int(fault.address) - Int(bitPattern: base) - edge)")
+                }
+            }
+        }
+        #expect(wrong.isEmpty, "\(wrong)")
     }
 
     @Test func aFlushThatFaultsReturnsAnError() throws {

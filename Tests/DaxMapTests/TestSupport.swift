@@ -1,5 +1,5 @@
 import Glibc
-import Synchronization
+import DaxMapSync
 @testable import DaxMap
 
 /// A fresh directory under /tmp, removed by `remove()`.
@@ -19,7 +19,7 @@ struct TemporaryDirectory {
 final class RecordingHolder: DaxHolder {
     let name: String
     let stubborn: Bool
-    private let state = Mutex<(failures: [DaxFailure], mappings: [DaxMapping])>(([], []))
+    private let state = Locked<(failures: [DaxFailure], mappings: [DaxMapping])>(([], []))
 
     init(_ name: String, stubborn: Bool = false) {
         self.name = name

@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import DaxMapSync
 import Testing
 @testable import DaxMap
 
@@ -97,7 +98,7 @@ import Testing
     @Test func closeWakesABlockedReceiverAndIsFinal() throws {
         let listener = try openListener()
         let started = Atomic<Bool>(false)
-        let result = Mutex<String>("")
+        let result = Locked<String>("")
         var thread = pthread_t()
         let box = Unmanaged.passRetained(Box { [listener] in
             started.store(true, ordering: .releasing)

@@ -2,9 +2,9 @@
 //
 // What lives here is what Swift cannot do safely: a SIGBUS/SIGSEGV handler
 // (no allocation, no locks, no Swift), the lock-free table of mapped ranges
-// it reads, the event ring it writes, fault-guarded copies built on
-// sigsetjmp/siglongjmp (which must never cross a Swift frame), and the cache
-// flush instructions (see CDaxMapFlush.h).
+// it reads, the event ring it writes, fault-guarded copies (recoverable asm
+// routines on x86-64, copy_mc.c; sigsetjmp/siglongjmp, which must never cross
+// a Swift frame, elsewhere), and the cache flush instructions (CDaxMapFlush.h).
 //
 // Conventions: functions are cdaxmap_<object>_<verb>, return 0 or -errno,
 // and pass results back through out-parameters; Swift never reads errno
@@ -132,8 +132,8 @@ int cdaxmap_thread_prepare(void);
 /// Copies `length` bytes; a SIGBUS/SIGSEGV inside [dst, dst+length) or
 /// [src, src+length) that belongs to a registered range returns -EFAULT with
 /// the fault in `*fault` instead of killing the process. `nontemporal` selects
-/// streaming stores (the destination then needs only a drain, not a flush).
-/// Only C frames lie between the sigsetjmp and the faulting access.
+/// streaming stores (the destination then needs only a drain, not a flush;
+/// x86-64 only, ordinary stores elsewhere).
 int cdaxmap_copy_guarded(void *dst, const void *src, size_t length, int nontemporal,
                          struct cdaxmap_fault *fault);
 
@@ -145,11 +145,6 @@ int cdaxmap_fill_guarded(void *dst, int value, size_t length, int nontemporal,
 /// drains with sfence, guarded as cdaxmap_copy_guarded: flushing a line of a
 /// removed device faults like a load.
 int cdaxmap_flush_guarded(int kind, const void *addr, size_t length, struct cdaxmap_fault *fault);
-
-/// Copies and fills with non-temporal stores (64-byte aligned body; head and tail
-/// flushed), unguarded. The caller drains with cdaxmap_sfence.
-void cdaxmap_copy_nt(void *dst, const void *src, size_t length);
-void cdaxmap_fill_nt(void *dst, int value, size_t length);
 
 /// madvise(MADV_HWPOISON) on [addr, addr+length) inside a guard: the kernel
 /// raises SIGBUS BUS_MCEERR_AR during the call, which returns -EFAULT with the

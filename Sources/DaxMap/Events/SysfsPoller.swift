@@ -1,5 +1,5 @@
 import Glibc
-import Synchronization
+internal import DaxMapSync
 
 /// Watches one device by looking at sysfs every so often: the fallback where the netlink
 /// uevent socket is refused (see ``UEventListener/isUnavailable(_:)``).
@@ -34,7 +34,7 @@ public final class SysfsPoller: Sendable {
     /// How long ``next(timeout:)`` sleeps between looks.
     public let interval: Duration
     private let requiresDriver: Bool
-    private let last: Mutex<State>
+    private let last: Locked<State>
 
     /// Starts watching; the first look happens now and sets the baseline.
     /// - Parameters:
@@ -46,7 +46,7 @@ public final class SysfsPoller: Sendable {
         self.sysfsRoot = sysfsRoot.hasSuffix("/") ? String(sysfsRoot.dropLast()) : sysfsRoot
         self.interval = interval
         self.requiresDriver = Self.exists(self.sysfsRoot + identity.devpath + "/driver")
-        self.last = Mutex(.absent)
+        self.last = Locked(.absent)
         let now = look()
         last.withLock { $0 = now }
     }

@@ -1,5 +1,5 @@
 import Glibc
-import Synchronization
+internal import DaxMapSync
 import SystemPackage
 
 /// Receives kernel uevents from a `NETLINK_KOBJECT_UEVENT` socket, trusting only the kernel.
@@ -45,7 +45,7 @@ public final class UEventListener: Sendable {
     private let socket: CInt
     /// close() writes to wake.1 so a poll() in next(timeout:) returns at once.
     private let wake: (CInt, CInt)
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// The netlink port id the kernel assigned to this socket (`nl_pid` from `getsockname`).
     public let portID: UInt32

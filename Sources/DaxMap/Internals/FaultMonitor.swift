@@ -1,6 +1,7 @@
 internal import CDaxMap
 import Glibc
 import Synchronization
+internal import DaxMapSync
 
 /// The one monitor of the process: a thread that waits on the signal handler's
 /// eventfd (and the uevent socket), drains the fault ring, turns addresses into
@@ -24,7 +25,7 @@ final class FaultMonitor: Sendable {
         var pollers: [ObjectIdentifier: SysfsPoller] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let mappingIDs = Atomic<UInt64>(1)
 
     func nextMappingID() -> UInt64 { mappingIDs.wrappingAdd(1, ordering: .relaxed).oldValue }

@@ -1,0 +1,33 @@
+import Glibc
+
+/// A value behind a `pthread_mutex_t`, reachable only inside ``withLock(_:)``.
+///
+/// Used instead of `Synchronization.Mutex` because ThreadSanitizer cannot see
+/// that type's synchronization on Linux (its futex path lives in the
+/// uninstrumented standard library), so every value it protects shows up as a
+/// "Swift access race" and `make tsan` would cry wolf. TSan intercepts
+/// pthread mutexes. Same shape as `Mutex`: the lock owns its value.
+public final class Locked<Value>: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var value: Value
+
+    public init(_ initialValue: sending Value) {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        let rc = pthread_mutex_init(mutex, nil)
+        precondition(rc == 0, "pthread_mutex_init failed: \(rc)")
+        value = initialValue
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Runs `body` with exclusive access to the value. Not reentrant.
+    public func withLock<Result, E: Error>(_ body: (inout sending Value) throws(E) -> sending Result) throws(E) -> sending Result {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&value)
+    }
+}
