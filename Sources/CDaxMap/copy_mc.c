@@ -1,8 +1,9 @@
 // Fault-recoverable copy, fill and flush for x86-64, in the manner of the
 // kernel's copy_mc and exception tables: leaf routines that never touch the
 // stack, so when one faults on a registered mapping the signal handler moves
-// the instruction pointer to a fixup that returns -EFAULT to the caller. No per-call setup at all, where sigsetjmp costs ~3 ns a call (more
-// than 5 % of a 4 KiB copy in L2; see README, Design).
+// the instruction pointer to a fixup that returns -EFAULT to the caller.
+// No setup per call, where sigsetjmp costs ~3 ns a call (more than 5 % of a
+// 4 KiB copy in L2; see README, Design).
 //
 // copy.c composes them: the non-temporal copy is an ordinary head, streaming
 // stores over whole lines (AVX-512 where the CPU and OS allow, else SSE2) and
