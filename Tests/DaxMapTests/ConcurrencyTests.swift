@@ -72,10 +72,8 @@ import Testing
         // progress it can.
         func awaitProgress(_ wanted: Int) async throws {
             let target = min(wanted, writers[0].capacity)
-            let clock = ContinuousClock()
-            let giveUp = clock.now + .seconds(30)
-            while progress() < target && clock.now < giveUp { try await Task.sleep(for: .milliseconds(1)) }
-            try #require(progress() >= target, "writers stopped at \(progress()) records")
+            let reached = await waitUntil(seconds: 30) { progress() >= target }
+            try #require(reached, "writers stopped at \(progress()) records")
         }
         try await awaitProgress(100)
         // Faults from two more threads while the writers write.

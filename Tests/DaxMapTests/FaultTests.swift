@@ -152,9 +152,7 @@ import Testing
         async let removal = device.beginRemoval()
         // Frozen while the removal runs (it waits 200 ms for the stubborn holder):
         // no new mapping.
-        let clock = ContinuousClock()
-        let giveUp = clock.now + .seconds(10)
-        while device.lifecycle == .alive && clock.now < giveUp { try await Task.sleep(for: .milliseconds(1)) }
+        await waitUntil(seconds: 10) { device.lifecycle != .alive }
         #expect(device.lifecycle == .going)
         let frozen = #expect(throws: DaxError.self) { try device.map(offset: 0, length: UInt64(pageSize)) }
         #expect(frozen?.code == .deviceGoing)

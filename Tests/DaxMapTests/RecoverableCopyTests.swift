@@ -149,9 +149,9 @@ import Testing
         #expect(wrong.isEmpty, "\(wrong)")
     }
 
-    @Test func aFlushThatFaultsReturnsAnError() throws {
+    @Test(.enabled(if: cdaxmap_flush_detect() != CInt(CDAXMAP_FLUSH_NONE.rawValue), "no cache-flush instruction here"))
+    func aFlushThatFaultsReturnsAnError() throws {
         let kind = cdaxmap_flush_detect()
-        guard kind != CInt(CDAXMAP_FLUSH_NONE.rawValue) else { return } // no flush instruction here
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let (_, mapping) = try truncatedMapping(dir)

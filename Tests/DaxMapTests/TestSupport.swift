@@ -49,14 +49,22 @@ final class RecordingHolder: DaxHolder {
 
     /// Waits (bounded) until a failure of one of `kinds` arrives.
     func waitFor(anyOf kinds: Set<DaxFailure.Kind>, seconds: Double = 20) async -> DaxFailure? {
-        let clock = ContinuousClock()
-        let end = clock.now + .milliseconds(Int(seconds * 1000))
-        while clock.now < end {
-            if let f = failures.first(where: { kinds.contains($0.kind) }) { return f }
-            try? await Task.sleep(for: .milliseconds(2))
-        }
-        return nil
+        await waitUntil(seconds: seconds) { self.failures.contains { kinds.contains($0.kind) } }
+        return failures.first { kinds.contains($0.kind) }
     }
+}
+
+/// Polls `condition` until it holds or `seconds` pass; returns whether it held.
+/// Tests wait on state this way, bounded, never on a fixed sleep.
+@discardableResult
+func waitUntil(seconds: Double, _ condition: () -> Bool) async -> Bool {
+    let clock = ContinuousClock()
+    let end = clock.now + .milliseconds(Int(seconds * 1000))
+    while !condition() {
+        guard clock.now < end else { return false }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    return true
 }
 
 func truncateFile(_ path: String, to size: Int) {
