@@ -157,15 +157,6 @@ long cdaxmap_range_failed(long slot, int *kinds, uintptr_t *los, uintptr_t *his,
     return out;
 }
 
-long cdaxmap_range_count(void) {
-    long n = 0, high = atomic_load(&ranges_high);
-    for (long i = 0; i < high; i++) {
-        int s = atomic_load(&ranges[i].state);
-        if (s == CDAXMAP_RANGE_ACTIVE || s == CDAXMAP_RANGE_REVOKED) n++;
-    }
-    return n;
-}
-
 // A snapshot of the slot that contains addr, taken by the handler.
 struct range_hit {
     long slot;
@@ -196,6 +187,11 @@ static int range_lookup(uintptr_t addr, struct range_hit *hit) {
         return 1;
     }
     return 0;
+}
+
+uint64_t cdaxmap_range_owner(const void *addr) {
+    struct range_hit hit;
+    return range_lookup((uintptr_t)addr, &hit) ? hit.mapping_id : 0;
 }
 
 // MARK: - Event ring (multi-producer, single consumer)

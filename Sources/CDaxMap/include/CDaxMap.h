@@ -71,8 +71,9 @@ int cdaxmap_range_check(long slot, uintptr_t lo, uintptr_t hi, uintptr_t *failed
 /// Copies up to `capacity` untrusted extents of `slot`; returns how many.
 long cdaxmap_range_failed(long slot, int *kinds, uintptr_t *los, uintptr_t *his, long capacity);
 
-/// Number of active or revoked slots (for tests and diagnostics).
-long cdaxmap_range_count(void);
+/// The mapping id of the active or revoked range that contains `addr`, as the
+/// handler would find it; 0 when none does (for tests and diagnostics).
+uint64_t cdaxmap_range_owner(const void *addr);
 
 // MARK: - Fault events
 

@@ -2,6 +2,9 @@ internal import CDaxMap
 
 /// Introspection for daxmap's own tests.
 enum DaxMapTestHooks {
-    /// Ranges currently in the signal handler's table.
-    static var registeredRanges: Int { cdaxmap_range_count() }
+    /// The id of the mapping the signal handler would attribute `address` to, if any.
+    static func registeredMapping(at address: UnsafeRawPointer) -> UInt64? {
+        let id = cdaxmap_range_owner(address)
+        return id == 0 ? nil : id
+    }
 }
