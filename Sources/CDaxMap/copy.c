@@ -9,23 +9,27 @@
 #include "guard.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #if CDAXMAP_HAVE_MC
 
-static int has_avx512 = -1;
-static int flush_kind = -1;
+// cpuid is slow (a VM exit under virtualisation): ask once. Threads that race
+// on the first call all store the same answer; atomics keep that defined.
+static _Atomic int has_avx512 = -1;
+static _Atomic int flush_kind = -1;
 
-// cpuid is slow (a VM exit under virtualisation): ask once.
 static int line_flush(void) {
-    if (flush_kind < 0) flush_kind = cdaxmap_flush_detect();
-    return flush_kind;
+    int kind = atomic_load_explicit(&flush_kind, memory_order_relaxed);
+    if (kind < 0) atomic_store_explicit(&flush_kind, kind = cdaxmap_flush_detect(), memory_order_relaxed);
+    return kind;
 }
 
 static int use_avx512(void) {
-    if (has_avx512 < 0) has_avx512 = cdaxmap_cpu_has_avx512f();
-    return has_avx512;
+    int yes = atomic_load_explicit(&has_avx512, memory_order_relaxed);
+    if (yes < 0) atomic_store_explicit(&has_avx512, yes = cdaxmap_cpu_has_avx512f(), memory_order_relaxed);
+    return yes;
 }
 
 // Streaming stores need a 64-byte aligned destination: head and tail go with
