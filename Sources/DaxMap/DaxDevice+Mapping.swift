@@ -26,18 +26,24 @@ extension DaxDevice {
                                ? "offset \(offset) is at or past the end of the device (\(size) bytes)"
                                : "cannot map zero bytes")
         }
+        // Before any arithmetic: offset + length may not even be a number.
+        let (end, overflow) = offset.addingReportingOverflow(length)
+        guard !overflow, end <= size, length <= UInt64(Int.max) else {
+            throw DaxError(.outOfRange, operation: "map", path: path, offset: offset, length: length,
+                           message: "range [\(offset), \(overflow ? "2^64 + \(end)" : String(end))) reaches past the end of the device (\(size) bytes)")
+        }
         guard offset % alignment == 0, length % alignment == 0 else {
             throw DaxError(.misaligned, operation: "map", path: path, offset: offset, length: length,
                            message: "offset \(offset) and length \(length) must be multiples of the device alignment \(alignment)")
         }
-        guard offset <= size, length <= size - offset else {
-            throw DaxError(.outOfRange, operation: "map", path: path, offset: offset, length: length,
-                           message: "range [\(offset), \(offset + length)) reaches past the end of the device (\(size) bytes)")
-        }
         try FaultMonitor.shared.start()
+        if DaxMonitor.handlerDisplaced {
+            throw DaxError(.handlerDisplaced, operation: "map", path: path, offset: offset, length: length,
+                           message: "another sigaction() replaced daxmap's SIGBUS/SIGSEGV handler, so faults in a new mapping could not be handled; install your handler before the first map, or call DaxMonitor.reinstallHandler() after installing it")
+        }
 
-        // Hold the state lock across mmap so a removal cannot slip between the
-        // lifecycle check and the registration (freeze is exact).
+        // Hold the state lock across mmap and registration so a removal cannot
+        // slip between the lifecycle check and the registration (freeze is exact).
         return try state.withLock { (s: inout State) throws(DaxError) -> DaxMapping in
             switch s.lifecycle {
             case .alive: break
@@ -53,19 +59,18 @@ extension DaxDevice {
             let readOnly = options.readOnly || self.options.readOnly
             let base = try mapAligned(descriptor: s.descriptor, offset: offset, length: Int(length),
                                       readOnly: readOnly, prefault: options.prefault, largePages: options.largePages)
-            let id = FaultMonitor.shared.nextMappingID()
+            let id = MappingRegistry.shared.nextID()
             let unit = kind == .deviceDax ? Int(alignment) : Syscalls.pageSize
             let policy = options.faultPolicy == .terminate ? CDAXMAP_POLICY_TERMINATE : CDAXMAP_POLICY_REPLACE
             let slot = cdaxmap_range_register(base, Int(length), id, CInt(policy.rawValue), unit)
             guard slot >= 0 else {
                 Syscalls.munmap(base, Int(length))
                 throw DaxError(.tooManyMappings, operation: "map", path: path,
-                               message: "daxmap's range table is full (\(CDAXMAP_RANGE_CAPACITY) mappings)")
+                               message: "daxmap's range table is full (\(CDAXMAP_RANGE_CAPACITY) open or revoked mappings); close mappings you no longer use (a closed mapping frees its entry at once)")
             }
             let mapping = DaxMapping(device: self, holder: holder, offset: offset, count: Int(length),
                                      granularity: granularity, options: options, id: id, base: base, slot: slot)
-            s.mappings[id] = MappingRecord(mapping: mapping, range: mapping.deviceRange, holder: holder)
-            FaultMonitor.shared.register(mapping)
+            MappingRegistry.shared.add(mapping)
             return mapping
         }
     }
@@ -133,10 +138,5 @@ extension DaxDevice {
             return DaxError(.system, operation: "mmap", path: path, offset: offset, length: UInt64(length),
                             errno: errno, message: "mmap failed")
         }
-    }
-
-    /// A mapping was closed by its owner: the holder released it.
-    func mappingReleased(_ mapping: DaxMapping) {
-        _ = state.withLock { $0.mappings.removeValue(forKey: mapping.id) }
     }
 }

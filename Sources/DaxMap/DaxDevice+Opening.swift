@@ -96,7 +96,7 @@ extension DaxDevice {
     private static func openDeviceDax(_ path: String, _ pathStat: stat, _ options: OpenOptions) throws(DaxError) -> DaxDevice {
         let maj = cdaxmap_dev_major(UInt64(pathStat.st_rdev)), min = cdaxmap_dev_minor(UInt64(pathStat.st_rdev))
         let sysfs = "/sys/dev/char/\(maj):\(min)"
-        let subsystem = Syscalls.realpath(sysfs + "/subsystem").map { lastComponent($0) }
+        let subsystem = Sysfs.subsystem(ofCharDevice: maj, minor: min)
         guard subsystem == "dax" else {
             throw DaxError(.notADaxDevice, operation: "open", path: path,
                            message: "is a character device (\(maj):\(min)) of subsystem '\(subsystem ?? "unknown")', not device-dax")
@@ -106,9 +106,9 @@ extension DaxDevice {
         // hmem devices, which have no nd namespace); sysfs if libdaxctl cannot see it.
         let lookup = DeviceLookup(major: maj, minor: min)
         let info = lookup.device
-        let size = info?.size ?? sysfsNumber(sysfs + "/size") ?? 0
-        let align = info?.align ?? sysfsNumber(sysfs + "/align") ?? UInt64(Syscalls.pageSize)
-        let numa = info?.targetNode ?? sysfsNumber(sysfs + "/target_node").map { Int($0) }
+        let size = info?.size ?? Sysfs.number(sysfs + "/size") ?? 0
+        let align = info?.align ?? Sysfs.number(sysfs + "/align") ?? UInt64(Syscalls.pageSize)
+        let numa = info?.targetNode ?? Sysfs.number(sysfs + "/target_node").map { Int($0) }
         let granularity: StoreGranularity = lookup.persistenceDomain == .cpuCache ? .byte : .cacheLine
         if let required = options.requiredGranularity, granularity > required {
             Syscalls.close(fd)
@@ -159,27 +159,6 @@ extension DaxDevice {
             granularity: granularity, numaNode: nil, badblocks: [], eventIdentity: eventIdentity,
             identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), rdev: 0),
             options: options, useMapSync: useMapSync, descriptor: fd)
-    }
-}
-
-func lastComponent(_ path: String) -> String {
-    path.split(separator: "/").last.map(String.init) ?? path
-}
-
-/// A decimal or 0x-prefixed number from a sysfs attribute.
-func sysfsNumber(_ path: String) -> UInt64? {
-    guard let text = Syscalls.readText(path) else { return nil }
-    let t = text.trimmingCharacters(in: " \n\t")
-    if t.hasPrefix("0x") { return UInt64(t.dropFirst(2), radix: 16) }
-    return UInt64(t)
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let c = s.first, set.contains(c) { s = s.dropFirst() }
-        while let c = s.last, set.contains(c) { s = s.dropLast() }
-        return String(s)
     }
 }
 

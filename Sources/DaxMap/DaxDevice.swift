@@ -1,3 +1,4 @@
+internal import CDaxMap
 import Glibc
 import Synchronization
 internal import DaxMapSync
@@ -72,20 +73,11 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     struct State {
         var lifecycle: Lifecycle = .alive
         var descriptor: CInt
-        var mappings: [UInt64: MappingRecord] = [:]
-        var eventSinks: [UInt64: AsyncStream<DaxDeviceEvent>.Continuation] = [:]
-        var nextSink: UInt64 = 0
-        var removal: Task<DaxRemovalReport, Never>?
-    }
-
-    struct MappingRecord {
-        weak var mapping: DaxMapping?
-        let range: Range<UInt64>
-        let holder: (any DaxHolder)?
     }
 
     let state: Locked<State>
-    let notices = Locked(PendingNotices())
+    /// Where this device's failures go to its holders.
+    let dispatcher = FailureDispatcher()
     let ueventRemovals = Atomic<Int>(0)
 
     /// Kernel uevents seen that remove this device (unbind/remove of it or a
@@ -109,11 +101,13 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         self.options = options
         self.useMapSync = useMapSync
         self.state = Locked(State(descriptor: descriptor))
+        dispatcher.attach(to: self)
     }
 
     deinit {
         let fd = state.withLock { $0.descriptor }
         if fd >= 0 { Syscalls.close(fd) }
+        EventHub.shared.finish(self)
     }
 
     public var description: String {
@@ -134,7 +128,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         }
         if fd >= 0 { Syscalls.close(fd) }
         FaultMonitor.shared.forget(self)
-        finishEvents()
+        EventHub.shared.finish(self)
     }
 
     /// Opens the same path again: after a removal, once the device is back.
@@ -145,41 +139,63 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
 
     /// Mappings of this device that are still open (neither closed nor revoked).
     public var openMappings: [DaxMapping] {
-        state.withLock { s in s.mappings.values.compactMap { $0.mapping }.filter { $0.isUsable } }
+        MappingRegistry.shared.mappings(of: self).filter(\.isUsable).sorted { $0.id < $1.id }
     }
 
-    /// A stream of this device's events: faults, failures notified, removal
-    /// progress. Each call returns a new stream; it finishes when the device is
-    /// closed or gone.
+    /// A stream of this device's events: faults, failures notified, answers,
+    /// removal progress. Each call returns a new stream; it finishes when the
+    /// device is closed or gone.
     public func events() -> AsyncStream<DaxDeviceEvent> {
-        let (stream, continuation) = AsyncStream<DaxDeviceEvent>.makeStream(bufferingPolicy: .bufferingNewest(4096))
-        let finished = state.withLock { s -> Bool in
-            if s.lifecycle == .closed || s.lifecycle == .gone { return true }
-            let id = s.nextSink
-            s.nextSink += 1
-            s.eventSinks[id] = continuation
-            continuation.onTermination = { [weak self] _ in
-                _ = self?.state.withLock { $0.eventSinks.removeValue(forKey: id) }
-            }
-            return false
-        }
-        if finished { continuation.finish() }
+        let stream = EventHub.shared.deviceStream(self)
+        if lifecycle == .closed || lifecycle == .gone { EventHub.shared.finish(self) }
         return stream
     }
 
-    func emit(_ event: DaxDeviceEvent) {
-        let sinks = state.withLock { Array($0.eventSinks.values) }
-        for sink in sinks { sink.yield(event) }
-        FaultMonitor.shared.publish(event, device: self)
+    func publish(_ event: DaxDeviceEvent) {
+        EventHub.shared.publish(event, of: self)
     }
 
-    func finishEvents() {
-        let sinks = state.withLock { s -> [AsyncStream<DaxDeviceEvent>.Continuation] in
-            let sinks = Array(s.eventSinks.values)
-            s.eventSinks.removeAll()
-            return sinks
+    // MARK: - Lifecycle steps of a removal
+
+    /// Freeze: from now on `map` throws `.deviceGoing`.
+    func freeze() {
+        state.withLock { s in if s.lifecycle == .alive { s.lifecycle = .going } }
+    }
+
+    /// The end of a removal: gone (unless closed meanwhile), descriptor closed.
+    func markGone() {
+        let fd = state.withLock { s -> CInt in
+            if s.lifecycle != .closed { s.lifecycle = .gone }
+            let fd = s.descriptor
+            s.descriptor = -1
+            return fd
         }
-        for sink in sinks { sink.finish() }
+        if fd >= 0 { Syscalls.close(fd) }
+    }
+
+    /// The size of the file behind a DAX file or emulated device now (nil for
+    /// device-dax, or when it cannot be read).
+    func backingSize() -> UInt64? {
+        guard kind != .deviceDax else { return nil }
+        let fd = state.withLock { $0.descriptor }
+        guard fd >= 0, case .success(let st) = Syscalls.status(of: fd) else { return nil }
+        return UInt64(max(st.st_size, 0))
+    }
+
+    /// Whether the memory behind this device has gone: the device-dax node is
+    /// unbound or removed, or the file was truncated to nothing or deleted.
+    func hasVanished() -> Bool {
+        switch kind {
+        case .deviceDax:
+            let rdev = identity.rdev
+            return Sysfs.driver(ofCharDevice: cdaxmap_dev_major(rdev), minor: cdaxmap_dev_minor(rdev)) == nil
+        case .fsdaxFile, .emulated:
+            // The block device under a DAX file system disappears with its pfn/namespace.
+            if let devpath = sysfsDevicePath, !Sysfs.exists(devpath) { return true }
+            let fd = state.withLock { $0.descriptor }
+            guard fd >= 0, case .success(let st) = Syscalls.status(of: fd) else { return true }
+            return st.st_size == 0 || st.st_nlink == 0
+        }
     }
 }
 

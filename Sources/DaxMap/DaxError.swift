@@ -40,6 +40,9 @@ public struct DaxError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let revoked = Code("revoked")
         /// The device or mapping was closed by its owner.
         public static let closed = Code("closed")
+        /// Another `sigaction` replaced daxmap's SIGBUS/SIGSEGV handler: faults
+        /// in new mappings could not be handled (see ``DaxMonitor/reinstallHandler()``).
+        public static let handlerDisplaced = Code("handlerDisplaced")
         /// The range table of the signal handler is full.
         public static let tooManyMappings = Code("tooManyMappings")
         /// Any other system error; see `errno`.

@@ -11,6 +11,7 @@ public struct DaxFailure: Sendable, Hashable, CustomStringConvertible {
         /// of it before the deadline, after which what is left is revoked.
         case preRemove
         /// The memory is gone (`BUS_ADRERR`: device unbound or file truncated).
+        /// For a truncated file the range is the whole lost tail, told once.
         case removed
         /// An unguarded access faulted and the failed pages were replaced with
         /// anonymous memory: whatever the range held is lost to this mapping.
@@ -24,14 +25,48 @@ public struct DaxFailure: Sendable, Hashable, CustomStringConvertible {
     /// The failed range, in device offsets.
     public var range: Range<UInt64>
     public var kind: Kind
+    /// The holder's mappings this failure concerns. A holder may be told before
+    /// the ``DaxDevice/map(offset:length:holder:options:)`` that made one of
+    /// them has returned (a removal can start at any moment): these are the
+    /// mappings to stop using or close. Empty in events and in failures made by hand.
+    public var mappings: [DaxMapping]
+    /// True when the signal handler's event ring overflowed and this failure was
+    /// re-derived afterwards (from the marks the handler left in its range table
+    /// and the backing file's size) instead of read from a fault record. Nothing
+    /// that failed is missed; the kind of re-derived poison is `memoryFailureActionOptional`.
+    public var reconstructed: Bool
 
-    public init(device: String, range: Range<UInt64>, kind: Kind) {
+    public init(device: String, range: Range<UInt64>, kind: Kind, mappings: [DaxMapping] = [],
+                reconstructed: Bool = false) {
         self.device = device
         self.range = range
         self.kind = kind
+        self.mappings = mappings
+        self.reconstructed = reconstructed
+    }
+
+    public static func == (a: DaxFailure, b: DaxFailure) -> Bool {
+        a.device == b.device && a.range == b.range && a.kind == b.kind && a.reconstructed == b.reconstructed
+            && a.mappings.map(\.id) == b.mappings.map(\.id)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(device)
+        hasher.combine(range)
+        hasher.combine(kind)
+        hasher.combine(reconstructed)
+        hasher.combine(mappings.map(\.id))
     }
 
     public var description: String {
-        "\(kind) on \(device) [\(range.lowerBound), \(range.upperBound))"
+        "\(kind) on \(device) [\(range.lowerBound), \(range.upperBound))" + (reconstructed ? " (re-derived after dropped faults)" : "")
+    }
+
+    /// The same failure without the mapping references (for event streams,
+    /// which must not keep mappings alive).
+    var withoutMappings: DaxFailure {
+        var copy = self
+        copy.mappings = []
+        return copy
     }
 }

@@ -2,14 +2,26 @@
 /// the twin of the kernel's `dax_holder_operations.notify_failure`.
 ///
 /// Every ``DaxMapping`` belongs to a holder (given to ``DaxDevice/map(offset:length:holder:options:)``).
-/// A failure notifies only the holders whose mappings intersect it; a removal
-/// (``DaxFailure/Kind/preRemove``) notifies every holder of the device, which
-/// should then stop using and ``DaxMapping/close()`` its mappings. What a holder
-/// still maps when the deadline passes is revoked.
+/// A failure notifies only the holders whose mappings intersect it, once per
+/// failed range; a removal (``DaxFailure/Kind/preRemove``) notifies every
+/// holder of the device, which should then stop using and ``DaxMapping/close()``
+/// its mappings (``DaxFailure/mappings`` lists them). What a holder still maps
+/// when the deadline passes is revoked.
 ///
-/// Each holder is called on its own task, so a slow holder delays nobody else.
+/// Calls run on daxmap's own holder threads, never on the caller's or the
+/// cooperative pool's: a holder that blocks its thread, never returns, or is an
+/// actor delays nobody else, and a removal's deadline holds whatever the holder does.
 public protocol DaxHolder: AnyObject, Sendable {
     /// Told about a failure in a range this holder maps.
-    /// - Returns: whether the holder handled it (recorded in the removal report).
+    ///
+    /// - Returns: for ``DaxFailure/Kind/preRemove``, true when the holder has
+    ///   released (or is releasing) its mappings: counted in
+    ///   ``DaxRemovalReport/holdersHandled`` if it arrives before the report is
+    ///   built (false, or no answer by the deadline, and the holder is listed
+    ///   in ``DaxRemovalReport/unansweredHolders`` or counted as not handled;
+    ///   its mappings are revoked either way). For the other kinds, true when
+    ///   it stopped using the range; the answer is only counted
+    ///   (``DaxDeviceEvent/answered(_:holder:handled:)``). The answer never
+    ///   changes what daxmap does: the deadline and the marks do.
     func notifyFailure(_ failure: DaxFailure) async -> Bool
 }

@@ -2,6 +2,7 @@ internal import CDaxMap
 import Glibc
 import Synchronization
 import SystemPackage
+internal import DaxMapSync
 
 /// A mapped range of a ``DaxDevice``.
 ///
@@ -70,17 +71,14 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     /// A process-unique identifier (also in fault events).
     public let id: UInt64
 
-    /// At page granularity non-temporal stores beat ordinary ones (which read
-    /// each line for ownership first) only from about 8 KiB: below, the drain of
-    /// the streaming stores costs more than `msync` saves (`make bench`).
-    static let pageNonTemporalMinimum = 8 << 10
-
     let base: UnsafeAddress
     let slot: Int
-    let flushKind: CInt
-    /// Copies and fills of at least this many bytes use non-temporal stores.
-    let streamingThreshold: Int
+    let persistence: PersistenceStrategy
     let stateValue: Atomic<Int>
+    /// Set once the range-table slot is given back (close, or deinit).
+    private let slotFreed = Atomic<Bool>(false)
+    /// What the handler had marked when the slot was given back.
+    private let closedFailures = Locked<[DaxFailedRange]>([])
 
     init(device: DaxDevice, holder: (any DaxHolder)?, offset: UInt64, count: Int, granularity: StoreGranularity,
          options: Options, id: UInt64, base: UnsafeMutableRawPointer, slot: Int) {
@@ -93,15 +91,15 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         self.id = id
         self.base = UnsafeAddress(base)
         self.slot = slot
-        self.flushKind = granularity == .cacheLine ? Persistence.flushKind : CInt(CDAXMAP_FLUSH_NONE.rawValue)
-        self.streamingThreshold = granularity == .page
-            ? max(options.nonTemporalThreshold, Self.pageNonTemporalMinimum) : options.nonTemporalThreshold
+        self.persistence = PersistenceStrategy(granularity: granularity, nonTemporalThreshold: options.nonTemporalThreshold)
         self.stateValue = Atomic(State.open.rawValue)
     }
 
     deinit {
         // The only munmap of this range. No access can be in flight: every one holds `self`.
-        cdaxmap_range_unregister(slot)
+        freeSlot()
+        MappingRegistry.shared.remove(id)
+        device.dispatcher.forget(id)
         Syscalls.munmap(base.pointer, count)
     }
 
@@ -118,30 +116,89 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     /// Whether guarded accesses may still succeed.
     public var isUsable: Bool { state == .open }
 
+    /// Every range of this mapping daxmap no longer trusts, with why: poison,
+    /// memory removed under it (a truncated file's tail), pages replaced after
+    /// an unguarded fault. Marked by the signal handler as the fault happens,
+    /// so this is complete even when fault records were dropped; coalesced per
+    /// kind. Past ``maximumFailedExtents`` distinct extents the whole mapping
+    /// is listed. Kept after ``close()``.
+    public var failures: [DaxFailedRange] { markedFailures() }
+
+    /// Distinct failed extents a mapping records before it counts as failed as a whole.
+    public static let maximumFailedExtents = Int(CDAXMAP_FAILED_CAPACITY)
+
     /// Device ranges whose pages were replaced after an unguarded fault: what
     /// was read there is not the device's data.
-    public var lostRanges: [Range<UInt64>] { untrusted(kind: CDAXMAP_FAILED_LOST) }
+    public var lostRanges: [Range<UInt64>] { failures.filter { $0.kind == .pagesLost }.map(\.range) }
 
     /// Device ranges the kernel reported as failed memory (poison): guarded
     /// accesses there throw `.mediaFailure` until the device is reopened.
-    public var failedRanges: [Range<UInt64>] { untrusted(kind: CDAXMAP_FAILED_POISON) }
+    public var failedRanges: [Range<UInt64>] { failures.filter { $0.kind == .poison }.map(\.range) }
 
-    private func untrusted(kind: CInt) -> [Range<UInt64>] {
-        var kinds = [CInt](repeating: 0, count: 16)
-        var los = [UInt](repeating: 0, count: 16), his = [UInt](repeating: 0, count: 16)
-        let n = cdaxmap_range_failed(slot, &kinds, &los, &his, 16)
+    func markedFailures() -> [DaxFailedRange] {
+        if slotFreed.load(ordering: .acquiring) { return closedFailures.withLock { $0 } }
+        let marks = readMarks()
+        // The slot may have been given back (and reused) while we read it.
+        if slotFreed.load(ordering: .acquiring) { return closedFailures.withLock { $0 } }
+        return marks
+    }
+
+    private func readMarks() -> [DaxFailedRange] {
+        let classifier = FaultClassifier(self)
         let start = UInt(bitPattern: base.pointer)
-        return (0..<n).filter { kinds[$0] == kind }.map { i in
-            (offset + UInt64(los[i] - start))..<(offset + UInt64(his[i] - start))
+        if let kind = Optional(cdaxmap_range_overflowed(slot)), kind != 0 {
+            return [classifier.failedRange(kind: kind, lo: start, hi: start + UInt(count))]
         }
+        var room = Self.maximumFailedExtents
+        while true {
+            var kinds = [CInt](repeating: 0, count: room)
+            var los = [UInt](repeating: 0, count: room), his = [UInt](repeating: 0, count: room)
+            let n = Int(cdaxmap_range_failed(slot, &kinds, &los, &his, room))
+            if n > room {
+                room = n
+                continue
+            }
+            return (0..<n).map { classifier.failedRange(kind: kinds[$0], lo: los[$0], hi: his[$0]) }
+        }
+    }
+
+    /// Marks a device range of this mapping failed in the handler's table, so
+    /// guarded accesses refuse it without faulting (a re-derived failure).
+    func mark(_ kind: DaxFailedRange.Kind, _ range: Range<UInt64>) {
+        let part = range.clamped(to: deviceRange)
+        guard !part.isEmpty, !slotFreed.load(ordering: .acquiring) else { return }
+        let start = UInt(bitPattern: base.pointer)
+        let c: CInt = switch kind {
+        case .poison: CDAXMAP_FAILED_POISON
+        case .removed: CDAXMAP_FAILED_REMOVED
+        case .pagesLost: CDAXMAP_FAILED_LOST
+        }
+        _ = cdaxmap_range_mark(slot, c, start + UInt(part.lowerBound - offset), start + UInt(part.upperBound - offset))
+    }
+
+    /// Gives the range-table slot back, once, keeping what it had marked.
+    private func freeSlot() {
+        guard !slotFreed.load(ordering: .acquiring) else { return }
+        let marks = readMarks()
+        closedFailures.withLock { $0 = marks }
+        if !slotFreed.exchange(true, ordering: .acquiringAndReleasing) { cdaxmap_range_unregister(slot) }
     }
 
     /// Releases the device memory now: the range becomes a `PROT_NONE`
     /// reservation until deinit. Idempotent; the holder's release after a removal.
+    ///
+    /// A closed mapping gives its entry in the signal handler's range table back
+    /// at once (so closed mappings never fill it); its addresses stay a
+    /// `PROT_NONE` reservation until deinit, where a stale raw pointer faults
+    /// (a `SIGSEGV` daxmap no longer owns) instead of reaching other memory,
+    /// and a guarded access racing the close throws `.closed`.
     public func close() {
         let previous = exchangeState(to: .closed)
         if previous == .open { reserve() }
-        if previous != .closed { device.mappingReleased(self) }
+        guard previous != .closed else { return }
+        freeSlot()
+        MappingRegistry.shared.remove(id)
+        device.dispatcher.forget(id)
     }
 
     /// Revokes the mapping (after a removal deadline): a `PROT_NONE` reservation
@@ -149,10 +206,9 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     /// guarded accesses throw `.revoked`. Returns whether this call revoked it.
     @discardableResult
     func revoke() -> Bool {
-        var expected = State.open.rawValue
+        let expected = State.open.rawValue
         let (exchanged, _) = stateValue.compareExchange(expected: expected, desired: State.revoked.rawValue,
                                                         ordering: .acquiringAndReleasing)
-        expected = 0
         guard exchanged else { return false }
         reserve()
         cdaxmap_range_set_revoked(slot)
@@ -194,7 +250,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, persist: Bool = true) throws(DaxError) {
         try check("write", offset, bytes.count)
         guard let src = bytes.baseAddress, bytes.count > 0 else { return }
-        let nt = bytes.count >= streamingThreshold
+        let nt = persistence.streams(bytes.count)
         var fault = cdaxmap_fault()
         if cdaxmap_copy_guarded(base.pointer + offset, src, bytes.count, nt ? 1 : 0, &fault) != 0 {
             throw faultError("write", fault)
@@ -206,7 +262,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     public func fill(_ value: UInt8, at offset: Int, count: Int, persist: Bool = true) throws(DaxError) {
         try check("fill", offset, count)
         guard count > 0 else { return }
-        let nt = count >= streamingThreshold
+        let nt = persistence.streams(count)
         var fault = cdaxmap_fault()
         if cdaxmap_fill_guarded(base.pointer + offset, CInt(value), count, nt ? 1 : 0, &fault) != 0 {
             throw faultError("fill", fault)
@@ -227,29 +283,16 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     public func persistAll() throws(DaxError) { try persist(at: 0, count: count) }
 
     private func persistRange(_ offset: Int, _ count: Int, streamed: Bool) throws(DaxError) {
-        switch granularity {
-        case .byte:
-            cdaxmap_sfence()
-        case .cacheLine:
-            if streamed {
-                cdaxmap_sfence() // non-temporal stores need only the drain
-                return
-            }
-            var fault = cdaxmap_fault()
-            if cdaxmap_flush_guarded(flushKind, base.pointer + offset, count, &fault) != 0 {
-                throw faultError("persist", fault)
-            }
-        case .page:
-            let page = Syscalls.pageSize
-            let start = offset & ~(page - 1)
-            let end = offset + count
-            cdaxmap_sfence() // drain non-temporal stores before the write-back
-            if case .failure(let errno) = Syscalls.msync(base.pointer + start, end - start, MS_SYNC) {
-                // ENOMEM: part of the range is no longer mapped (revoked or truncated away).
-                throw DaxError(errno == .noMemory ? .deviceRemoved : .system, operation: "persist",
-                               path: device.path, offset: self.offset + UInt64(offset), length: UInt64(count),
-                               errno: errno, message: "msync failed")
-            }
+        switch persistence.persist(base.pointer, offset, count, streamed: streamed) {
+        case .done:
+            return
+        case .faulted(let fault):
+            throw faultError("persist", fault)
+        case .failed(let errno):
+            // ENOMEM: part of the range is no longer mapped (revoked or truncated away).
+            throw DaxError(errno == .noMemory ? .deviceRemoved : .system, operation: "persist",
+                           path: device.path, offset: self.offset + UInt64(offset), length: UInt64(count),
+                           errno: errno, message: "msync failed")
         }
     }
 
@@ -279,87 +322,14 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         }
         let start = UInt(bitPattern: base.pointer)
         var lo: UInt = 0, hi: UInt = 0
-        switch cdaxmap_range_check(slot, start + UInt(offset), start + UInt(offset + max(count, 1)), &lo, &hi) {
-        case 0:
-            break
-        case CDAXMAP_FAILED_POISON:
-            throw DaxError(.mediaFailure, operation: operation, path: device.path, offset: self.offset + UInt64(lo - start),
-                           length: UInt64(hi - lo),
-                           message: "the kernel reported a memory failure (poison) in this range; its data cannot be trusted")
-        default:
-            throw DaxError(.deviceRemoved, operation: operation, path: device.path, offset: self.offset + UInt64(lo - start),
-                           length: UInt64(hi - lo),
-                           message: "these pages were lost after a fault and replaced by anonymous memory; their contents are not the device's")
-        }
+        let kind = cdaxmap_range_check(slot, start + UInt(offset), start + UInt(offset + max(count, 1)), &lo, &hi)
+        if kind != 0 { throw FaultClassifier(self).error(operation, marked: kind, lo: lo, hi: hi) }
         Persistence.prepareThread()
     }
 
-    /// What ``injectMemoryFailure(at:)`` saw.
-    public enum MemoryFailureInjection: Sendable {
-        /// The kernel raised `BUS_MCEERR_AR` and the guard turned it into this error.
-        case caught(DaxError)
-        /// `madvise(MADV_HWPOISON)` was refused (no `CONFIG_MEMORY_FAILURE`, or not root).
-        case unsupported(Errno)
-        /// The call returned without a synchronous signal: the kernel may have sent
-        /// an asynchronous notice instead (`EHWPOISON` on fsdax), which the holders get.
-        case notRaised
-    }
-
-    /// Poisons the page at mapping offset `offset` with `madvise(MADV_HWPOISON)`,
-    /// a real memory failure for test harnesses (root, `CONFIG_MEMORY_FAILURE`).
-    /// The kernel's `BUS_MCEERR_AR` is caught by a guard, and the holders of the
-    /// range are notified as for any memory failure.
-    /// - Warning: the page's data is lost for good on real devices until the
-    ///   poison is cleared (`ndctl clear-errors`, or a write for pmem).
-    public func injectMemoryFailure(at offset: Int) -> MemoryFailureInjection {
-        let page = Syscalls.pageSize
-        guard offset >= 0, offset < count, isUsable else { return .unsupported(.invalidArgument) }
-        Persistence.prepareThread()
-        var fault = cdaxmap_fault()
-        let r = cdaxmap_poison_guarded(base.pointer + (offset & ~(page - 1)), page, &fault)
-        if r == -EFAULT { return .caught(faultError("madvise", fault)) }
-        // EHWPOISON: the page was poisoned and the process signalled (fsdax sends AO).
-        if r == -133 { return .notRaised }
-        if r < 0 { return .unsupported(Errno(rawValue: -r)) }
-        return .notRaised
-    }
-
-    /// Test support: raises a real SIGBUS with `code` at mapping offset `offset`
-    /// on this thread (rt_tgsigqueueinfo), inside a guard when `guarded`.
-    /// Returns the error a guarded access would throw, if the guard caught it.
-    func _raiseForTesting(code: CInt, at offset: Int, addressLSB: CInt, guarded: Bool) -> DaxError? {
-        Persistence.prepareThread()
-        var fault = cdaxmap_fault()
-        if guarded {
-            if cdaxmap_test_raise_sigbus_guarded(code, base.pointer + offset, addressLSB, &fault) != 0 {
-                return faultError("read", fault)
-            }
-        } else {
-            _ = cdaxmap_test_raise_sigbus(code, base.pointer + offset, addressLSB)
-        }
-        return nil
-    }
-
+    /// The error a guarded access throws for the fault its guard caught.
     func faultError(_ operation: String, _ fault: cdaxmap_fault) -> DaxError {
-        let address = UInt(fault.address)
-        let start = UInt(bitPattern: base.pointer)
-        let deviceOffset = offset + UInt64(address >= start ? address - start : 0)
-        if fault.flags & UInt32(CDAXMAP_EVENT_REVOKED) != 0 || fault.signo == SIGSEGV {
-            let closed = state == .closed
-            return DaxError(closed ? .closed : .revoked, operation: operation, path: device.path, offset: deviceOffset,
-                            message: closed ? "the mapping was closed during the access"
-                                : "the mapping was revoked during the access (the device was removed)")
-        }
-        switch fault.code {
-        case BUS_MCEERR_AR_, BUS_MCEERR_AO_:
-            let extent = UInt64(1) << UInt64(max(fault.addr_lsb, 12))
-            let failed = deviceOffset & ~(extent - 1)
-            return DaxError(.mediaFailure, operation: operation, path: device.path, offset: failed, length: extent,
-                            message: "memory failure (poison) at device offset \(failed), \(extent) bytes")
-        default:
-            return DaxError(.deviceRemoved, operation: operation, path: device.path, offset: deviceOffset,
-                            message: "the memory at device offset \(deviceOffset) is no longer backed (BUS_ADRERR): the device was removed or the file truncated")
-        }
+        FaultClassifier(self).error(operation, fault, closed: state == .closed)
     }
 }
 

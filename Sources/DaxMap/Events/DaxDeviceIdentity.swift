@@ -72,20 +72,15 @@ public struct DaxDeviceIdentity: Sendable, Hashable, CustomStringConvertible {
         // glibc's gnu_dev_major/minor encoding, spelled out because the macros are not imported.
         let major = UInt32(truncatingIfNeeded: ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff))
         let minor = UInt32(truncatingIfNeeded: (dev & 0xff) | ((dev >> 12) & ~0xff))
-        let link = "\(sysfsRoot)/dev/\(kind.rawValue)/\(major):\(minor)"
-        guard let real = Syscalls.realpath(link), let devpath = stripRoot(real, sysfsRoot) else {
+        let real = kind == .character ? Sysfs.devicePath(ofCharDevice: major, minor: minor, root: sysfsRoot)
+            : Sysfs.devicePath(ofBlockDevice: major, minor: minor, root: sysfsRoot)
+        guard let real, let devpath = stripRoot(real, sysfsRoot) else {
             throw DaxError(
                 .notADaxDevice, operation: "resolve device", path: path,
-                message: "no sysfs device \(link): not backed by a kernel device (tmpfs, overlayfs?)")
+                message: "no sysfs device \(sysfsRoot)/dev/\(kind.rawValue)/\(major):\(minor): not backed by a kernel device (tmpfs, overlayfs?)")
         }
-        let subsystem = Syscalls.realpath(real + "/subsystem").map { String($0.split(separator: "/").last ?? "") }
-        var devname: String?
-        if let uevent = Syscalls.readText(real + "/uevent") {
-            for line in uevent.split(separator: "\n") where line.hasPrefix("DEVNAME=") {
-                // DEVNAME may hold a directory (`dri/card0`); the uevent carries it the same way.
-                devname = String(line.dropFirst("DEVNAME=".count))
-            }
-        }
+        let subsystem = Sysfs.subsystem(ofDirectory: real)
+        let devname = Sysfs.deviceName(ofDirectory: real)
         return DaxDeviceIdentity(
             devpath: devpath, subsystem: subsystem, devname: devname, kind: kind, major: major, minor: minor)
     }

@@ -45,7 +45,7 @@ public final class SysfsPoller: Sendable {
         self.identity = identity
         self.sysfsRoot = sysfsRoot.hasSuffix("/") ? String(sysfsRoot.dropLast()) : sysfsRoot
         self.interval = interval
-        self.requiresDriver = Self.exists(self.sysfsRoot + identity.devpath + "/driver")
+        self.requiresDriver = Sysfs.exists(identity.devpath + "/driver", root: self.sysfsRoot)
         self.last = Locked(.absent)
         let now = look()
         last.withLock { $0 = now }
@@ -105,18 +105,12 @@ public final class SysfsPoller: Sendable {
             let link = "\(sysfsRoot)/dev/\(kind.rawValue)/\(major):\(minor)"
             if let real = Syscalls.realpath(link), let path = DaxDeviceIdentity.stripRoot(real, sysfsRoot) {
                 devpath = path
-            } else if Self.exists("\(sysfsRoot)/dev/\(kind.rawValue)") {
+            } else if Sysfs.exists("/dev/\(kind.rawValue)", root: sysfsRoot) {
                 return .absent  // sysfs lists device numbers and ours is not among them
             }
         }
-        guard Self.exists(sysfsRoot + devpath) else { return .absent }
-        if requiresDriver && !Self.exists(sysfsRoot + devpath + "/driver") { return .unbound(devpath: devpath) }
+        guard Sysfs.exists(devpath, root: sysfsRoot) else { return .absent }
+        if requiresDriver && !Sysfs.exists(devpath + "/driver", root: sysfsRoot) { return .unbound(devpath: devpath) }
         return .bound(devpath: devpath)
-    }
-
-    /// lstat: a dangling `driver` link still counts (the kernel removes links, never dangles them).
-    private static func exists(_ path: String) -> Bool {
-        var st = Glibc.stat()
-        return lstat(path, &st) == 0
     }
 }

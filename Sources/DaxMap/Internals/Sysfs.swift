@@ -27,6 +27,41 @@ enum Sysfs {
         Syscalls.realpath("\(root)/dev/block/\(major):\(minor)")
     }
 
+    /// Where a character device's `driver` link leads; nil when it has none
+    /// (unbound) or the device is gone.
+    static func driver(ofCharDevice major: UInt32, minor: UInt32, root: String = defaultRoot) -> String? {
+        Syscalls.realpath("\(root)/dev/char/\(major):\(minor)/driver")
+    }
+
+    /// The subsystem of a canonical sysfs device directory (`dax`, `block`, `nd`...).
+    static func subsystem(ofDirectory directory: String) -> String? {
+        Syscalls.realpath(directory + "/subsystem").flatMap(lastComponent)
+    }
+
+    /// `DEVNAME` from a device directory's `uevent` file (may hold a directory, `dri/card0`).
+    static func deviceName(ofDirectory directory: String) -> String? {
+        guard let uevent = Syscalls.readText(directory + "/uevent") else { return nil }
+        var name: String?
+        for line in uevent.split(separator: "\n") where line.hasPrefix("DEVNAME=") {
+            name = String(line.dropFirst("DEVNAME=".count))
+        }
+        return name
+    }
+
+    /// Whether `devpath` (below `root`) exists; lstat, so a dangling `driver`
+    /// link still counts (the kernel removes links, never dangles them).
+    static func exists(_ devpath: String, root: String = defaultRoot) -> Bool {
+        var st = Glibc.stat()
+        return lstat(root + devpath, &st) == 0
+    }
+
+    /// A numeric attribute (decimal or 0x hex), nil if unreadable or not a number.
+    static func number(_ path: String) -> UInt64? {
+        guard let text = attribute(path) else { return nil }
+        if text.hasPrefix("0x") { return UInt64(text.dropFirst(2), radix: 16) }
+        return UInt64(text)
+    }
+
     /// A sysfs attribute with surrounding white space removed, nil if unreadable.
     static func attribute(_ path: String) -> String? {
         guard let text = Syscalls.readText(path) else { return nil }
@@ -62,7 +97,7 @@ enum Sysfs {
         return parseBadblocks(text)
     }
 
-    private static func lastComponent(_ path: String) -> String? {
+    static func lastComponent(_ path: String) -> String? {
         guard let last = path.split(separator: "/").last else { return nil }
         return String(last)
     }

@@ -1,0 +1,180 @@
+internal import CDaxMap
+import Glibc
+internal import DaxMapSync
+
+/// One per device: every failure of the device reaches its holders through
+/// here, and every decision about it is made here once — whether a fault is a
+/// removal, a storm or a range failure, which holders it concerns, what they
+/// were already told (coalescing), and the removal's deadline.
+///
+/// Fed by the monitor thread with classified faults; never blocks on a holder
+/// (calls go through ``HolderCalls`` on holder threads).
+final class FailureDispatcher: Sendable {
+    /// Notices about this many distinct extents within ``noticeWindow`` are a
+    /// pre-remove storm, not poison: XFS answers `MF_MEM_PRE_REMOVE` by sending
+    /// `BUS_MCEERR_AO` for every page of every mapped file.
+    static let stormThreshold = 32
+    static let noticeWindow: Duration = .milliseconds(20)
+
+    struct State {
+        /// Action-optional notices waiting for the storm decision, and when it is due.
+        var notices: [Range<UInt64>] = []
+        var noticesDue: ContinuousClock.Instant?
+        /// What each mapping's holder has been told, by kind.
+        var told: [UInt64: [DaxFailure.Kind: RangeLedger]] = [:]
+        var removal: RemovalRun?
+    }
+
+    /// The device owns its dispatcher; set once by the device's initialiser,
+    /// before the device is shared.
+    nonisolated(unsafe) private unowned var owner: DaxDevice?
+    var device: DaxDevice { owner! }
+    let state = Locked(State())
+    private let registry = MappingRegistry.shared
+
+    init() {}
+
+    func attach(to device: DaxDevice) { owner = device }
+
+    // MARK: - Faults (monitor thread)
+
+    /// Acts on faults drained from the ring for this device's mappings.
+    func handle(_ faults: [(mapping: DaxMapping, fault: DaxFault)]) {
+        for (mapping, fault) in faults {
+            guard device.lifecycle == .alive else { return } // going or gone: faults are only reported
+            switch fault.cause {
+            case .memoryFailureActionOptional:
+                if fault.range.lowerBound == 0 && fault.range.upperBound >= device.size || device.hasVanished() {
+                    startRemoval(source: .memoryFailure)
+                    return
+                }
+                state.withLock { s in
+                    s.notices.append(fault.range)
+                    if s.noticesDue == nil { s.noticesDue = .now + Self.noticeWindow }
+                }
+            case .memoryFailureActionRequired:
+                tell(.memoryFailureActionRequired, fault.range)
+            case .addressError:
+                if device.kind == .deviceDax || device.hasVanished() {
+                    // Device-dax raises BUS_ADRERR only once the device is dead.
+                    startRemoval(source: .accessError)
+                    return
+                }
+                tellRemovedTail()
+                if fault.replaced { tell(.pagesLost, fault.range) }
+            case .accessAfterRevoke, .other:
+                _ = mapping
+            }
+        }
+    }
+
+    /// When the pending notices are due for their storm decision, if any are pending.
+    var noticesDue: ContinuousClock.Instant? { state.withLock { $0.noticesDue } }
+
+    /// Decides pending notices whose window has closed: a storm is a removal,
+    /// fewer are poison for the holders of each range.
+    func decideNotices(now: ContinuousClock.Instant) {
+        let ranges = state.withLock { s -> [Range<UInt64>]? in
+            guard let due = s.noticesDue, due <= now else { return nil }
+            s.noticesDue = nil
+            defer { s.notices.removeAll() }
+            return s.notices
+        }
+        guard let ranges, device.lifecycle == .alive else { return }
+        if Set(ranges.map(\.lowerBound)).count >= Self.stormThreshold || device.hasVanished() {
+            startRemoval(source: .memoryFailure)
+            return
+        }
+        for range in RangeLedger.coalesced(ranges) { tell(.memoryFailureActionOptional, range) }
+    }
+
+    /// After the ring dropped records: re-derives what failed in `mappings`
+    /// from the marks the handler left in the range table (and a file's size),
+    /// and tells what was not told yet, marked `reconstructed`.
+    func reconcile(_ mappings: [DaxMapping]) {
+        guard device.lifecycle == .alive else { return }
+        if device.hasVanished() {
+            startRemoval(source: .accessError)
+            return
+        }
+        for mapping in mappings {
+            for failed in mapping.markedFailures() {
+                switch failed.kind {
+                case .poison: tell(.memoryFailureActionOptional, failed.range, reconstructed: true)
+                case .removed:
+                    if device.kind == .deviceDax {
+                        startRemoval(source: .accessError)
+                        return
+                    }
+                    tellRemovedTail(reconstructed: true)
+                    tell(.removed, failed.range, reconstructed: true)
+                case .pagesLost: tell(.pagesLost, failed.range, reconstructed: true)
+                }
+            }
+        }
+    }
+
+    /// A truncated file: everything from its new size to the end of the device
+    /// is gone. Marked in the handler's table (so guarded accesses refuse it
+    /// without faulting) and told once as one range.
+    private func tellRemovedTail(reconstructed: Bool = false) {
+        guard let size = device.backingSize(), size < device.size else { return }
+        let tail = size..<device.size
+        for mapping in registry.mappings(of: device) { mapping.mark(.removed, tail) }
+        tell(.removed, tail, reconstructed: reconstructed)
+    }
+
+    // MARK: - Telling holders
+
+    /// Tells each holder of a mapping that intersects `range` the part of it
+    /// that holder was not told yet (for `kind`), once, clamped to its mappings.
+    /// Pages lost inside a range already told `removed` are not told again.
+    func tell(_ kind: DaxFailure.Kind, _ range: Range<UInt64>, reconstructed: Bool = false) {
+        let (held, _) = registry.holders(of: device, intersecting: range)
+        var told: [Range<UInt64>: Int] = [:]
+        for (holder, mappings) in held {
+            var pieces: [Range<UInt64>] = []
+            var concerned: [DaxMapping] = []
+            state.withLock { s in
+                for mapping in mappings {
+                    let part = range.clamped(to: mapping.deviceRange)
+                    var ledger = s.told[mapping.id, default: [:]][kind] ?? RangeLedger()
+                    var fresh = ledger.missing(from: part)
+                    if kind == .pagesLost, let removed = s.told[mapping.id]?[.removed] {
+                        fresh = fresh.flatMap { removed.missing(from: $0) }
+                    }
+                    guard !fresh.isEmpty else { continue }
+                    for piece in fresh { ledger.add(piece) }
+                    s.told[mapping.id, default: [:]][kind] = ledger
+                    pieces += fresh
+                    concerned.append(mapping)
+                }
+            }
+            for piece in RangeLedger.coalesced(pieces) {
+                let failure = DaxFailure(device: device.path, range: piece, kind: kind,
+                                         mappings: concerned.filter { $0.deviceRange.overlaps(piece) },
+                                         reconstructed: reconstructed)
+                call(holder, failure, calls: HolderCalls())
+                told[piece, default: 0] += 1
+            }
+        }
+        for (piece, holders) in told.sorted(by: { $0.key.lowerBound < $1.key.lowerBound }) {
+            device.publish(.notified(DaxFailure(device: device.path, range: piece, kind: kind,
+                                                reconstructed: reconstructed), holders: holders))
+        }
+    }
+
+    func call(_ holder: any DaxHolder, _ failure: DaxFailure, calls: HolderCalls) {
+        let name = HolderCalls.name(of: holder)
+        let event = failure.withoutMappings
+        // Weak: a holder that never answers must not keep the device alive.
+        calls.call(holder, failure) { [weak device] handled in
+            device?.publish(.answered(event, holder: name, handled: handled))
+        }
+    }
+
+    /// A mapping left the registry: forget what its holder was told.
+    func forget(_ id: UInt64) {
+        _ = state.withLock { $0.told.removeValue(forKey: id) }
+    }
+}

@@ -1,0 +1,109 @@
+internal import CDaxMap
+internal import DaxMapSync
+import Synchronization
+
+/// The one answer in Swift to "whose is this mapping": id → mapping, device,
+/// holder, range. The C range table answers the same question for the signal
+/// handler by address; this one holds what C cannot (the objects). Entries are
+/// added by `map` and dropped when a mapping is closed, revoked or deinitialised.
+final class MappingRegistry: Sendable {
+    static let shared = MappingRegistry()
+
+    struct Entry {
+        weak var mapping: DaxMapping?
+        let device: ObjectIdentifier
+        let holder: (any DaxHolder)?
+        let range: Range<UInt64>
+        let slot: Int
+        /// Fault records of this slot drained so far (compared with the handler's
+        /// own count to find mappings whose records were dropped).
+        var recorded: UInt64 = 0
+    }
+
+    private struct State {
+        var entries: [UInt64: Entry] = [:]
+        var byDevice: [ObjectIdentifier: Set<UInt64>] = [:]
+    }
+
+    private let state = Locked(State())
+    private let ids = Atomic<UInt64>(1)
+
+    /// A process-unique mapping id (never 0: 0 means "no mapping" to the handler).
+    func nextID() -> UInt64 { ids.wrappingAdd(1, ordering: .relaxed).oldValue }
+
+    func add(_ mapping: DaxMapping) {
+        let device = ObjectIdentifier(mapping.device)
+        let entry = Entry(mapping: mapping, device: device, holder: mapping.holder, range: mapping.deviceRange,
+                          slot: mapping.slot)
+        state.withLock { s in
+            s.entries[mapping.id] = entry
+            s.byDevice[device, default: []].insert(mapping.id)
+        }
+    }
+
+    func remove(_ id: UInt64) {
+        state.withLock { s in
+            guard let entry = s.entries.removeValue(forKey: id) else { return }
+            s.byDevice[entry.device]?.remove(id)
+            if s.byDevice[entry.device]?.isEmpty == true { s.byDevice.removeValue(forKey: entry.device) }
+        }
+    }
+
+    /// The live mapping a drained record names, counting the record.
+    func mappingForRecord(_ id: UInt64) -> DaxMapping? {
+        state.withLock { s -> DaxMapping? in
+            guard s.entries[id] != nil else { return nil }
+            s.entries[id]!.recorded += 1
+            return s.entries[id]!.mapping
+        }
+    }
+
+    /// Mappings whose handler fault count moved past the records drained for
+    /// them: after the ring dropped records, these are the ones that faulted.
+    func mappingsWithUnrecordedFaults() -> [DaxMapping] {
+        state.withLock { s -> [DaxMapping] in
+            var found: [DaxMapping] = []
+            for (id, entry) in s.entries {
+                let faults = cdaxmap_range_faults(entry.slot)
+                guard faults > entry.recorded, let mapping = entry.mapping else { continue }
+                s.entries[id]!.recorded = faults
+                found.append(mapping)
+            }
+            return found
+        }
+    }
+
+    /// The device's registered mappings (open or revoked-but-referenced).
+    func mappings(of device: DaxDevice) -> [DaxMapping] {
+        state.withLock { s in
+            (s.byDevice[ObjectIdentifier(device)] ?? []).compactMap { s.entries[$0]?.mapping }
+        }
+    }
+
+    /// The device's mappings, grouped by holder; mappings without one in `unheld`.
+    /// - Parameter range: only mappings that intersect it (nil: all).
+    func holders(of device: DaxDevice, intersecting range: Range<UInt64>? = nil)
+        -> (held: [(holder: any DaxHolder, mappings: [DaxMapping])], unheld: [DaxMapping])
+    {
+        state.withLock { s in
+            var held: [ObjectIdentifier: (holder: any DaxHolder, mappings: [DaxMapping])] = [:]
+            var order: [ObjectIdentifier] = []
+            var unheld: [DaxMapping] = []
+            for id in (s.byDevice[ObjectIdentifier(device)] ?? []).sorted() {
+                guard let entry = s.entries[id], let mapping = entry.mapping else { continue }
+                if let range, !entry.range.overlaps(range) { continue }
+                guard let holder = entry.holder else {
+                    unheld.append(mapping)
+                    continue
+                }
+                let key = ObjectIdentifier(holder)
+                if held[key] == nil {
+                    held[key] = (holder, [])
+                    order.append(key)
+                }
+                held[key]!.mappings.append(mapping)
+            }
+            return (order.map { held[$0]! }, unheld)
+        }
+    }
+}

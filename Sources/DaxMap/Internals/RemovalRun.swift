@@ -1,0 +1,110 @@
+import Glibc
+internal import DaxMapSync
+
+/// One removal of a device, run on a thread of its own: freeze, notify, wait
+/// for release up to the deadline, revoke, close. Its own thread because the
+/// deadline must hold when holders block every thread of the cooperative pool;
+/// nothing here waits for a holder call to return.
+final class RemovalRun: Sendable {
+    let source: RemovalSource
+    let deadline: Duration
+
+    private struct State {
+        var report: DaxRemovalReport?
+        var waiting: [CheckedContinuation<DaxRemovalReport, Never>] = []
+    }
+
+    private let state = Locked(State())
+
+    init(source: RemovalSource, deadline: Duration) {
+        self.source = source
+        self.deadline = deadline
+    }
+
+    /// The report, once the removal has completed.
+    func report() async -> DaxRemovalReport {
+        await withCheckedContinuation { (c: CheckedContinuation<DaxRemovalReport, Never>) in
+            let done = state.withLock { s -> DaxRemovalReport? in
+                if let report = s.report { return report }
+                s.waiting.append(c)
+                return nil
+            }
+            if let done { c.resume(returning: done) }
+        }
+    }
+
+    var completedReport: DaxRemovalReport? { state.withLock { $0.report } }
+
+    func complete(_ report: DaxRemovalReport) {
+        let waiting = state.withLock { s -> [CheckedContinuation<DaxRemovalReport, Never>] in
+            s.report = report
+            defer { s.waiting.removeAll() }
+            return s.waiting
+        }
+        for c in waiting { c.resume(returning: report) }
+    }
+}
+
+extension FailureDispatcher {
+    /// Starts the device's removal, or joins the one under way.
+    @discardableResult
+    func startRemoval(source: RemovalSource, deadline: Duration? = nil) -> RemovalRun {
+        let deadline = deadline ?? device.options.removalDeadline
+        let (run, start) = state.withLock { s -> (RemovalRun, Bool) in
+            if let running = s.removal { return (running, false) }
+            let run = RemovalRun(source: source, deadline: deadline)
+            s.removal = run
+            return (run, true)
+        }
+        if start {
+            let device = self.device // strong until the removal is done
+            // No thread to be had: run it here rather than never.
+            if !DetachedThread.start({ device.dispatcher.runRemoval(run) }) { runRemoval(run) }
+        }
+        return run
+    }
+
+    private func runRemoval(_ run: RemovalRun) {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let limit = started + run.deadline
+        device.freeze()
+        device.publish(.removalStarted(device: device.path, source: run.source))
+
+        // Notify each holder once, with its mappings; mappings nobody holds are revoked at once.
+        let (held, unheld) = MappingRegistry.shared.holders(of: device)
+        var revoked = unheld.filter { $0.revoke() }.count
+        let calls = HolderCalls()
+        let everything = 0..<device.size
+        for (holder, mappings) in held {
+            call(holder, DaxFailure(device: device.path, range: everything, kind: .preRemove, mappings: mappings),
+                 calls: calls)
+        }
+        if !held.isEmpty {
+            device.publish(.notified(DaxFailure(device: device.path, range: everything, kind: .preRemove),
+                                     holders: held.count))
+        }
+
+        // Wait until every holder has released its mappings and answered, or the deadline.
+        let mappings = held.flatMap(\.mappings)
+        var pause = timespec(tv_sec: 0, tv_nsec: 200_000)
+        while clock.now < limit && (mappings.contains { $0.state == .open } || !calls.allAnswered) {
+            nanosleep(&pause, nil)
+        }
+
+        // Revoke what is left, close the descriptor (a descriptor open across a
+        // device-dax unbind and re-bind trips a kernel refcount bug).
+        revoked += mappings.filter { $0.revoke() }.count
+        device.markGone()
+        let report = DaxRemovalReport(
+            device: device.path, source: run.source, holdersNotified: held.count,
+            holdersAnswered: calls.answeredCount, holdersHandled: calls.handledCount,
+            unansweredHolders: calls.unanswered, mappingsReleased: mappings.count + unheld.count - revoked,
+            mappingsRevoked: revoked, duration: clock.now - started)
+        device.publish(.removalCompleted(report))
+        EventHub.shared.finish(device)
+        run.complete(report)
+        // Still watched: the kernel's uevent may come after a fault started the
+        // removal, and a later add/bind says the device is back.
+    }
+}
