@@ -97,7 +97,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
 
     deinit {
         // The only munmap of this range. No access can be in flight: every one holds `self`.
-        freeSlot()
+        if !slotFreed.exchange(true, ordering: .acquiringAndReleasing) { cdaxmap_range_unregister(slot) }
         MappingRegistry.shared.remove(id)
         device.dispatcher.forget(id)
         Syscalls.munmap(base.pointer, count)

@@ -45,10 +45,12 @@ struct WatchCommand: AsyncParsableCommand {
         switch event {
         case .uevent: "uevent"
         case .faultsDropped: "faultsDropped"
+        case .handlerDisplaced: "handlerDisplaced"
         case .device(_, let e):
             switch e {
             case .fault: "fault"
             case .notified: "notified"
+            case .answered: "answered"
             case .removalStarted: "removalStarted"
             case .removalCompleted: "removalCompleted"
             case .returned: "returned"

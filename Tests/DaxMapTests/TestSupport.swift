@@ -1,5 +1,7 @@
 import Glibc
 import DaxMapSync
+import CDaxMap
+import CDaxMapTesting
 @testable import DaxMap
 
 /// A fresh directory under /tmp, removed by `remove()`.
@@ -33,7 +35,7 @@ final class RecordingHolder: DaxHolder {
     func notifyFailure(_ failure: DaxFailure) async -> Bool {
         let mappings = state.withLock { s -> [DaxMapping] in
             s.failures.append(failure)
-            return s.mappings
+            return s.mappings + failure.mappings
         }
         if failure.kind == .preRemove && !stubborn {
             for m in mappings { m.close() }
@@ -41,8 +43,8 @@ final class RecordingHolder: DaxHolder {
         return !stubborn
     }
 
-    /// Waits (bounded) until a failure of `kind` arrives. Generous: notifications
-    /// run on the cooperative pool, which busy suites (and TSan) can hold up.
+    /// Waits (bounded) until a failure of `kind` arrives. Generous: busy suites
+    /// (and TSan) slow everything down.
     func waitFor(_ kind: DaxFailure.Kind, seconds: Double = 20) async -> DaxFailure? {
         await waitFor(anyOf: [kind], seconds: seconds)
     }
@@ -108,5 +110,26 @@ func readFile(_ path: String) -> String {
 extension String {
     func replacingOccurrences(_ target: String, _ replacement: String) -> String {
         split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}
+
+extension DaxMapping {
+    /// Raises a real SIGBUS with `code` at mapping offset `offset` on this
+    /// thread (rt_tgsigqueueinfo to itself, which may carry any positive
+    /// si_code), inside a guard when `guarded`. Returns the error a guarded
+    /// access would throw, if the guard caught it. For memory-failure codes on
+    /// a host without CONFIG_MEMORY_FAILURE.
+    func raiseForTesting(code: CInt, at offset: Int, addressLSB: CInt, guarded: Bool) -> DaxError? {
+        _ = cdaxmap_thread_prepare()
+        var fault = cdaxmap_fault()
+        let address = base.pointer + offset
+        if guarded {
+            if cdaxmap_test_raise_sigbus_guarded(code, address, addressLSB, &fault) != 0 {
+                return faultError("read", fault)
+            }
+        } else {
+            _ = cdaxmap_test_raise_sigbus(code, address, addressLSB)
+        }
+        return nil
     }
 }

@@ -60,10 +60,16 @@ final class FailureDispatcher: Sendable {
                     startRemoval(source: .accessError)
                     return
                 }
-                tellRemovedTail()
+                if !tellRemovedTail() {
+                    // Not a shorter file: tell what the handler marked, at least the faulting page.
+                    let marked = mapping.markedFailures().filter { $0.kind == .removed && $0.range.overlaps(fault.range) }
+                    for failed in marked.isEmpty ? [DaxFailedRange(range: fault.range, kind: .removed)] : marked {
+                        tell(.removed, failed.range)
+                    }
+                }
                 if fault.replaced { tell(.pagesLost, fault.range) }
             case .accessAfterRevoke, .other:
-                _ = mapping
+                break
             }
         }
     }
@@ -106,7 +112,7 @@ final class FailureDispatcher: Sendable {
                         startRemoval(source: .accessError)
                         return
                     }
-                    tellRemovedTail(reconstructed: true)
+                    _ = tellRemovedTail(reconstructed: true)
                     tell(.removed, failed.range, reconstructed: true)
                 case .pagesLost: tell(.pagesLost, failed.range, reconstructed: true)
                 }
@@ -117,11 +123,13 @@ final class FailureDispatcher: Sendable {
     /// A truncated file: everything from its new size to the end of the device
     /// is gone. Marked in the handler's table (so guarded accesses refuse it
     /// without faulting) and told once as one range.
-    private func tellRemovedTail(reconstructed: Bool = false) {
-        guard let size = device.backingSize(), size < device.size else { return }
+    /// - Returns: whether the file was shorter than the device.
+    private func tellRemovedTail(reconstructed: Bool = false) -> Bool {
+        guard let size = device.backingSize(), size < device.size else { return false }
         let tail = size..<device.size
         for mapping in registry.mappings(of: device) { mapping.mark(.removed, tail) }
         tell(.removed, tail, reconstructed: reconstructed)
+        return true
     }
 
     // MARK: - Telling holders

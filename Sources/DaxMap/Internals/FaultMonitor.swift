@@ -76,6 +76,10 @@ final class FaultMonitor: Sendable {
             let pending = state.withLock { !$0.pendingNotices.isEmpty }
             let n = poll(&fds, nfds_t(fds.count), pending ? 5 : 250)
             if n < 0 && errno != EINTR { usleep(1000) }
+            if DaxMapTestHooks.drainsPaused.load(ordering: .relaxed) {
+                usleep(1000)
+                continue
+            }
             signals.acknowledgeWake()
             dispatch(signals.drain())
             let dropped = signals.newlyDropped()
@@ -99,7 +103,7 @@ final class FaultMonitor: Sendable {
         guard !records.isEmpty else { return }
         var batches: [ObjectIdentifier: (DaxDevice, [(mapping: DaxMapping, fault: DaxFault)])] = [:]
         for record in records {
-            guard let mapping = registry.mappingForRecord(record.mapping_id) else { continue }
+            guard let mapping = registry.mapping(record.mapping_id) else { continue }
             let fault = FaultClassifier(mapping).fault(record)
             mapping.device.publish(.fault(fault))
             let key = ObjectIdentifier(mapping.device)
@@ -111,12 +115,12 @@ final class FaultMonitor: Sendable {
         }
     }
 
-    /// The ring was full: some records are lost, not the failures. The mappings
-    /// whose handler count moved past their records faulted; their devices
-    /// re-derive what failed from the handler's marks.
+    /// The ring was full: some records are lost, not the failures. Every
+    /// failure is also a mark in the handler's range table, so each device
+    /// compares its faulted mappings' marks with what its holders were told.
     private func reconcileAfterDrops() {
         var byDevice: [ObjectIdentifier: (DaxDevice, [DaxMapping])] = [:]
-        for mapping in registry.mappingsWithUnrecordedFaults() {
+        for mapping in registry.mappingsThatFaulted() {
             byDevice[ObjectIdentifier(mapping.device), default: (mapping.device, [])].1.append(mapping)
         }
         for (device, mappings) in byDevice.values { device.dispatcher.reconcile(mappings) }

@@ -15,9 +15,6 @@ final class MappingRegistry: Sendable {
         let holder: (any DaxHolder)?
         let range: Range<UInt64>
         let slot: Int
-        /// Fault records of this slot drained so far (compared with the handler's
-        /// own count to find mappings whose records were dropped).
-        var recorded: UInt64 = 0
     }
 
     private struct State {
@@ -49,27 +46,17 @@ final class MappingRegistry: Sendable {
         }
     }
 
-    /// The live mapping a drained record names, counting the record.
-    func mappingForRecord(_ id: UInt64) -> DaxMapping? {
-        state.withLock { s -> DaxMapping? in
-            guard s.entries[id] != nil else { return nil }
-            s.entries[id]!.recorded += 1
-            return s.entries[id]!.mapping
-        }
+    /// The live mapping a drained record names.
+    func mapping(_ id: UInt64) -> DaxMapping? {
+        state.withLock { $0.entries[id]?.mapping }
     }
 
-    /// Mappings whose handler fault count moved past the records drained for
-    /// them: after the ring dropped records, these are the ones that faulted.
-    func mappingsWithUnrecordedFaults() -> [DaxMapping] {
-        state.withLock { s -> [DaxMapping] in
-            var found: [DaxMapping] = []
-            for (id, entry) in s.entries {
-                let faults = cdaxmap_range_faults(entry.slot)
-                guard faults > entry.recorded, let mapping = entry.mapping else { continue }
-                s.entries[id]!.recorded = faults
-                found.append(mapping)
-            }
-            return found
+    /// Mappings the handler has attributed a fault to since they were
+    /// registered (its per-slot count goes on when the ring is full): after a
+    /// drop, the ones whose failures must be re-derived from the handler's marks.
+    func mappingsThatFaulted() -> [DaxMapping] {
+        state.withLock { s in
+            s.entries.values.filter { cdaxmap_range_faults($0.slot) > 0 }.compactMap(\.mapping)
         }
     }
 

@@ -1,0 +1,296 @@
+import Glibc
+import Synchronization
+import Testing
+import DaxMapSync
+import CDaxMap
+@testable import DaxMap
+
+/// The holder contract at its edges: deadlines against holders that block,
+/// never answer or are actors; every failure told once, whole, and never lost
+/// to a full ring; answers counted; bad ranges typed.
+@Suite(.serialized) struct FaultPathTests {
+    /// A holder whose notifyFailure blocks its thread until `release` is set:
+    /// the way a holder doing a synchronous flush or taking a lock behaves.
+    final class BlockingHolder: DaxHolder, CustomStringConvertible {
+        let name: String
+        let release: Atomic<Bool>
+        let entered = Atomic<Bool>(false)
+        init(_ name: String, release: Atomic<Bool>) {
+            self.name = name
+            self.release = release
+        }
+        var description: String { name }
+        func notifyFailure(_ failure: DaxFailure) async -> Bool {
+            entered.store(true, ordering: .relaxed)
+            while !release.load(ordering: .relaxed) { usleep(1000) } // blocks the thread, not the task
+            return true
+        }
+    }
+
+    /// Never answers: suspends forever.
+    final class SilentHolder: DaxHolder, CustomStringConvertible {
+        var description: String { "silent" }
+        func notifyFailure(_ failure: DaxFailure) async -> Bool {
+            await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in } // never resumed
+            return true
+        }
+    }
+
+    actor ActorHolder: DaxHolder {
+        private(set) var told: [DaxFailure.Kind] = []
+        nonisolated let release: Atomic<Bool>
+        init(release: Atomic<Bool>) { self.release = release }
+        func notifyFailure(_ failure: DaxFailure) async -> Bool {
+            told.append(failure.kind)
+            // Blocks the actor's thread too: an actor is no shelter for the pool.
+            while !release.load(ordering: .relaxed) { usleep(1000) }
+            return true
+        }
+    }
+
+    @MainActor final class MainActorHolder: DaxHolder {
+        nonisolated func notifyFailure(_ failure: DaxFailure) async -> Bool {
+            await hop()
+            await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in } // never answers
+            return true
+        }
+        func hop() {}
+    }
+
+    private func device(_ dir: TemporaryDirectory, pages: Int = 16, deadline: Duration = .seconds(2)) throws -> DaxDevice {
+        let path = dir.file("dev")
+        _ = try DaxDevice.createEmulated(at: path, size: UInt64(pages * pageSize))
+        return try DaxDevice.open(path, options: .init(removalDeadline: deadline))
+    }
+
+    // Defect 1: the deadline holds against holders that block (more of them
+    // than the machine has cores), never answer, or are actors.
+    @Test func theDeadlineHoldsWhateverTheHoldersDo() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try device(dir, pages: 8)
+        let release = Atomic<Bool>(false)
+        let blockers = (0..<4).map { BlockingHolder("blocking-\($0)", release: release) }
+        let actorHolder = ActorHolder(release: release)
+        let mainHolder = await MainActorHolder()
+        let holders: [any DaxHolder] = blockers + [SilentHolder(), actorHolder, mainHolder]
+        var mappings: [DaxMapping] = []
+        for (i, holder) in holders.enumerated() {
+            mappings.append(try device.map(offset: UInt64(i * pageSize), length: UInt64(pageSize), holder: holder))
+        }
+
+        let done = Atomic<Bool>(false)
+        let report = Locked<DaxRemovalReport?>(nil)
+        Task.detached {
+            let r = await device.beginRemoval(deadline: .milliseconds(300))
+            report.withLock { $0 = r }
+            done.store(true, ordering: .releasing)
+        }
+        // Bounded: the blocking holders only return once the report is in, so a
+        // removal that waited for any of them would never finish.
+        let finished = await waitUntil(seconds: 30) { done.load(ordering: .acquiring) }
+        let blockedAll = blockers.allSatisfy { $0.entered.load(ordering: .relaxed) }
+        release.store(true, ordering: .relaxed)
+        #expect(finished, "the removal waited for a holder call to return")
+        #expect(blockedAll, "every blocking holder was called, concurrently")
+        let r = try #require(report.withLock { $0 })
+        #expect(r.holdersNotified == holders.count)
+        #expect(r.mappingsRevoked == holders.count)
+        #expect(r.holdersAnswered == 0)
+        #expect(Set(r.unansweredHolders).isSuperset(of: blockers.map(\.name) + ["silent"]), "\(r.unansweredHolders)")
+        #expect(mappings.allSatisfy { $0.state == .revoked })
+        #expect(device.lifecycle == .gone)
+    }
+
+    // Defect 4: a holder that closes inside notifyFailure and returns true is counted.
+    @Test(arguments: 0..<9) func aHolderThatReleasesInsideTheCallIsCountedAsHandled(_ run: Int) async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try device(dir, pages: 4)
+        final class Closer: DaxHolder {
+            func notifyFailure(_ failure: DaxFailure) async -> Bool {
+                for m in failure.mappings { m.close() } // the mappings come with the failure
+                return true
+            }
+        }
+        let holder = Closer()
+        let m = try device.map(holder: holder)
+        let report = await device.beginRemoval()
+        #expect(report.holdersHandled == 1, "run \(run): \(report)")
+        #expect(report.holdersAnswered == 1)
+        #expect(report.unansweredHolders.isEmpty)
+        #expect(report.mappingsReleased == 1)
+        #expect(report.mappingsRevoked == 0)
+        #expect(m.state == .closed)
+    }
+
+    // Defects 2 and 3: a truncation under guarded readers is told once, whole:
+    // [new size, end), never a page at a time, never partly.
+    @Test func aTruncationUnderGuardedReadersIsToldOnceAsTheWholeLostTail() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let pages = 512 // 2 MiB
+        let device = try device(dir, pages: pages)
+        let holder = RecordingHolder("reader")
+        let mapping = try device.map(holder: holder, options: .init(prefault: true))
+        holder.adopt(mapping)
+        try [UInt8](repeating: 5, count: pages * pageSize).withUnsafeBytes { try mapping.write($0, at: 0) }
+
+        let stop = Atomic<Bool>(false)
+        let refused = Atomic<Int>(0)
+        let readers = (0..<4).map { r in
+            spawnThread {
+                var buffer = [UInt8](repeating: 0, count: 256)
+                var page = r
+                while !stop.load(ordering: .relaxed) {
+                    page = (page * 7 + 13) % pages
+                    do { try buffer.withUnsafeMutableBytes { try mapping.read(at: page * pageSize, into: $0) } }
+                    catch { refused.add(1, ordering: .relaxed) }
+                }
+            }
+        }
+        let newSize = (pages - 256) * pageSize // 1 MiB below the tail
+        truncateFile(dir.file("dev"), to: newSize)
+        await waitUntil(seconds: 20) { refused.load(ordering: .relaxed) > 5000 && !holder.failures.isEmpty }
+        try await Task.sleep(for: .milliseconds(100))
+        stop.store(true, ordering: .relaxed)
+        for t in readers { joinThread(t) }
+
+        let removed = holder.failures.filter { $0.kind == .removed }
+        #expect(removed.map(\.range) == [UInt64(newSize)..<UInt64(pages * pageSize)], "\(removed)")
+        #expect(holder.failures.allSatisfy { $0.kind == .removed }, "\(holder.failures)")
+        #expect(mapping.failures.contains(DaxFailedRange(range: UInt64(newSize)..<UInt64(pages * pageSize), kind: .removed)))
+        #expect(device.lifecycle == .alive)
+        var b = [UInt8](repeating: 0, count: 64)
+        try b.withUnsafeMutableBytes { try mapping.read(at: newSize - pageSize, into: $0) }
+        #expect(b.allSatisfy { $0 == 5 })
+    }
+
+    // Defect 2: when the ring overflows, the failures behind the dropped records
+    // still reach their holders, re-derived and marked as such.
+    @Test func aFullRingLosesRecordsNeverFailures() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try device(dir, pages: 16)
+        let noisy = RecordingHolder("noisy"), quiet = RecordingHolder("quiet")
+        let a = try device.map(offset: 0, length: UInt64(8 * pageSize), holder: noisy)
+        let b = try device.map(offset: UInt64(8 * pageSize), length: UInt64(8 * pageSize), holder: quiet)
+        let before = DaxMonitor.statistics.faultsDropped
+        DaxMapTestHooks.drainsPaused.store(true, ordering: .relaxed)
+        // Fill the ring (4096) with notices about one page of `a`...
+        for _ in 0..<4200 { _ = a.raiseForTesting(code: BUS_MCEERR_AO_, at: 0, addressLSB: 12, guarded: false) }
+        // ...so the record of this poison consumed in `b` is dropped.
+        let error = b.raiseForTesting(code: BUS_MCEERR_AR_, at: 3 * pageSize, addressLSB: 12, guarded: true)
+        DaxMapTestHooks.drainsPaused.store(false, ordering: .relaxed)
+        #expect(error?.code == .mediaFailure)
+        let told = await quiet.waitFor(anyOf: [.memoryFailureActionOptional, .memoryFailureActionRequired])
+        #expect(DaxMonitor.statistics.faultsDropped > before)
+        #expect(told?.range == UInt64(11 * pageSize)..<UInt64(12 * pageSize))
+        #expect(told?.reconstructed == true)
+        #expect(b.failures == [DaxFailedRange(range: UInt64(11 * pageSize)..<UInt64(12 * pageSize), kind: .poison)])
+        withExtendedLifetime(a) {}
+    }
+
+    // Defect 5: one query lists every failed range with its kind, uncapped.
+    @Test func failuresListEveryKindAndMoreThanSixteenExtents() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try device(dir, pages: 128)
+        let mapping = try device.map()
+        for i in 0..<40 { // distinct, non-adjacent poisoned pages
+            _ = mapping.raiseForTesting(code: BUS_MCEERR_AR_, at: 2 * i * pageSize, addressLSB: 12, guarded: true)
+        }
+        truncateFile(dir.file("dev"), to: 100 * pageSize)
+        var byte = [UInt8](repeating: 0, count: 1)
+        let removed = #expect(throws: DaxError.self) { try byte.withUnsafeMutableBytes { try mapping.read(at: 110 * pageSize, into: $0) } }
+        #expect(removed?.code == .deviceRemoved)
+        _ = mapping.withUnsafeMutableBytes { $0[120 * pageSize] } // unguarded: pages replaced
+
+        let failures = mapping.failures
+        let poison = failures.filter { $0.kind == .poison }
+        #expect(poison.count == 40, "\(poison.count) poison extents")
+        #expect(poison.allSatisfy { $0.range.count == pageSize })
+        #expect(failures.contains { $0.kind == .removed && $0.range.contains(UInt64(110 * pageSize)) })
+        #expect(failures.contains { $0.kind == .pagesLost && $0.range.contains(UInt64(120 * pageSize)) })
+        #expect(mapping.failedRanges.count == 40)
+        mapping.close()
+        #expect(mapping.failures == failures, "kept after close")
+    }
+
+    // Defect 6: ranges that overflow are typed errors, not traps.
+    @Test(arguments: [(UInt64.max - 4095, UInt64(8192)), (4096, UInt64.max - 4095), (UInt64(1) << 63, UInt64(1) << 63),
+                      (0, UInt64.max), (UInt64.max, 1)])
+    func overflowingRangesAreOutOfRange(_ offset: UInt64, _ length: UInt64) throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try device(dir, pages: 4)
+        let error = #expect(throws: DaxError.self) { try device.map(offset: offset, length: length) }
+        #expect(error?.code == .outOfRange, "\(String(describing: error))")
+        #expect(error?.offset == offset)
+    }
+
+    // Defect 7: the holder gets the mappings concerned, so it can act on a
+    // failure even before `map` has handed the mapping to it.
+    @Test func failuresCarryTheHoldersMappings() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try device(dir, pages: 16)
+        let holder = RecordingHolder("h") // adopts nothing: only what the failure names
+        let m1 = try device.map(offset: 0, length: UInt64(4 * pageSize), holder: holder)
+        let m2 = try device.map(offset: UInt64(8 * pageSize), length: UInt64(4 * pageSize), holder: holder)
+        _ = m2.raiseForTesting(code: BUS_MCEERR_AR_, at: 0, addressLSB: 12, guarded: true)
+        let poison = await holder.waitFor(.memoryFailureActionRequired)
+        #expect(poison?.mappings.map(\.id) == [m2.id])
+        let report = await device.beginRemoval()
+        let preRemove = holder.failures.first { $0.kind == .preRemove }
+        #expect(Set(preRemove?.mappings.map(\.id) ?? []) == [m1.id, m2.id])
+        #expect(report.mappingsReleased == 2, "the holder closed what the failure named: \(report)")
+    }
+
+    // Defect 8: closed mappings give their range-table slot back at once.
+    @Test func closedMappingsDoNotFillTheRangeTable() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try device(dir, pages: 1)
+        var kept: [DaxMapping] = []
+        for _ in 0..<(Int(CDAXMAP_RANGE_CAPACITY) + 500) {
+            let m = try device.map()
+            m.close()
+            kept.append(m) // still referenced: the reservation lives until deinit
+        }
+        var b = [UInt8](repeating: 0, count: 8)
+        let error = #expect(throws: DaxError.self) { try b.withUnsafeMutableBytes { try kept[0].read(at: 0, into: $0) } }
+        #expect(error?.code == .closed)
+        #expect(DaxMapTestHooks.registeredMapping(at: kept[0].base.pointer) == nil)
+    }
+
+    // Defect 8, the race: a guarded copy under a concurrent close throws `.closed`, never crashes.
+    @Test func aGuardedAccessRacingCloseThrowsClosed() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try device(dir, pages: 256)
+        var codes = Set<String>()
+        for _ in 0..<50 {
+            let m = try device.map()
+            let started = Atomic<Bool>(false)
+            let code = Locked<String?>(nil)
+            let reader = spawnThread {
+                var buffer = [UInt8](repeating: 0, count: 256 * pageSize)
+                started.store(true, ordering: .relaxed)
+                while true {
+                    do { try buffer.withUnsafeMutableBytes { try m.read(at: 0, into: $0) } }
+                    catch {
+                        code.withLock { $0 = error.code.name }
+                        return
+                    }
+                }
+            }
+            while !started.load(ordering: .relaxed) { usleep(100) }
+            usleep(200)
+            m.close()
+            joinThread(reader)
+            codes.insert(code.withLock { $0 } ?? "none")
+        }
+        #expect(codes == ["closed"], "\(codes)")
+    }
+}
