@@ -127,9 +127,10 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     public var failedRanges: [Range<UInt64>] { untrusted(kind: CDAXMAP_FAILED_POISON) }
 
     private func untrusted(kind: CInt) -> [Range<UInt64>] {
-        var kinds = [CInt](repeating: 0, count: 16)
-        var los = [UInt](repeating: 0, count: 16), his = [UInt](repeating: 0, count: 16)
-        let n = cdaxmap_range_failed(slot, &kinds, &los, &his, 16)
+        let capacity = Int(CDAXMAP_FAILED_CAPACITY)
+        var kinds = [CInt](repeating: 0, count: capacity)
+        var los = [UInt](repeating: 0, count: capacity), his = [UInt](repeating: 0, count: capacity)
+        let n = min(cdaxmap_range_failed(slot, &kinds, &los, &his, capacity), capacity)
         let start = UInt(bitPattern: base.pointer)
         return (0..<n).filter { kinds[$0] == kind }.map { i in
             (offset + UInt64(los[i] - start))..<(offset + UInt64(his[i] - start))
@@ -319,25 +320,9 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         let r = cdaxmap_poison_guarded(base.pointer + (offset & ~(page - 1)), page, &fault)
         if r == -EFAULT { return .caught(faultError("madvise", fault)) }
         // EHWPOISON: the page was poisoned and the process signalled (fsdax sends AO).
-        if r == -133 { return .notRaised }
+        if r == -CDAXMAP_EHWPOISON { return .notRaised }
         if r < 0 { return .unsupported(Errno(rawValue: -r)) }
         return .notRaised
-    }
-
-    /// Test support: raises a real SIGBUS with `code` at mapping offset `offset`
-    /// on this thread (rt_tgsigqueueinfo), inside a guard when `guarded`.
-    /// Returns the error a guarded access would throw, if the guard caught it.
-    func _raiseForTesting(code: CInt, at offset: Int, addressLSB: CInt, guarded: Bool) -> DaxError? {
-        Persistence.prepareThread()
-        var fault = cdaxmap_fault()
-        if guarded {
-            if cdaxmap_test_raise_sigbus_guarded(code, base.pointer + offset, addressLSB, &fault) != 0 {
-                return faultError("read", fault)
-            }
-        } else {
-            _ = cdaxmap_test_raise_sigbus(code, base.pointer + offset, addressLSB)
-        }
-        return nil
     }
 
     func faultError(_ operation: String, _ fault: cdaxmap_fault) -> DaxError {

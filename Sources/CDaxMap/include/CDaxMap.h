@@ -22,10 +22,16 @@
 extern "C" {
 #endif
 
-// MARK: - Range table
+// MARK: - Range table (range_table.c)
 
-/// Capacity of the range table: the number of mappings registered at once.
+/// Capacity of the range table: mappings registered at once. A mapping holds
+/// its slot while it is open or revoked; close() frees it at once.
 #define CDAXMAP_RANGE_CAPACITY 8192
+
+/// Failed extents one slot can record. Extents of one kind that touch or
+/// overlap are coalesced into one; past this many, the whole range counts as
+/// failed with the kind that did not fit (see cdaxmap_range_overflowed).
+#define CDAXMAP_FAILED_CAPACITY 64
 
 /// What the handler does with an unguarded fault in a range.
 enum cdaxmap_policy {
@@ -40,7 +46,8 @@ enum cdaxmap_policy {
 enum cdaxmap_range_state {
     CDAXMAP_RANGE_FREE = 0,
     CDAXMAP_RANGE_ACTIVE = 1,
-    /// Replaced by a PROT_NONE reservation: addresses kept, contents gone.
+    /// Replaced by a PROT_NONE reservation after a removal: addresses kept,
+    /// contents gone; unguarded accesses are still replaced (the process lives).
     CDAXMAP_RANGE_REVOKED = 2,
     /// Being set up or torn down; the handler treats it as not ours.
     CDAXMAP_RANGE_BUSY = 3,
@@ -50,43 +57,71 @@ enum cdaxmap_range_state {
 /// the size and alignment the handler uses to replace failed memory (the page
 /// size, or the device alignment for device-dax). Returns the slot (>= 0) or
 /// -ENOSPC. Not async-signal-safe; callers serialise registration.
+/// Every (un)registration bumps the slot's generation (a seqlock), so a lookup
+/// that raced with a reuse of the slot is detected and retried.
 long cdaxmap_range_register(const void *start, size_t length, uint64_t mapping_id,
                             int policy, size_t replace_unit);
 
 /// Marks a slot revoked (the range is a PROT_NONE reservation now).
 void cdaxmap_range_set_revoked(long slot);
 
-/// Frees a slot. Call before munmap so the handler never matches reused addresses.
+/// Frees a slot and remembers its range for late asynchronous notices. Called
+/// when a mapping is closed (its range already PROT_NONE) or deinitialised
+/// (before munmap), so the handler never matches reused addresses. Idempotent
+/// for a slot the caller owns; a negative slot is ignored.
 void cdaxmap_range_unregister(long slot);
 
 /// Kinds of untrusted extents in a range.
-#define CDAXMAP_FAILED_POISON 1 ///< the kernel reported a memory failure (BUS_MCEERR_AR/AO)
-#define CDAXMAP_FAILED_LOST 2   ///< replaced by anonymous memory after an unguarded fault
+#define CDAXMAP_FAILED_POISON 1  ///< the kernel reported a memory failure (BUS_MCEERR_AR/AO)
+#define CDAXMAP_FAILED_LOST 2    ///< replaced by anonymous memory after an unguarded fault
+#define CDAXMAP_FAILED_REMOVED 3 ///< no memory behind it (BUS_ADRERR: truncated or unbound)
 
-/// Whether [lo, hi) overlaps an extent the handler marked untrusted in `slot`:
-/// 0, or the kind with the extent in `*failed_lo`, `*failed_hi`. Marks are made
-/// in the handler itself, so a guarded access right after a fault sees them.
+/// Marks [lo, hi) of `slot` failed with `kind`, as the handler does: coalesced
+/// with extents of the same kind it touches or overlaps. From Swift, for a
+/// failure re-derived after the fact (the lost tail of a truncated file).
+/// Returns 0, or -ENOSPC when the slot had no room (it is then overflowed).
+/// Async-signal-safe.
+int cdaxmap_range_mark(long slot, int kind, uintptr_t lo, uintptr_t hi);
+
+/// Whether [lo, hi) overlaps an extent marked failed in `slot`: 0, or the kind
+/// with the extent in `*failed_lo`, `*failed_hi` (the whole range when the
+/// slot overflowed). Marks are made in the handler itself, so a guarded access
+/// right after a fault sees them. Lock-free.
 int cdaxmap_range_check(long slot, uintptr_t lo, uintptr_t hi, uintptr_t *failed_lo, uintptr_t *failed_hi);
 
-/// Copies up to `capacity` untrusted extents of `slot`; returns how many.
+/// Copies up to `capacity` failed extents of `slot`; returns how many there
+/// are in all (which may exceed `capacity`: call again with more room).
 long cdaxmap_range_failed(long slot, int *kinds, uintptr_t *los, uintptr_t *his, long capacity);
+
+/// The kind whose extent did not fit in the slot (the whole range is then
+/// failed with it), or 0.
+int cdaxmap_range_overflowed(long slot);
+
+/// Faults the handler attributed to `slot` since it was registered, counted
+/// even when the event ring was full: after drops, the mappings whose count
+/// moved are the ones that faulted.
+uint64_t cdaxmap_range_faults(long slot);
 
 /// The mapping id of the active or revoked range that contains `addr`, as the
 /// handler would find it; 0 when none does (for tests and diagnostics).
 uint64_t cdaxmap_range_owner(const void *addr);
 
-// MARK: - Fault events
+// MARK: - Fault events (event_ring.c)
 
 /// Event flags.
-#define CDAXMAP_EVENT_GUARDED 0x1u   ///< raised inside a guarded access, which threw
-#define CDAXMAP_EVENT_REPLACED 0x2u  ///< failed pages replaced by anonymous memory
-#define CDAXMAP_EVENT_REVOKED 0x4u   ///< the range had been revoked
-#define CDAXMAP_EVENT_TERMINATE 0x8u ///< policy terminate (never drained: the process dies)
+#define CDAXMAP_EVENT_GUARDED 0x1u      ///< raised inside a guarded access, which threw
+#define CDAXMAP_EVENT_REPLACED 0x2u     ///< failed pages replaced by anonymous memory
+#define CDAXMAP_EVENT_REVOKED 0x4u      ///< the range had been revoked
+#define CDAXMAP_EVENT_TERMINATE 0x8u    ///< policy terminate (never drained: the process dies)
+#define CDAXMAP_EVENT_UNREGISTERED 0x10u ///< a guarded access faulted at an address no slot holds
+                                         ///  (its mapping was closed under it, or the caller's
+                                         ///  own buffer faulted); only in a guard's result, never
+                                         ///  in the ring; mapping_id is 0
 
-/// One fault as the handler saw it. Mirrored in Swift as `FaultRecord`.
+/// One fault as the handler saw it. Read in Swift by `FaultClassifier`.
 struct cdaxmap_fault {
     uint64_t sequence;     ///< process-wide order of faults
-    uint64_t mapping_id;   ///< from the range table
+    uint64_t mapping_id;   ///< from the range table (0: CDAXMAP_EVENT_UNREGISTERED)
     uint64_t address;      ///< si_addr
     uint64_t range_start;  ///< start of the registered range that contains it
     uint64_t lost_start;   ///< replaced range (CDAXMAP_EVENT_REPLACED), else 0
@@ -99,15 +134,6 @@ struct cdaxmap_fault {
     uint32_t reserved;
 };
 
-/// Installs the process-wide SIGBUS and SIGSEGV handlers once
-/// (SA_SIGINFO | SA_ONSTACK | SA_NODEFER), saving the previous actions to chain
-/// to for addresses daxmap does not own, and creates the wake-up eventfd.
-/// Idempotent and thread-safe. Returns 0 or -errno.
-int cdaxmap_sigbus_install(void);
-
-/// The eventfd the handler writes after recording a fault; -1 before install.
-int cdaxmap_sigbus_eventfd(void);
-
 /// Takes the oldest unread event from the ring. Returns 1 if one was taken,
 /// 0 if the ring is empty. Single consumer (the monitor thread).
 int cdaxmap_events_take(struct cdaxmap_fault *out);
@@ -118,23 +144,54 @@ uint64_t cdaxmap_events_dropped(void);
 /// Re-arms the wake-up: call before draining, so the next event writes the eventfd.
 void cdaxmap_events_rearm(void);
 
+/// The eventfd the handler writes after recording a fault; -1 before install.
+int cdaxmap_sigbus_eventfd(void);
+
+// MARK: - Handler (handler.c)
+
+/// Installs the process-wide SIGBUS and SIGSEGV handlers once
+/// (SA_SIGINFO | SA_ONSTACK | SA_NODEFER, SIGBUS and SIGSEGV in sa_mask),
+/// saving the previous actions to chain to for signals daxmap does not own,
+/// and creates the wake-up eventfd. Idempotent and thread-safe. Returns 0 or -errno.
+int cdaxmap_sigbus_install(void);
+
+/// Which of daxmap's handlers another sigaction() has displaced since install:
+/// a bit mask of CDAXMAP_DISPLACED_SIGBUS and CDAXMAP_DISPLACED_SIGSEGV, 0
+/// when both are still daxmap's (or it was never installed).
+#define CDAXMAP_DISPLACED_SIGBUS 0x1
+#define CDAXMAP_DISPLACED_SIGSEGV 0x2
+int cdaxmap_sigbus_displaced(void);
+
+/// Puts daxmap's handler back in front of whatever is installed now, which
+/// becomes what daxmap chains to (for an application that installed its own
+/// handler after daxmap's). Returns 0 or -errno. Not async-signal-safe.
+int cdaxmap_sigbus_reinstall(void);
+
 /// Asynchronous memory-failure notices for ranges already released (late storm).
 uint64_t cdaxmap_events_late(void);
 
-/// Faults seen outside daxmap's ranges and chained to the previous handler.
+/// Signals in daxmap's ranges or not that the kernel did not generate
+/// (si_code <= 0: kill, sigqueue, tgkill): never acted on, chained as foreign.
+uint64_t cdaxmap_events_forged(void);
+
+/// Faults seen outside daxmap's ranges and chained to the previous handler
+/// (forged signals included).
 uint64_t cdaxmap_events_chained(void);
+
+// MARK: - Alternate signal stacks (altstack.c)
 
 /// Ensures the calling thread has an alternate signal stack (allocated once per
 /// thread, freed at thread exit). Cheap after the first call on a thread.
 int cdaxmap_thread_prepare(void);
 
-// MARK: - Guarded access
+// MARK: - Guarded access (copy.c, copy_mc.c)
 
 /// Copies `length` bytes; a SIGBUS/SIGSEGV inside [dst, dst+length) or
-/// [src, src+length) that belongs to a registered range returns -EFAULT with
-/// the fault in `*fault` instead of killing the process. `nontemporal` selects
-/// streaming stores (the destination then needs only a drain, not a flush;
-/// x86-64 only, ordinary stores elsewhere).
+/// [src, src+length) that belongs to a registered range (or, synchronous, to
+/// no range: CDAXMAP_EVENT_UNREGISTERED) returns -EFAULT with the fault in
+/// `*fault` instead of killing the process. `nontemporal` selects streaming
+/// stores (the destination then needs only a drain, not a flush; x86-64 only,
+/// ordinary stores elsewhere).
 int cdaxmap_copy_guarded(void *dst, const void *src, size_t length, int nontemporal,
                          struct cdaxmap_fault *fault);
 
@@ -147,10 +204,20 @@ int cdaxmap_fill_guarded(void *dst, int value, size_t length, int nontemporal,
 /// removed device faults like a load.
 int cdaxmap_flush_guarded(int kind, const void *addr, size_t length, struct cdaxmap_fault *fault);
 
+/// Runs `body(context)` under a sigsetjmp guard over [addr, addr+length): a
+/// synchronous fault there returns -EFAULT with the fault in `*fault`; else
+/// the body's result. For system calls that fault on purpose (MADV_HWPOISON)
+/// and for test raisers, which live outside the production shim. `body` must
+/// be C (a siglongjmp must never cross a Swift frame).
+int cdaxmap_call_guarded(int (*body)(void *context), void *context, const void *addr, size_t length,
+                         struct cdaxmap_fault *fault);
+
 /// madvise(MADV_HWPOISON) on [addr, addr+length) inside a guard: the kernel
 /// raises SIGBUS BUS_MCEERR_AR during the call, which returns -EFAULT with the
 /// fault. 0 if no signal came, -errno if madvise refused (EINVAL without
-/// CONFIG_MEMORY_FAILURE, EPERM without CAP_SYS_ADMIN).
+/// CONFIG_MEMORY_FAILURE, EPERM without CAP_SYS_ADMIN, -CDAXMAP_EHWPOISON when
+/// the page was poisoned and the kernel signalled asynchronously).
+#define CDAXMAP_EHWPOISON 133
 int cdaxmap_poison_guarded(void *addr, size_t length, struct cdaxmap_fault *fault);
 
 // MARK: - Files
@@ -162,15 +229,6 @@ unsigned int cdaxmap_dev_minor(uint64_t dev);
 /// Whether the file is accessed with DAX (statx STATX_ATTR_DAX, Linux 5.8):
 /// 1, 0, or -errno (-ENOSYS where the headers lack it).
 int cdaxmap_file_is_dax(int fd);
-
-/// Sends SIGBUS to the calling thread with the given si_code, si_addr and
-/// si_addr_lsb through rt_tgsigqueueinfo. Test support for memory-failure
-/// classification on kernels without CONFIG_MEMORY_FAILURE.
-int cdaxmap_test_raise_sigbus(int code, void *addr, int addr_lsb);
-
-/// As cdaxmap_test_raise_sigbus, from inside a guard over [addr, addr+1): the
-/// real handler's longjmp path. Returns -EFAULT with `*fault` when it caught it.
-int cdaxmap_test_raise_sigbus_guarded(int code, void *addr, int addr_lsb, struct cdaxmap_fault *fault);
 
 #ifdef __cplusplus
 }
