@@ -34,6 +34,12 @@ let package = Package(
         ),
         // The only C: signal handler, range table, event ring, guarded copies, flush asm.
         .target(name: "CDaxMap"),
+        // C for tests only (signal raisers, stress drivers): never in the library.
+        .target(
+            name: "CDaxMapTesting",
+            dependencies: ["CDaxMap"],
+            path: "Tests/CDaxMapTesting"
+        ),
         // A pthread-mutex lock that ThreadSanitizer understands (Synchronization.Mutex
         // it cannot see on Linux); shared by the library and the CLI, not a product.
         .target(name: "DaxMapSync"),
@@ -58,12 +64,12 @@ let package = Package(
         // A child process for tests that must die: foreign SIGBUS, terminate policy.
         .executableTarget(
             name: "daxmap-probe",
-            dependencies: ["DaxMap"],
+            dependencies: ["DaxMap", "CDaxMap", "CDaxMapTesting"],
             path: "Tests/DaxMapProbe"
         ),
         .testTarget(
             name: "DaxMapTests",
-            dependencies: ["DaxMap", "CDaxMap", "DaxMapSync"],
+            dependencies: ["DaxMap", "CDaxMap", "CDaxMapTesting", "DaxMapSync"],
             exclude: ["Fixtures"]
         ),
     ],

@@ -2,7 +2,7 @@
 // becomes an error return. On x86-64 they are built from the recoverable
 // routines of copy_mc.c (no setup per call); elsewhere, and for MADV_HWPOISON,
 // under a sigsetjmp guard whose jump target and every frame between it and the
-// access are C, so siglongjmp never crosses Swift.
+// access are C, so siglongjmp never crosses Swift (cdaxmap_call_guarded: any C body).
 #define _GNU_SOURCE
 #include "CDaxMap.h"
 #include "copy_mc.h"
@@ -115,12 +115,30 @@ int cdaxmap_flush_guarded(int kind, const void *addr, size_t length, struct cdax
 
 #endif
 
+int cdaxmap_call_guarded(int (*body)(void *context), void *context, const void *addr, size_t length,
+                         struct cdaxmap_fault *fault) {
+    int result = 0;
+    CDAXMAP_GUARDED(fault, addr, length, 0, 0, result = body(context));
+    return result;
+}
+
+#ifdef MADV_HWPOISON
+struct poison_args {
+    void *addr;
+    size_t length;
+};
+
+static int poison_body(void *context) {
+    struct poison_args *a = context;
+    return madvise(a->addr, a->length, MADV_HWPOISON) == 0 ? 0 : -errno;
+}
+#endif
+
 int cdaxmap_poison_guarded(void *addr, size_t length, struct cdaxmap_fault *fault) {
 #ifdef MADV_HWPOISON
-    int result = 0;
     // The guard covers the page; the handler widens it to the whole mapping.
-    CDAXMAP_GUARDED(fault, addr, length, 0, 0, result = madvise(addr, length, MADV_HWPOISON) == 0 ? 0 : -errno);
-    return result;
+    struct poison_args a = {addr, length};
+    return cdaxmap_call_guarded(poison_body, &a, addr, length, fault);
 #else
     (void)addr; (void)length; (void)fault;
     return -ENOSYS;

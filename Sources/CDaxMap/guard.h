@@ -7,8 +7,9 @@
 #include "CDaxMap.h"
 
 struct cdaxmap_guard {
-    // savemask 0: with SA_NODEFER nothing is blocked by the handler, and saving
-    // the mask would cost a system call on every guarded access.
+    // savemask 0: saving the mask would cost a system call on every guarded
+    // access. The handler runs with SIGBUS and SIGSEGV blocked (its sa_mask)
+    // and restores the interrupted code's mask itself before it jumps here.
     sigjmp_buf jump;
     uintptr_t lo[2], hi[2];
     struct cdaxmap_guard *previous;

@@ -1,7 +1,5 @@
 import Glibc
 import DaxMapSync
-import CDaxMap
-import CDaxMapTesting
 @testable import DaxMap
 
 /// A fresh directory under /tmp, removed by `remove()`.
@@ -113,23 +111,3 @@ extension String {
     }
 }
 
-extension DaxMapping {
-    /// Raises a real SIGBUS with `code` at mapping offset `offset` on this
-    /// thread (rt_tgsigqueueinfo to itself, which may carry any positive
-    /// si_code), inside a guard when `guarded`. Returns the error a guarded
-    /// access would throw, if the guard caught it. For memory-failure codes on
-    /// a host without CONFIG_MEMORY_FAILURE.
-    func raiseForTesting(code: CInt, at offset: Int, addressLSB: CInt, guarded: Bool) -> DaxError? {
-        _ = cdaxmap_thread_prepare()
-        var fault = cdaxmap_fault()
-        let address = base.pointer + offset
-        if guarded {
-            if cdaxmap_test_raise_sigbus_guarded(code, address, addressLSB, &fault) != 0 {
-                return faultError("read", fault)
-            }
-        } else {
-            _ = cdaxmap_test_raise_sigbus(code, address, addressLSB)
-        }
-        return nil
-    }
-}

@@ -1,0 +1,47 @@
+// Test raisers: signals a test sends itself to drive the handler's paths.
+#define _GNU_SOURCE
+#include "CDaxMapTesting.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int send_to_self(int signo, int code, void *addr, int addr_lsb, int process_wide) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    info.si_signo = signo;
+    info.si_code = code;
+    info.si_addr = addr;
+    if (signo == SIGBUS) info.si_addr_lsb = (short)addr_lsb;
+    long r = process_wide
+        ? syscall(SYS_rt_sigqueueinfo, getpid(), signo, &info)
+        : syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), signo, &info);
+    return r == 0 ? 0 : -errno;
+}
+
+int cdaxmap_test_raise_sigbus(int code, void *addr, int addr_lsb) {
+    return send_to_self(SIGBUS, code, addr, addr_lsb, 0);
+}
+
+struct raise_args {
+    int code;
+    void *addr;
+    int addr_lsb;
+};
+
+static int raise_body(void *context) {
+    struct raise_args *a = context;
+    return cdaxmap_test_raise_sigbus(a->code, a->addr, a->addr_lsb);
+}
+
+int cdaxmap_test_raise_sigbus_guarded(int code, void *addr, int addr_lsb, struct cdaxmap_fault *fault) {
+    struct raise_args a = {code, addr, addr_lsb};
+    return cdaxmap_call_guarded(raise_body, &a, addr, 1, fault);
+}
+
+int cdaxmap_test_forge_signal(int signo, int code, void *addr, int process_wide) {
+    if (code > 0) return -EINVAL; // not a forgery: use cdaxmap_test_raise_sigbus
+    return send_to_self(signo, code, addr, 0, process_wide);
+}
