@@ -62,11 +62,14 @@ extension DaxDevice {
             let id = MappingRegistry.shared.nextID()
             let unit = kind == .deviceDax ? Int(alignment) : Syscalls.pageSize
             let policy = options.faultPolicy == .terminate ? CDAXMAP_POLICY_TERMINATE : CDAXMAP_POLICY_REPLACE
-            let slot = cdaxmap_range_register(base, Int(length), id, CInt(policy.rawValue), unit)
+            var slot = cdaxmap_range_register(base, Int(length), id, CInt(policy.rawValue), unit)
+            if slot < 0 && MappingRegistry.shared.reclaimClosedSlots(64) > 0 {
+                slot = cdaxmap_range_register(base, Int(length), id, CInt(policy.rawValue), unit)
+            }
             guard slot >= 0 else {
                 Syscalls.munmap(base, Int(length))
                 throw DaxError(.tooManyMappings, operation: "map", path: path,
-                               message: "daxmap's range table is full (\(CDAXMAP_RANGE_CAPACITY) open or revoked mappings); close mappings you no longer use (a closed mapping frees its entry at once)")
+                               message: "daxmap's range table is full (\(CDAXMAP_RANGE_CAPACITY) open or revoked mappings); close mappings you no longer use (closed mappings give their entries back when the table fills)")
             }
             let mapping = DaxMapping(device: self, holder: holder, offset: offset, count: Int(length),
                                      granularity: granularity, options: options, id: id, base: base, slot: slot)

@@ -177,7 +177,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     }
 
     /// Gives the range-table slot back, once, keeping what it had marked.
-    private func freeSlot() {
+    func releaseSlot() {
         guard !slotFreed.load(ordering: .acquiring) else { return }
         let marks = readMarks()
         closedFailures.withLock { $0 = marks }
@@ -187,17 +187,20 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     /// Releases the device memory now: the range becomes a `PROT_NONE`
     /// reservation until deinit. Idempotent; the holder's release after a removal.
     ///
-    /// A closed mapping gives its entry in the signal handler's range table back
-    /// at once (so closed mappings never fill it); its addresses stay a
-    /// `PROT_NONE` reservation until deinit, where a stale raw pointer faults
-    /// (a `SIGSEGV` daxmap no longer owns) instead of reaching other memory,
-    /// and a guarded access racing the close throws `.closed`.
+    ///
+    /// Its addresses stay a `PROT_NONE` reservation until deinit: a guarded
+    /// access racing the close throws `.closed`, and a raw access (a writer
+    /// thread that has not stopped yet) is absorbed by the fault policy. A
+    /// closed mapping keeps its entry in the signal handler's range table
+    /// until the table is full; then the oldest closed mappings give theirs
+    /// back, so closed mappings never block new ones (a raw access to such an
+    /// old closed mapping is then an ordinary `SIGSEGV`).
     public func close() {
         let previous = exchangeState(to: .closed)
         if previous == .open { reserve() }
         guard previous != .closed else { return }
-        freeSlot()
-        MappingRegistry.shared.remove(id)
+        if previous == .open { cdaxmap_range_set_revoked(slot) }
+        MappingRegistry.shared.closed(self)
         device.dispatcher.forget(id)
     }
 

@@ -17,9 +17,13 @@ final class MappingRegistry: Sendable {
         let slot: Int
     }
 
+    private struct WeakMapping { weak var mapping: DaxMapping? }
+
     private struct State {
         var entries: [UInt64: Entry] = [:]
         var byDevice: [ObjectIdentifier: Set<UInt64>] = [:]
+        /// Closed mappings that still hold a range-table slot, oldest first.
+        var closed: [WeakMapping] = []
     }
 
     private let state = Locked(State())
@@ -36,6 +40,31 @@ final class MappingRegistry: Sendable {
             s.entries[mapping.id] = entry
             s.byDevice[device, default: []].insert(mapping.id)
         }
+    }
+
+    /// A closed mapping keeps its slot, so a raw access racing the close (a
+    /// holder's writer thread) is still absorbed; the slot is reclaimed only
+    /// when the table is full.
+    func closed(_ mapping: DaxMapping) {
+        remove(mapping.id)
+        state.withLock { s in
+            // Entries of deinitialised mappings are dropped now and then, not one by one.
+            if s.closed.count >= 1024 && s.closed.count.nonzeroBitCount == 1 { s.closed.removeAll { $0.mapping == nil } }
+            s.closed.append(WeakMapping(mapping: mapping))
+        }
+    }
+
+    /// Gives back the slots of up to `count` of the oldest closed mappings
+    /// still referenced; returns how many. Called when registration found the table full.
+    func reclaimClosedSlots(_ count: Int) -> Int {
+        let victims = state.withLock { s -> [DaxMapping] in
+            s.closed.removeAll { $0.mapping == nil }
+            let n = min(count, s.closed.count)
+            defer { s.closed.removeFirst(n) }
+            return s.closed.prefix(n).compactMap(\.mapping)
+        }
+        for mapping in victims { mapping.releaseSlot() }
+        return victims.count
     }
 
     func remove(_ id: UInt64) {
