@@ -1,5 +1,5 @@
 /// What a uevent or a sysfs look means for one opened device.
-public enum DeviceTransition: Sendable, Hashable {
+enum DeviceTransition: Sendable, Hashable {
     /// The device, or a device it hangs under, is being unbound or removed:
     /// freeze it, notify its holders, then revoke (the twin of `MF_MEM_PRE_REMOVE`).
     case removed

@@ -12,16 +12,16 @@
 ///   So is an `add`/`bind` of a device with the same subsystem and `DEVNAME` at another
 ///   path: after `ndctl enable-region` the kernel brings `dax0.0` back under `dax0.1`.
 /// - Everything else (`change`, `bdi`, other regions, descendants) -> nil.
-public struct RemovalClassifier: Sendable, Hashable {
+struct RemovalClassifier: Sendable, Hashable {
     /// The device this classifier watches.
-    public var identity: DaxDeviceIdentity
+    var identity: DaxDeviceIdentity
 
-    public init(identity: DaxDeviceIdentity) {
+    init(identity: DaxDeviceIdentity) {
         self.identity = identity
     }
 
     /// What `event` means for ``identity``, or nil if it is irrelevant.
-    public func classify(_ event: UEvent) -> DeviceTransition? {
+    func classify(_ event: UEvent) -> DeviceTransition? {
         switch event.action {
         case .unbind, .remove:
             return identity.isAtOrBelow(event.devpath) ? .removed : nil

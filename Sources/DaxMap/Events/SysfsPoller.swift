@@ -16,9 +16,9 @@ internal import DaxMapSync
 /// - Warning: polling misses an unbind and bind that both happen between two looks
 ///   (`daxctl disable-device; daxctl enable-device` in quick succession). Only the
 ///   uevent socket sees those; prefer it wherever it is available.
-public final class SysfsPoller: Sendable {
+final class SysfsPoller: Sendable {
     /// What one look at sysfs found.
-    public enum State: Sendable, Hashable {
+    enum State: Sendable, Hashable {
         /// Present at `devpath` and bound to its driver.
         case bound(devpath: String)
         /// Present at `devpath`, no driver.
@@ -28,11 +28,11 @@ public final class SysfsPoller: Sendable {
     }
 
     /// The device watched.
-    public let identity: DaxDeviceIdentity
+    let identity: DaxDeviceIdentity
     /// Where sysfs is mounted; a temporary tree in tests.
-    public let sysfsRoot: String
+    let sysfsRoot: String
     /// How long ``next(timeout:)`` sleeps between looks.
-    public let interval: Duration
+    let interval: Duration
     private let requiresDriver: Bool
     private let last: Locked<State>
 
@@ -41,7 +41,7 @@ public final class SysfsPoller: Sendable {
     ///   - identity: the device, resolved while it was open and bound.
     ///   - sysfsRoot: `/sys`, or a fake tree.
     ///   - interval: time between looks in ``next(timeout:)``.
-    public init(identity: DaxDeviceIdentity, sysfsRoot: String = "/sys", interval: Duration = .milliseconds(100)) {
+    init(identity: DaxDeviceIdentity, sysfsRoot: String = "/sys", interval: Duration = .milliseconds(100)) {
         self.identity = identity
         self.sysfsRoot = sysfsRoot.hasSuffix("/") ? String(sysfsRoot.dropLast()) : sysfsRoot
         self.interval = interval
@@ -52,13 +52,13 @@ public final class SysfsPoller: Sendable {
     }
 
     /// The state found by the latest look.
-    public var state: State { last.withLock { $0 } }
+    var state: State { last.withLock { $0 } }
 
     /// Looks once and reports a transition since the previous look, if any.
     ///
     /// A device found bound at a new path counts as removed (the device you mapped is
     /// gone); the next look then reports it ``DeviceTransition/returned``.
-    public func check() -> DeviceTransition? {
+    func check() -> DeviceTransition? {
         last.withLock { previous -> DeviceTransition? in
             let now = look()
             let before = previous
@@ -80,7 +80,7 @@ public final class SysfsPoller: Sendable {
     /// Looks every ``interval`` until a transition, or until `timeout` (nil: forever).
     /// - Returns: the transition, or nil on timeout.
     @available(*, noasync, message: "blocks the thread; call it from a dedicated monitor thread")
-    public func next(timeout: Duration?) -> DeviceTransition? {
+    func next(timeout: Duration?) -> DeviceTransition? {
         let clock = ContinuousClock()
         let deadline = timeout.map { clock.now.advanced(by: $0) }
         while true {
@@ -99,7 +99,7 @@ public final class SysfsPoller: Sendable {
     }
 
     /// One look at sysfs, with no state change.
-    public func look() -> State {
+    func look() -> State {
         var devpath = identity.devpath
         if let kind = identity.kind, let major = identity.major, let minor = identity.minor {
             let link = "\(sysfsRoot)/dev/\(kind.rawValue)/\(major):\(minor)"

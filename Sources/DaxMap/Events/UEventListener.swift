@@ -16,9 +16,9 @@ import SystemPackage
 ///
 /// Where the socket is refused (a container without netlink: see ``isUnavailable(_:)``),
 /// fall back to ``SysfsPoller``.
-public final class UEventListener: Sendable {
+final class UEventListener: Sendable {
     /// What one receive produced.
-    public enum Received: Sendable, Hashable {
+    enum Received: Sendable, Hashable {
         /// A genuine kernel uevent.
         case event(UEvent)
         /// The socket's receive queue overflowed (`ENOBUFS`): events were lost. Re-check
@@ -48,7 +48,7 @@ public final class UEventListener: Sendable {
     private let state = Locked(State())
 
     /// The netlink port id the kernel assigned to this socket (`nl_pid` from `getsockname`).
-    public let portID: UInt32
+    let portID: UInt32
 
     /// Opens the socket, binds it to the kernel uevent group and asks for sender credentials.
     ///
@@ -57,7 +57,7 @@ public final class UEventListener: Sendable {
     ///   ``isUnavailable(_:)`` to decide whether to fall back to ``SysfsPoller``.
     ///
     /// The corresponding C call is `socket(AF_NETLINK, SOCK_RAW, NETLINK_KOBJECT_UEVENT)`.
-    public init() throws(DaxError) {
+    init() throws(DaxError) {
         let type = CInt(SOCK_RAW.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue)
         let fd = Glibc.socket(AF_NETLINK, type, Self.netlinkKobjectUEvent)
         guard fd >= 0 else { throw Self.error("socket", Errno(rawValue: errno)) }
@@ -107,7 +107,7 @@ public final class UEventListener: Sendable {
 
     /// True when `error` from ``init()`` means netlink is not available here (a sandbox
     /// or container), so the caller should watch sysfs with ``SysfsPoller`` instead.
-    public static func isUnavailable(_ error: DaxError) -> Bool {
+    static func isUnavailable(_ error: DaxError) -> Bool {
         guard let e = error.errno else { return false }
         return [.permissionDenied, .notPermitted, .addressFamilyNotSupported, .protocolNotSupported,
                 .socketTypeNotSupported].contains(e)
@@ -116,22 +116,22 @@ public final class UEventListener: Sendable {
     /// The netlink socket, to `poll` for `POLLIN` alongside other descriptors (the
     /// fault monitor's eventfd). Valid until ``close()``; never read from it directly:
     /// call ``receive()`` when it is readable.
-    public var fileDescriptor: CInt { socket }
+    var fileDescriptor: CInt { socket }
 
     /// Messages dropped because they did not come from the kernel.
-    public var forgedCount: Int { state.withLock { $0.forged } }
+    var forgedCount: Int { state.withLock { $0.forged } }
     /// Messages from the kernel that did not parse (see ``UEvent/init(kernelMessage:)``).
-    public var malformedCount: Int { state.withLock { $0.malformed } }
+    var malformedCount: Int { state.withLock { $0.malformed } }
     /// Times the receive queue overflowed.
-    public var lostCount: Int { state.withLock { $0.lost } }
+    var lostCount: Int { state.withLock { $0.lost } }
     /// Why the last forged or malformed message was dropped, for diagnostics.
-    public var lastRejection: String? { state.withLock { $0.lastRejection } }
+    var lastRejection: String? { state.withLock { $0.lastRejection } }
 
     /// Returns the next pending message without blocking, or nil if none is queued.
     /// Forged and malformed messages are skipped (and counted).
     ///
     /// - Throws: `DaxError` `.closed` after ``close()``, `.system` on a socket error.
-    public func receive() throws(DaxError) -> Received? {
+    func receive() throws(DaxError) -> Received? {
         try acquire()
         defer { release() }
         return try receiveLocked()
@@ -143,7 +143,7 @@ public final class UEventListener: Sendable {
     /// ``close()`` is called meanwhile (the next call then throws `.closed`).
     /// - Throws: `DaxError` `.closed` if already closed, `.system` on a socket error.
     @available(*, noasync, message: "blocks the thread; call it from a dedicated monitor thread")
-    public func next(timeout: Duration?) throws(DaxError) -> Received? {
+    func next(timeout: Duration?) throws(DaxError) -> Received? {
         try acquire()
         defer { release() }
         let clock = ContinuousClock()
@@ -170,7 +170,7 @@ public final class UEventListener: Sendable {
     }
 
     /// Closes the socket. Idempotent; wakes a thread blocked in ``next(timeout:)``.
-    public func close() {
+    func close() {
         let closeNow = state.withLock { s -> Bool in
             if s.closed { return false }
             s.closed = true
