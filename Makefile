@@ -42,9 +42,9 @@ test: deps
 	$(SWIFT) test
 
 # The threaded tests under ThreadSanitizer: writers with faults and removals,
-# the signal tests, the uevent listener, the hold/verify workload.
+# the signal tests, the uevent listener, the hold/verify workload, the range-table stress.
 tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy'
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|RangeTable'
 
 # Benchmarks print numbers; they never assert. JSON=1 prints only the JSON array
 # on standard output (the build's own output goes to standard error).

@@ -10,8 +10,9 @@
 #if defined(__x86_64__)
 #define CDAXMAP_HAVE_MC 1
 
-/// Each returns 0, or -EFAULT when the handler caught a fault in a registered
-/// mapping; the fault is then in the thread's cdaxmap_mc_fault.
+/// Each returns 0, or -EFAULT when the handler caught a synchronous fault in
+/// one (in a registered mapping, or at an address no slot holds:
+/// CDAXMAP_EVENT_UNREGISTERED); the fault is then in the thread's cdaxmap_mc_fault.
 int cdaxmap_mc_copy(void *dst, const void *src, size_t n);
 int cdaxmap_mc_fill(void *dst, int value, size_t n);
 /// Writes back the cache lines of [addr, addr+n) with `kind`; no drain.

@@ -49,7 +49,7 @@ uint64_t cdaxmap_events_chained(void) { return atomic_load(&chained_count); }
 uint64_t cdaxmap_events_forged(void) { return atomic_load(&forged_count); }
 uint64_t cdaxmap_events_late(void) { return atomic_load(&late_notices); }
 
-static size_t page_size = 4096; // set at install
+static _Atomic size_t page_size = 4096; // set at install
 
 // MARK: - Chain targets
 
@@ -109,12 +109,17 @@ static void set_interrupted_mask(const void *context) {
 }
 
 // The mask the kernel gives `action`'s handler: the interrupted mask, its
-// sa_mask, and the signal itself unless SA_NODEFER.
+// sa_mask, and the signal itself unless SA_NODEFER; set in one call, so a
+// pending SIGBUS cannot slip in between.
 static void set_mask_for(int signo, const struct sigaction *action, const void *context) {
-    set_interrupted_mask(context);
-    sigset_t set = action->sa_mask;
+    if (!context) {
+        set_interrupted_mask(NULL);
+        return;
+    }
+    sigset_t set;
+    sigorset(&set, &((const ucontext_t *)context)->uc_sigmask, &action->sa_mask);
     if (!(action->sa_flags & SA_NODEFER)) sigaddset(&set, signo);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_sigmask(SIG_SETMASK, &set, NULL);
 }
 
 // MARK: - Diagnostics
@@ -187,9 +192,9 @@ static void chain(int signo, siginfo_t *info, void *context) {
     if (depth == 0) read_target(signo, &target);
     else if (depth == 1) target = original_actions[signal_index(signo)];
     // deeper: the chain loops; end it with the default action
-    int is_default = (target.sa_flags & SA_SIGINFO) ? target.sa_sigaction == NULL : target.sa_handler == SIG_DFL;
-    if (!is_default) {
-        if (!(target.sa_flags & SA_SIGINFO) && target.sa_handler == SIG_IGN) return;
+    // sa_handler and sa_sigaction share storage: SIG_DFL and SIG_IGN read the same through either.
+    if (target.sa_handler == SIG_IGN) return;
+    if (target.sa_handler != SIG_DFL) {
         call_action(signo, &target, info, context);
         return;
     }
@@ -302,7 +307,8 @@ static void handler(int signo, siginfo_t *info, void *context) {
         // No memory behind the page: past EOF of a truncated file everything
         // after it is gone too, and an unbound device is gone whole. One
         // extent to the end, however many pages fault after this one.
-        cdaxmap_rt_mark_hit(&hit, CDAXMAP_FAILED_REMOVED, addr & ~(uintptr_t)(page_size - 1), hit.end);
+        uintptr_t page = atomic_load_explicit(&page_size, memory_order_relaxed);
+        cdaxmap_rt_mark_hit(&hit, CDAXMAP_FAILED_REMOVED, addr & ~(page - 1), hit.end);
     }
     if (!asynchronous) {
         // A recoverable routine touches only the buffers it was given, so any
@@ -400,7 +406,7 @@ int cdaxmap_sigbus_install(void) {
     int result = 0;
     if (!atomic_load(&installed)) {
         long page = sysconf(_SC_PAGESIZE);
-        if (page > 0) page_size = (size_t)page;
+        if (page > 0) atomic_store_explicit(&page_size, (size_t)page, memory_order_relaxed);
         result = cdaxmap_ring_open();
         if (result == 0) result = install_one(SIGBUS, &original_actions[0]);
         if (result == 0) result = install_one(SIGSEGV, &original_actions[1]);

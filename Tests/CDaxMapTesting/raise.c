@@ -3,6 +3,7 @@
 #include "CDaxMapTesting.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -45,3 +46,34 @@ int cdaxmap_test_forge_signal(int signo, int code, void *addr, int process_wide)
     if (code > 0) return -EINVAL; // not a forgery: use cdaxmap_test_raise_sigbus
     return send_to_self(signo, code, addr, 0, process_wide);
 }
+
+static int load_body(void *context) {
+    return *(volatile const unsigned char *)context;
+}
+
+int cdaxmap_test_guarded_load(const void *addr, struct cdaxmap_fault *fault) {
+    int r = cdaxmap_call_guarded(load_body, (void *)addr, addr, 1, fault);
+    return r < 0 ? r : 0;
+}
+
+static _Atomic uint64_t recorded;
+static _Atomic int recorded_code;
+
+static void recorder(int signo, siginfo_t *info, void *context) {
+    (void)context;
+    atomic_store(&recorded_code, info->si_code);
+    atomic_fetch_add(&recorded, 1);
+    if (info->si_code > 0) signal(signo, SIG_DFL); // a real fault: die by it, do not loop
+}
+
+int cdaxmap_test_install_recorder(int signo) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = recorder;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    return sigaction(signo, &action, NULL) == 0 ? 0 : -errno;
+}
+
+uint64_t cdaxmap_test_recorded(void) { return atomic_load(&recorded); }
+int cdaxmap_test_recorded_code(void) { return atomic_load(&recorded_code); }

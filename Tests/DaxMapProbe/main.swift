@@ -1,6 +1,10 @@
-// A child process for daxmap's tests of signals that end a process: a SIGBUS
-// outside daxmap's ranges must keep its previous effect, and the terminate
-// policy must die with a diagnostic. Usage: daxmap-probe MODE DIR
+// A child process for daxmap's tests of signals that end a process or change
+// its signal actions: a SIGBUS outside daxmap's ranges must keep its previous
+// effect, the terminate policy must die with a diagnostic, a forged SIGBUS must
+// reach the previous handler untouched, a displaced handler must be detected
+// and put back. Usage: daxmap-probe MODE DIR
+import CDaxMap
+import CDaxMapTesting
 import DaxMap
 import Glibc
 
@@ -11,7 +15,7 @@ func complain(_ text: String) {
 
 let args = CommandLine.arguments
 guard args.count == 3 else {
-    complain("usage: daxmap-probe foreign-sigbus|foreign-sigbus-baseline|terminate DIR\n")
+    complain("usage: daxmap-probe foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler DIR\n")
     exit(2)
 }
 let mode = args[1], dir = args[2]
@@ -28,6 +32,82 @@ func foreignFault() -> Never {
     let value = p.load(fromByteOffset: page, as: UInt8.self) // SIGBUS here
     print("survived with \(value)")
     exit(0)
+}
+
+/// An emulated device of `pages` pages mapped whole, written with a pattern.
+func patternedMapping(pages: Int) throws -> (DaxDevice, DaxMapping) {
+    let device = try DaxDevice.createEmulated(at: dir + "/dev", size: UInt64(pages * page))
+    let mapping = try device.map()
+    let pattern = (0..<(pages * page)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+    try pattern.withUnsafeBytes { try mapping.write($0, at: 0) }
+    return (device, mapping)
+}
+
+func patternIntact(_ mapping: DaxMapping, pages: Int) -> Bool {
+    var bytes = [UInt8](repeating: 0, count: pages * page)
+    do {
+        try bytes.withUnsafeMutableBytes { try mapping.read(at: 0, into: $0) }
+    } catch {
+        return false
+    }
+    return bytes.indices.allSatisfy { bytes[$0] == UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+}
+
+/// The process's own SIGBUS handler first (it records and returns: safe for a
+/// sent signal), then daxmap on top; a SIGBUS the thread sends itself with
+/// SI_QUEUE and an address inside the mapping must reach that handler and
+/// leave the mapping alone.
+func forgedSignal() -> Never {
+    precondition(cdaxmap_test_install_recorder(SIGBUS) == 0)
+    do {
+        let (_, mapping) = try patternedMapping(pages: 4)
+        let base = mapping.withUnsafeMutableBytes { $0.baseAddress! }
+        let r = cdaxmap_test_forge_signal(SIGBUS, -1 /* SI_QUEUE */, base + page + 10, 0)
+        print("sent \(r)")
+        print("previous-handler-ran \(cdaxmap_test_recorded()) code \(cdaxmap_test_recorded_code())")
+        print("forged \(cdaxmap_events_forged())")
+        print("chained \(cdaxmap_events_chained())")
+        print("intact \(patternIntact(mapping, pages: 4))")
+        print("lost \(mapping.lostRanges.count)")
+        exit(0)
+    } catch {
+        complain("setup failed: \(error)\n")
+        exit(2)
+    }
+}
+
+/// daxmap installed, then another SIGBUS handler on top: daxmap reports it
+/// displaced, reinstall puts it back in front, a real BUS_ADRERR is daxmap's
+/// again (nothing chained), and the displacing handler is what daxmap chains
+/// to now (a forged signal reaches it).
+func displacedHandler() -> Never {
+    do {
+        try DaxMonitor.start()
+        let (_, mapping) = try patternedMapping(pages: 8)
+        print("displaced-before \(cdaxmap_sigbus_displaced())")
+        precondition(cdaxmap_test_install_recorder(SIGBUS) == 0)
+        print("displaced \(cdaxmap_sigbus_displaced())")
+        print("reinstall \(cdaxmap_sigbus_reinstall())")
+        print("displaced-after \(cdaxmap_sigbus_displaced())")
+        let chained = cdaxmap_events_chained()
+        precondition(truncate(dir + "/dev", off_t(2 * page)) == 0)
+        var bytes = [UInt8](repeating: 0, count: 16)
+        do {
+            try bytes.withUnsafeMutableBytes { try mapping.read(at: 5 * page, into: $0) }
+            print("read succeeded")
+        } catch {
+            if let error = error as? DaxError { print("read-error \(error.code)") } else { print("read-error \(error)") }
+        }
+        print("chained-by-fault \(cdaxmap_events_chained() - chained)")
+        print("recorder-after-fault \(cdaxmap_test_recorded())")
+        let base = mapping.withUnsafeMutableBytes { $0.baseAddress! }
+        _ = cdaxmap_test_forge_signal(SIGBUS, -1 /* SI_QUEUE */, base, 0)
+        print("recorder-after-forged \(cdaxmap_test_recorded())")
+        exit(0)
+    } catch {
+        complain("setup failed: \(error)\n")
+        exit(2)
+    }
 }
 
 switch mode {
@@ -56,6 +136,10 @@ case "terminate":
         complain("setup failed: \(error)\n")
         exit(2)
     }
+case "forged-sigbus":
+    forgedSignal()
+case "displaced-handler":
+    displacedHandler()
 default:
     complain("unknown mode \(mode)\n")
     exit(2)

@@ -41,6 +41,27 @@ int cdaxmap_test_forge_signal(int signo, int code, void *addr, int process_wide)
 #define CDAXMAP_TEST_ID_B 0x0aba000000000002ull
 long cdaxmap_test_aba_stress(unsigned milliseconds, uint64_t *lookups, uint64_t *cycles);
 
+/// A load of one byte at `addr` inside cdaxmap_call_guarded over [addr, addr+1):
+/// the sigsetjmp guard path from C. Returns 0, or -EFAULT with `*fault`.
+int cdaxmap_test_guarded_load(const void *addr, struct cdaxmap_fault *fault);
+
+/// Installs a SIGBUS/SIGSEGV action (`signo`) that counts what it gets and
+/// returns: for a forged signal that is harmless. A kernel-raised fault it
+/// must not return into (it would fault again forever): it restores SIG_DFL
+/// first, so the fault kills the process visibly. Returns 0 or -errno.
+int cdaxmap_test_install_recorder(int signo);
+/// Signals the recorder got, and the si_code of the last one.
+uint64_t cdaxmap_test_recorded(void);
+int cdaxmap_test_recorded_code(void);
+
+/// A guarded copy racing the close of its mapping, `iterations` times: a
+/// thread copies from a registered range in a loop while another makes it a
+/// PROT_NONE reservation and unregisters it (as close() does), in either
+/// order. Every copy must end in -EFAULT attributed to the range or flagged
+/// CDAXMAP_EVENT_UNREGISTERED (a crash ends the test process). Returns how
+/// many ended otherwise; `*unregistered` counts the UNREGISTERED ones.
+long cdaxmap_test_close_race(unsigned iterations, long *unregistered);
+
 #ifdef __cplusplus
 }
 #endif
