@@ -80,15 +80,50 @@ func forgedSignal() -> Never {
 /// displaced, reinstall puts it back in front, a real BUS_ADRERR is daxmap's
 /// again (nothing chained), and the displacing handler is what daxmap chains
 /// to now (a forged signal reaches it).
-func displacedHandler() -> Never {
+func displacedHandler() async -> Never {
     do {
         try DaxMonitor.start()
-        let (_, mapping) = try patternedMapping(pages: 8)
+        let (device, mapping) = try patternedMapping(pages: 8)
+        let events = DaxMonitor.events()
         print("displaced-before \(cdaxmap_sigbus_displaced())")
         precondition(cdaxmap_test_install_recorder(SIGBUS) == 0)
         print("displaced \(cdaxmap_sigbus_displaced())")
-        print("reinstall \(cdaxmap_sigbus_reinstall())")
+        print("public-displaced \(DaxMonitor.handlerDisplaced)")
+        do {
+            _ = try device.map(offset: 0, length: UInt64(page))
+            print("map-while-displaced succeeded")
+        } catch {
+            print("map-while-displaced \(error.code)")
+        }
+        // The monitor notices on its next wake (at most 250 ms): an event and a count.
+        let waiter = Task {
+            for await event in events {
+                if case .handlerDisplaced(let signals) = event, signals.contains(.sigbus) { return true }
+            }
+            return false
+        }
+        for _ in 0..<100 where DaxMonitor.statistics.handlerDisplacements == 0 { usleep(20_000) }
+        print("displacements \(DaxMonitor.statistics.handlerDisplacements)")
+        let timeout = Task {
+            try? await Task.sleep(for: .seconds(5))
+            waiter.cancel() // ends the stream's iteration: no event came
+        }
+        print("event \(await waiter.value)")
+        timeout.cancel()
+        do {
+            try DaxMonitor.reinstallHandler()
+            print("reinstall 0")
+        } catch {
+            print("reinstall \(error)")
+        }
         print("displaced-after \(cdaxmap_sigbus_displaced())")
+        do {
+            let again = try device.map(offset: 0, length: UInt64(page))
+            print("map-after-reinstall ok")
+            again.close()
+        } catch {
+            print("map-after-reinstall \(error.code)")
+        }
         let chained = cdaxmap_events_chained()
         precondition(truncate(dir + "/dev", off_t(2 * page)) == 0)
         var bytes = [UInt8](repeating: 0, count: 16)
@@ -139,7 +174,7 @@ case "terminate":
 case "forged-sigbus":
     forgedSignal()
 case "displaced-handler":
-    displacedHandler()
+    await displacedHandler()
 default:
     complain("unknown mode \(mode)\n")
     exit(2)

@@ -34,8 +34,13 @@ import Testing
         #expect(result.status == 0, "\(result)")
         #expect(value(result.stdout, "displaced-before") == "0", "\(result.stdout)")
         #expect(value(result.stdout, "displaced") == "1") // CDAXMAP_DISPLACED_SIGBUS
+        #expect(value(result.stdout, "public-displaced") == "true")
+        #expect(value(result.stdout, "map-while-displaced") == "handlerDisplaced", "\(result.stdout)")
+        #expect(Int(value(result.stdout, "displacements") ?? "") ?? 0 >= 1, "\(result.stdout)")
+        #expect(value(result.stdout, "event") == "true", "\(result.stdout)")
         #expect(value(result.stdout, "reinstall") == "0")
         #expect(value(result.stdout, "displaced-after") == "0")
+        #expect(value(result.stdout, "map-after-reinstall") == "ok", "\(result.stdout)")
         #expect(value(result.stdout, "read-error") == "deviceRemoved")
         #expect(value(result.stdout, "chained-by-fault") == "0")
         #expect(value(result.stdout, "recorder-after-fault") == "0")

@@ -155,7 +155,7 @@ import Testing
         #expect(unregistered > 0) // the slot-first order reaches the unregistered path
     }
 
-    @Test func truncationLeavesOneRemovedExtentFromTheFirstFaultingPageToTheEnd() throws {
+    @Test func truncationLeavesOneRemovedExtentFromTheFirstFaultingPageToTheEnd() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("dev")
@@ -163,6 +163,9 @@ import Testing
         let device = try DaxDevice.open(path)
         let mapping = try device.map()
         try [UInt8](repeating: 5, count: 16 * pageSize).withUnsafeBytes { try mapping.write($0, at: 0) }
+        // The handler alone: the monitor would re-derive the whole tail from the file size.
+        DaxMapTestHooks.drainsPaused.store(true, ordering: .relaxed)
+        defer { DaxMapTestHooks.drainsPaused.store(false, ordering: .relaxed) }
         truncateFile(path, to: 4 * pageSize)
         let faultsBefore = cdaxmap_range_faults(mapping.slot)
         let pages = [12, 14, 15, 8, 13, 6, 9]
@@ -190,5 +193,9 @@ import Testing
         #expect(extents(mapping.slot).list.map(\.lo) == [base + UInt(5 * pageSize)])
         try b.withUnsafeMutableBytes { try mapping.read(at: 3 * pageSize, into: $0) }
         #expect(b.allSatisfy { $0 == 5 })
+        // Then the monitor: the tail from the file's new size, one extent still.
+        DaxMapTestHooks.drainsPaused.store(false, ordering: .relaxed)
+        let whole = await waitUntil(seconds: 20) { extents(mapping.slot).list.map(\.lo) == [base + UInt(4 * pageSize)] }
+        #expect(whole, "\(extents(mapping.slot).list)")
     }
 }
