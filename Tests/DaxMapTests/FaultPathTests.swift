@@ -110,6 +110,9 @@ import CDaxMap
         final class Closer: DaxHolder {
             func notifyFailure(_ failure: DaxFailure) async -> Bool {
                 for m in failure.mappings { m.close() } // the mappings come with the failure
+                // Releasing first and answering a moment later (after flushing its own
+                // state, say): the answer still arrives before the report is built.
+                try? await Task.sleep(for: .milliseconds(20))
                 return true
             }
         }
