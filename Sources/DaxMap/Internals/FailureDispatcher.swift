@@ -172,17 +172,23 @@ final class FailureDispatcher: Sendable {
         }
     }
 
-    func call(_ holder: any DaxHolder, _ failure: DaxFailure, calls: HolderCalls) {
-        let name = HolderCalls.name(of: holder)
+    func call(_ holder: any DaxHolder, _ failure: DaxFailure, calls: HolderCalls,
+              then: @escaping @Sendable () -> Void = {}) {
         let event = failure.withoutMappings
         // Weak: a holder that never answers must not keep the device alive.
         calls.call(holder, failure) { [weak device] handled in
-            device?.publish(.answered(event, holder: name, handled: handled))
+            device?.publish(.answered(event, holder: HolderCalls.name(of: holder), handled: handled))
+            then()
         }
     }
 
-    /// A mapping left the registry: forget what its holder was told.
+    /// A mapping left the registry (closed or deinitialised): forget what its
+    /// holder was told, and wake a removal waiting for it.
     func forget(_ id: UInt64) {
-        _ = state.withLock { $0.told.removeValue(forKey: id) }
+        let removal = state.withLock { s -> RemovalRun? in
+            s.told.removeValue(forKey: id)
+            return s.removal
+        }
+        removal?.poke()
     }
 }

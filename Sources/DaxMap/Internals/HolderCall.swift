@@ -9,7 +9,7 @@ final class HolderCalls: Sendable {
     }
 
     private struct State {
-        var names: [ObjectIdentifier: String] = [:]
+        var called: [ObjectIdentifier: any DaxHolder] = [:]
         var answers: [ObjectIdentifier: Answer] = [:]
     }
 
@@ -20,8 +20,7 @@ final class HolderCalls: Sendable {
     func call(_ holder: any DaxHolder, _ failure: DaxFailure,
               answered: @escaping @Sendable (Bool) -> Void = { _ in }) {
         let key = ObjectIdentifier(holder)
-        let name = HolderCalls.name(of: holder)
-        state.withLock { $0.names[key] = name }
+        state.withLock { $0.called[key] = holder }
         Task(executorPreference: HolderExecutor.shared) { [self] in
             let handled = await holder.notifyFailure(failure)
             state.withLock { $0.answers[key] = Answer(handled: handled) }
@@ -29,13 +28,14 @@ final class HolderCalls: Sendable {
         }
     }
 
-    var allAnswered: Bool { state.withLock { $0.answers.count == $0.names.count } }
+    var allAnswered: Bool { state.withLock { $0.answers.count == $0.called.count } }
     var handledCount: Int { state.withLock { $0.answers.values.filter(\.handled).count } }
     var answeredCount: Int { state.withLock { $0.answers.count } }
 
     /// Holders called that have not answered yet, by name.
     var unanswered: [String] {
-        state.withLock { s in s.names.filter { s.answers[$0.key] == nil }.map(\.value).sorted() }
+        let waiting = state.withLock { s in s.called.filter { s.answers[$0.key] == nil }.map(\.value) }
+        return waiting.map(HolderCalls.name(of:)).sorted()
     }
 
     /// How a holder is named in reports: its description if it has one, else its type.

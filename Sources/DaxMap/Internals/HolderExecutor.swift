@@ -1,39 +1,49 @@
 import Glibc
 
-/// Where holder calls run: threads of daxmap's own that grow with demand.
+/// Where holder calls run: threads of daxmap's own that grow when holders block.
 ///
 /// A holder's `notifyFailure` may block its thread (`sleep`, a lock, a
 /// synchronous flush), never return, or be an actor. On the cooperative pool
 /// (one thread per core) two blocking holders stall every task of the
-/// process, the removal's own deadline included. Here every job runs on an
-/// idle worker if there is one, else on a new thread, so a blocked holder
-/// holds only its own thread. Workers idle for a while exit. Task executor
-/// preference (SE-0417) keeps the holder's nonisolated code and default
-/// actors' code on these threads.
+/// process, the removal's own deadline included. Here a job wakes (or starts)
+/// a worker only while fewer workers than cores are running: running ones
+/// take queued jobs as they finish, so a thousand quick holders cost a
+/// thread per core and few wake-ups. When jobs wait and no worker has taken one for a millisecond
+/// (every running worker is blocked in a holder), a watchdog adds a worker:
+/// a blocked holder holds only its own thread. Idle workers exit after a
+/// while. Task executor preference (SE-0417) keeps the holder's nonisolated
+/// code and default actors' code on these threads.
 final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     static let shared = HolderExecutor()
 
+    /// Workers a new job wakes or starts while fewer are running.
+    private static let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     /// How long an idle worker waits for work before it exits.
     private static let idleSeconds = 5
+    /// How long jobs may wait with no worker taking any before one more is started.
+    private static let stallNanoseconds = 1_000_000
 
     // Guarded by `mutex`.
     private var jobs: [UnownedJob] = []
     private var head = 0
     private var idle = 0
     private var wakeups = 0
+    private var workers = 0
+    private var taken: UInt64 = 0
+    private var watchdogRunning = false
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let cond: UnsafeMutablePointer<pthread_cond_t>
+    private let workAvailable: UnsafeMutablePointer<pthread_cond_t>
 
     private init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
-        cond = .allocate(capacity: 1)
-        cond.initialize(to: pthread_cond_t())
+        workAvailable = .allocate(capacity: 1)
+        workAvailable.initialize(to: pthread_cond_t())
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(cond, &attributes)
+        pthread_cond_init(workAvailable, &attributes)
         pthread_condattr_destroy(&attributes)
     }
 
@@ -41,45 +51,91 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
         let job = UnownedJob(job)
         pthread_mutex_lock(mutex)
         jobs.append(job)
-        let spawn = idle <= wakeups
-        if spawn { } else { wakeups += 1 }
+        var spawn = false, signal = false, watch = false
+        // Workers neither idle nor being woken are running and will take it.
+        if workers - idle + wakeups < Self.cores {
+            if idle > wakeups {
+                wakeups += 1
+                signal = true
+            } else {
+                workers += 1
+                spawn = true
+            }
+        }
+        if !watchdogRunning {
+            watchdogRunning = true
+            watch = true
+        }
         pthread_mutex_unlock(mutex)
-        if spawn { startWorker() } else { pthread_cond_signal(cond) }
+        if signal { pthread_cond_signal(workAvailable) }
+        if spawn { startWorker() }
+        if watch && !DetachedThread.start({ self.watch() }) {
+            pthread_mutex_lock(mutex)
+            watchdogRunning = false
+            pthread_mutex_unlock(mutex)
+        }
     }
 
     private func startWorker() {
         guard !DetachedThread.start({ self.work() }) else { return }
-        // No thread to be had: run the job here rather than never.
-        if let job = take(waiting: false) { job.runSynchronously(on: asUnownedTaskExecutor()) }
+        pthread_mutex_lock(mutex)
+        workers -= 1
+        pthread_mutex_unlock(mutex)
     }
 
     private func work() {
-        while let job = take(waiting: true) {
+        while let job = take() {
             job.runSynchronously(on: asUnownedTaskExecutor())
         }
     }
 
-    /// The next job; waits up to the idle time for one when `waiting`.
-    private func take(waiting: Bool) -> UnownedJob? {
+    /// The next job; nil once idle for ``idleSeconds`` (the worker then exits).
+    private func take() -> UnownedJob? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         var deadline = timespec()
         clock_gettime(CLOCK_MONOTONIC, &deadline)
         deadline.tv_sec += Self.idleSeconds
         while head == jobs.count {
-            guard waiting else { return nil }
             idle += 1
-            let rc = pthread_cond_timedwait(cond, mutex, &deadline)
+            let rc = pthread_cond_timedwait(workAvailable, mutex, &deadline)
             idle -= 1
             if wakeups > 0 { wakeups -= 1 }
-            if rc == ETIMEDOUT && head == jobs.count { return nil }
+            if rc == ETIMEDOUT && head == jobs.count {
+                workers -= 1
+                return nil
+            }
         }
         let job = jobs[head]
         head += 1
+        taken &+= 1
         if head == jobs.count {
             jobs.removeAll(keepingCapacity: true)
             head = 0
         }
         return job
+    }
+
+    /// While jobs wait: when none was taken for a stall interval, every worker
+    /// is busy or blocked, so add one. Exits when nothing waits.
+    private func watch() {
+        var pause = timespec(tv_sec: 0, tv_nsec: Self.stallNanoseconds)
+        pthread_mutex_lock(mutex)
+        var lastTaken = taken
+        while head < jobs.count {
+            pthread_mutex_unlock(mutex)
+            nanosleep(&pause, nil)
+            pthread_mutex_lock(mutex)
+            let stalled = head < jobs.count && taken == lastTaken && idle <= wakeups
+            lastTaken = taken
+            if stalled {
+                workers += 1
+                pthread_mutex_unlock(mutex)
+                startWorker()
+                pthread_mutex_lock(mutex)
+            }
+        }
+        watchdogRunning = false
+        pthread_mutex_unlock(mutex)
     }
 }

@@ -15,11 +15,16 @@ final class RemovalRun: Sendable {
     }
 
     private let state = Locked(State())
+    /// Poked when a holder answers or a mapping is released, so the wait
+    /// wakes at once instead of polling.
+    private let progress = Wakeup()
 
     init(source: RemovalSource, deadline: Duration) {
         self.source = source
         self.deadline = deadline
     }
+
+    func poke() { progress.signal() }
 
     /// The report, once the removal has completed.
     func report() async -> DaxRemovalReport {
@@ -34,6 +39,12 @@ final class RemovalRun: Sendable {
     }
 
     var completedReport: DaxRemovalReport? { state.withLock { $0.report } }
+
+    /// Sleeps until poked, `limit`, or 10 ms (a safety net), whichever is first.
+    func waitForProgress(until limit: ContinuousClock.Instant) {
+        let left = ContinuousClock.now.duration(to: limit)
+        progress.wait(for: min(left, .milliseconds(10)))
+    }
 
     func complete(_ report: DaxRemovalReport) {
         let waiting = state.withLock { s -> [CheckedContinuation<DaxRemovalReport, Never>] in
@@ -78,7 +89,7 @@ extension FailureDispatcher {
         let everything = 0..<device.size
         for (holder, mappings) in held {
             call(holder, DaxFailure(device: device.path, range: everything, kind: .preRemove, mappings: mappings),
-                 calls: calls)
+                 calls: calls, then: { run.poke() })
         }
         if !held.isEmpty {
             device.publish(.notified(DaxFailure(device: device.path, range: everything, kind: .preRemove),
@@ -87,9 +98,8 @@ extension FailureDispatcher {
 
         // Wait until every holder has released its mappings and answered, or the deadline.
         let mappings = held.flatMap(\.mappings)
-        var pause = timespec(tv_sec: 0, tv_nsec: 200_000)
         while clock.now < limit && (mappings.contains { $0.state == .open } || !calls.allAnswered) {
-            nanosleep(&pause, nil)
+            run.waitForProgress(until: limit)
         }
 
         // Revoke what is left, close the descriptor (a descriptor open across a
