@@ -21,58 +21,62 @@ final class Journal: DaxHolder {
     }
 }
 
-let emulated = CommandLine.arguments.count < 2
-let path = emulated ? "/tmp/daxmap-example-\(getpid())" : CommandLine.arguments[1]
-var status: Int32 = 0
-
-do throws(DaxError) {
-    let device = emulated
-        ? try DaxDevice.createEmulated(at: path, size: 4 << 20)
-        : try DaxDevice.open(path)          // /dev/daxX.Y, or a file on a DAX mount
-    print("opened \(device)")
-    let events = device.events()            // faults, notifications, removal progress
-    let journal = Journal()
-    let m = try device.map(offset: 0, length: 2 << 20, holder: journal)
-    journal.mapping.withLock { $0 = m }
-
-    // Plain buffers: Array.withUnsafeBytes rethrows `any Error`, which a `throws(DaxError)` block refuses.
-    let record = Array("hello, persistent memory".utf8)
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: record.count, alignment: 8)
-    defer { buffer.deallocate() }
-    buffer.copyBytes(from: record)
-    try m.write(UnsafeRawBufferPointer(buffer), at: 0)  // copy + persist (clwb + sfence, or msync here)
-    buffer.initializeMemory(as: UInt8.self, repeating: 0)
-    try m.read(at: 0, into: buffer)         // a fault here throws DaxError, never kills the process
-    print("read back: \(String(decoding: buffer, as: UTF8.self))")
-
-    // What an operator's unbind does: freeze, tell every holder, wait, revoke what is left.
-    let report = await device.beginRemoval()
-    print("removal: \(report.holdersNotified) holder(s) notified, \(report.mappingsReleased) released, \(report.mappingsRevoked) revoked")
-    for await event in events { print("event: \(event)") }   // ends once the device is gone
-
-    // The journal closed its mapping: access throws instead of crashing.
+/// Maps, writes, reads back and removes the device; returns the exit status.
+func run(path: String, emulated: Bool) async -> Int32 {
     do throws(DaxError) {
-        try m.read(at: 0, into: buffer)
+        let device = emulated
+            ? try DaxDevice.createEmulated(at: path, size: 4 << 20)
+            : try DaxDevice.open(path)          // /dev/daxX.Y, or a file on a DAX mount
+        print("opened \(device)")
+        let events = device.events()            // faults, notifications, removal progress
+        let journal = Journal()
+        let m = try device.map(offset: 0, length: 2 << 20, holder: journal)
+        journal.mapping.withLock { $0 = m }
+
+        // Plain buffers: Array.withUnsafeBytes rethrows `any Error`, which throws(DaxError) refuses.
+        let record = Array("hello, persistent memory".utf8)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: record.count, alignment: 8)
+        defer { buffer.deallocate() }
+        buffer.copyBytes(from: record)
+        try m.write(UnsafeRawBufferPointer(buffer), at: 0)  // copy + persist (clwb + sfence, or msync here)
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        try m.read(at: 0, into: buffer)         // a fault here throws DaxError, never kills the process
+        print("read back: \(String(decoding: buffer, as: UTF8.self))")
+
+        // What an operator's unbind does: freeze, tell every holder, wait, revoke what is left.
+        let report = await device.beginRemoval()
+        print("removal: \(report.holdersNotified) holder(s) notified, \(report.mappingsReleased) released, \(report.mappingsRevoked) revoked")
+        for await event in events { print("event: \(event)") }   // ends once the device is gone
+
+        // The journal closed its mapping: access throws instead of crashing.
+        do throws(DaxError) {
+            try m.read(at: 0, into: buffer)
+        } catch {
+            switch error.code {
+            case .closed, .revoked:
+                print("after removal: \(error.code)")
+            case .mediaFailure, .deviceRemoved:  // poison or no memory: [offset, offset + length) is lost
+                print("lost \(error.offset ?? 0)+\(error.length ?? 0): \(error.message)")
+            default:
+                throw error
+            }
+        }
     } catch {
         switch error.code {
-        case .closed, .revoked:
-            print("after removal: \(error.code)")
-        case .mediaFailure, .deviceRemoved:  // poison or no memory: [offset, offset + length) is lost
-            print("lost \(error.offset ?? 0)+\(error.length ?? 0): \(error.message)")
+        case .notFound, .notADaxDevice, .blockDeviceNotMappable:
+            print("daxmap-example: not something daxmap maps: \(error)")
+        case .permissionDenied:
+            print("daxmap-example: device nodes are usually root-only: \(error)")
         default:
-            throw error
+            print("daxmap-example: \(error)")
         }
+        return 1
     }
-} catch {
-    switch error.code {
-    case .notFound, .notADaxDevice, .blockDeviceNotMappable:
-        print("daxmap-example: not something daxmap maps: \(error)")
-    case .permissionDenied:
-        print("daxmap-example: device nodes are usually root-only: \(error)")
-    default:
-        print("daxmap-example: \(error)")
-    }
-    status = 1
+    return 0
 }
+
+let emulated = CommandLine.arguments.count < 2
+let path = emulated ? "/tmp/daxmap-example-\(getpid())" : CommandLine.arguments[1]
+let status = await run(path: path, emulated: emulated)
 if emulated { unlink(path) }
 exit(status)
