@@ -61,6 +61,12 @@ let package = Package(
             name: "daxmap-bench",
             dependencies: ["DaxMap", "CPmem2", "CDaxMap"]
         ),
+        // The README's "Using the library", compiled and run by ExampleTests (public API only).
+        .executableTarget(
+            name: "daxmap-example",
+            dependencies: ["DaxMap"],
+            path: "Examples/Journal"
+        ),
         // A child process for tests that must die: foreign SIGBUS, terminate policy.
         .executableTarget(
             name: "daxmap-probe",

@@ -149,9 +149,14 @@ import Testing
         #expect(wrong.isEmpty, "\(wrong)")
     }
 
-    @Test(.enabled(if: cdaxmap_flush_detect() != CInt(CDAXMAP_FLUSH_NONE.rawValue), "no cache-flush instruction here"))
+    // The library's cpuid result, not `cdaxmap_flush_detect()` inlined here: under
+    // -sanitize=address this function's frame needs %rbx as its base pointer, which the
+    // header's `cpuid` asm clobbers; swiftc 6.3.1 then drops the "cannot compile inline
+    // asm" error and writes this file's object without a single relocation (make asan
+    // checks for that; see the Makefile).
+    @Test(.enabled(if: Persistence.flushKind != CInt(CDAXMAP_FLUSH_NONE.rawValue), "no cache-flush instruction here"))
     func aFlushThatFaultsReturnsAnError() throws {
-        let kind = cdaxmap_flush_detect()
+        let kind = Persistence.flushKind
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let (_, mapping) = try truncatedMapping(dir)

@@ -1,5 +1,6 @@
 import Glibc
 import DaxMapSync
+import Testing
 @testable import DaxMap
 
 /// A fresh directory under /tmp, removed by `remove()`.
@@ -111,3 +112,38 @@ extension String {
     }
 }
 
+/// The file whose `change` write makes the kernel itself send a uevent (as `udevadm trigger` does).
+let ueventTriggerFile = "/sys/devices/virtual/mem/null/uevent"
+
+/// Cancels (skips, with the reason shown) a test that needs the kernel to send a real
+/// uevent on request, where that cannot happen: writing the trigger file needs root and a
+/// writable /sys, and a container usually mounts /sys read-only (EROFS). Every test that
+/// triggers a uevent calls this, so they all skip, or all run, together.
+func requireUEventTrigger() throws {
+    let fd = open(ueventTriggerFile, O_WRONLY | O_CLOEXEC)
+    if fd < 0 {
+        let e = errno
+        let why = e == EROFS ? "/sys is mounted read-only (a container?)" : String(cString: strerror(e))
+        try Test.cancel("cannot open \(ueventTriggerFile) for writing: \(why) (errno \(e)); no way to make the kernel emit a uevent here")
+    }
+    close(fd)
+}
+
+/// A kernel uevent listener, or the test cancelled (skipped, with the reason) where the
+/// sandbox refuses netlink; SysfsPoller is the library's fallback there.
+func openUEventListener() throws -> UEventListener {
+    // A Result rather than `catch ... where`, which crashes the 6.3.1 compiler here.
+    switch Result(catching: { () throws(DaxError) in try UEventListener() }) {
+    case .success(let listener):
+        return listener
+    case .failure(let error):
+        if UEventListener.isUnavailable(error) {
+            try Test.cancel("netlink uevent socket refused here (\(error)); SysfsPoller is the fallback")
+        }
+        throw error
+    }
+}
+
+/// Cancels (skips, with the reason) a test that needs kernel uevents over netlink where
+/// the sandbox refuses the socket.
+func requireNetlinkUEvents() throws { try openUEventListener().close() }

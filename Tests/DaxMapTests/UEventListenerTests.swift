@@ -7,18 +7,7 @@ import Testing
 /// Real netlink sockets. We run as root in CI; a sandbox without netlink cancels (skips)
 /// these tests with the reason rather than passing them silently.
 @Suite struct UEventListenerTests {
-    func openListener() throws -> UEventListener {
-        // A Result rather than `catch ... where`, which crashes the 6.3.1 compiler here.
-        switch Result(catching: { () throws(DaxError) in try UEventListener() }) {
-        case .success(let listener):
-            return listener
-        case .failure(let error):
-            if UEventListener.isUnavailable(error) {
-                try Test.cancel("netlink uevent socket refused here (\(error)); SysfsPoller is the fallback")
-            }
-            throw error
-        }
-    }
+    func openListener() throws -> UEventListener { try openUEventListener() }
 
     /// A user-space process unicasts a well-formed removal of a device-dax device to our
     /// port: the listener must drop it as forged (sender port != 0) and count it.
@@ -69,7 +58,8 @@ import Testing
         let listener = try openListener()
         defer { listener.close() }
         let uuid = "d4a0c0de-0000-4000-8000-\(String(UInt64(getpid()) * 1000 + UInt64(listener.portID % 1000), radix: 16).leftPadded(12))"
-        let file = "/sys/devices/virtual/mem/null/uevent"
+        try requireUEventTrigger()
+        let file = ueventTriggerFile
         let fd = open(file, O_WRONLY | O_CLOEXEC)
         if fd < 0 { try Test.cancel("cannot open \(file) for writing (errno \(errno)): no way to make the kernel emit a uevent here") }
         defer { close(fd) }
