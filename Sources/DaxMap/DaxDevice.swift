@@ -107,6 +107,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     deinit {
         let fd = state.withLock { $0.descriptor }
         if fd >= 0 { Syscalls.close(fd) }
+        FaultMonitor.shared.forget(self)
         EventHub.shared.finish(self)
     }
 

@@ -89,7 +89,9 @@ import CDaxMap
         // Bounded: the blocking holders only return once the report is in, so a
         // removal that waited for any of them would never finish.
         let finished = await waitUntil(seconds: 30) { done.isSet }
-        let blockedAll = blockers.allSatisfy { $0.entered.isSet }
+        // None returns before the release, so all four inside at once means four
+        // threads blocked together: more than this machine has cores.
+        let blockedAll = await waitUntil(seconds: 30) { blockers.allSatisfy { $0.entered.isSet } }
         release.set()
         #expect(finished, "the removal waited for a holder call to return")
         #expect(blockedAll, "every blocking holder was called, concurrently")
@@ -179,12 +181,12 @@ import CDaxMap
         let a = try device.map(offset: 0, length: UInt64(8 * pageSize), holder: noisy)
         let b = try device.map(offset: UInt64(8 * pageSize), length: UInt64(8 * pageSize), holder: quiet)
         let before = DaxMonitor.statistics.faultsDropped
-        DaxMapTestHooks.drainsPaused.store(true, ordering: .relaxed)
+        DaxMapTestHooks.pauseDrains()
         // Fill the ring (4096) with notices about one page of `a`...
         for _ in 0..<4200 { _ = a.raiseForTesting(code: BUS_MCEERR_AO_, at: 0, addressLSB: 12, guarded: false) }
         // ...so the record of this poison consumed in `b` is dropped.
         let error = b.raiseForTesting(code: BUS_MCEERR_AR_, at: 3 * pageSize, addressLSB: 12, guarded: true)
-        DaxMapTestHooks.drainsPaused.store(false, ordering: .relaxed)
+        DaxMapTestHooks.resumeDrains()
         #expect(error?.code == .mediaFailure)
         let told = await quiet.waitFor(anyOf: [.memoryFailureActionOptional, .memoryFailureActionRequired])
         #expect(DaxMonitor.statistics.faultsDropped > before)
@@ -248,27 +250,6 @@ import CDaxMap
         let preRemove = holder.failures.first { $0.kind == .preRemove }
         #expect(Set(preRemove?.mappings.map(\.id) ?? []) == [m1.id, m2.id])
         #expect(report.mappingsReleased == 2, "the holder closed what the failure named: \(report)")
-    }
-
-    // Defect 8: closed mappings never block new ones; the oldest give their
-    // range-table slot back when the table is full, the newest keep theirs.
-    @Test func closedMappingsDoNotFillTheRangeTable() throws {
-        let dir = TemporaryDirectory()
-        defer { dir.remove() }
-        let device = try device(dir, pages: 1)
-        var kept: [DaxMapping] = []
-        for _ in 0..<(Int(CDAXMAP_RANGE_CAPACITY) + 500) {
-            let m = try device.map()
-            m.close()
-            kept.append(m) // still referenced: the reservation lives until deinit
-        }
-        var b = [UInt8](repeating: 0, count: 8)
-        let error = #expect(throws: DaxError.self) { try b.withUnsafeMutableBytes { try kept[0].read(at: 0, into: $0) } }
-        #expect(error?.code == .closed)
-        #expect(DaxMapTestHooks.registeredMapping(at: kept[0].base.pointer) == nil)
-        #expect(DaxMapTestHooks.registeredMapping(at: kept.last!.base.pointer) == kept.last!.id)
-        // The newest closed one still absorbs a raw access racing its close.
-        #expect(kept.last!.withUnsafeMutableBytes { $0[0] } == 0)
     }
 
     // Defect 8, the race: a guarded copy under a concurrent close throws `.closed`, never crashes.

@@ -164,8 +164,9 @@ import Testing
         let mapping = try device.map()
         try [UInt8](repeating: 5, count: 16 * pageSize).withUnsafeBytes { try mapping.write($0, at: 0) }
         // The handler alone: the monitor would re-derive the whole tail from the file size.
-        DaxMapTestHooks.drainsPaused.store(true, ordering: .relaxed)
-        defer { DaxMapTestHooks.drainsPaused.store(false, ordering: .relaxed) }
+        DaxMapTestHooks.pauseDrains()
+        var paused = true
+        defer { if paused { DaxMapTestHooks.resumeDrains() } }
         truncateFile(path, to: 4 * pageSize)
         let faultsBefore = cdaxmap_range_faults(mapping.slot)
         let pages = [12, 14, 15, 8, 13, 6, 9]
@@ -194,8 +195,33 @@ import Testing
         try b.withUnsafeMutableBytes { try mapping.read(at: 3 * pageSize, into: $0) }
         #expect(b.allSatisfy { $0 == 5 })
         // Then the monitor: the tail from the file's new size, one extent still.
-        DaxMapTestHooks.drainsPaused.store(false, ordering: .relaxed)
+        DaxMapTestHooks.resumeDrains()
+        paused = false
         let whole = await waitUntil(seconds: 20) { extents(mapping.slot).list.map(\.lo) == [base + UInt(4 * pageSize)] }
         #expect(whole, "\(extents(mapping.slot).list)")
+    }
+
+    // Closed mappings never block new ones (in this serialized suite: it fills the
+    // process-wide table for a moment, which the C-level tests here register in directly); the oldest give their
+    // range-table slot back when the table is full, the newest keep theirs.
+    @Test func closedMappingsDoNotFillTheRangeTable() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("dev")
+        _ = try DaxDevice.createEmulated(at: path, size: UInt64(pageSize))
+        let device = try DaxDevice.open(path)
+        var kept: [DaxMapping] = []
+        for _ in 0..<(Int(CDAXMAP_RANGE_CAPACITY) + 500) {
+            let m = try device.map()
+            m.close()
+            kept.append(m) // still referenced: the reservation lives until deinit
+        }
+        var b = [UInt8](repeating: 0, count: 8)
+        let error = #expect(throws: DaxError.self) { try b.withUnsafeMutableBytes { try kept[0].read(at: 0, into: $0) } }
+        #expect(error?.code == .closed)
+        #expect(DaxMapTestHooks.registeredMapping(at: kept[0].base.pointer) == nil)
+        #expect(DaxMapTestHooks.registeredMapping(at: kept.last!.base.pointer) == kept.last!.id)
+        // The newest closed one still absorbs a raw access racing its close.
+        #expect(kept.last!.withUnsafeMutableBytes { $0[0] } == 0)
     }
 }

@@ -22,8 +22,16 @@ enum cdaxmap_flush_kind {
 
 #if defined(__x86_64__)
 
+// %rbx is saved around cpuid instead of declared clobbered: inlined into a
+// frame with a dynamically aligned alloca (ASan's), %rbx is the base pointer,
+// and a "=b" output there fails to compile — silently, with swiftc 6.3.1,
+// which then emits an object with no relocations (found by `make asan`).
 CDAXMAP_INLINE void cdaxmap_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
-    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+    uint64_t rbx;
+    __asm__ volatile("xchgq %%rbx, %q1\n\tcpuid\n\txchgq %%rbx, %q1"
+                     : "=a"(r[0]), "=&r"(rbx), "=c"(r[2]), "=d"(r[3])
+                     : "a"(leaf), "c"(sub));
+    r[1] = (uint32_t)rbx;
 }
 
 /// The best flush instruction this CPU has: clwb > clflushopt > clflush.

@@ -7,12 +7,13 @@ import Glibc
 /// (one thread per core) two blocking holders stall every task of the
 /// process, the removal's own deadline included. Here a job wakes (or starts)
 /// a worker only while fewer workers than cores are running: running ones
-/// take queued jobs as they finish, so a thousand quick holders cost a
-/// thread per core and few wake-ups. When jobs wait and no worker has taken one for a millisecond
-/// (every running worker is blocked in a holder), a watchdog adds a worker:
-/// a blocked holder holds only its own thread. Idle workers exit after a
-/// while. Task executor preference (SE-0417) keeps the holder's nonisolated
-/// code and default actors' code on these threads.
+/// take queued jobs as they finish, so a thousand quick holders cost a thread
+/// per core and few wake-ups. When the oldest waiting job has waited a
+/// millisecond and no worker is idle (the running ones are slow or blocked in
+/// a holder), a watchdog adds a worker: a blocked holder holds only its own
+/// thread and delays the others by about a millisecond. Idle workers exit
+/// after a while. Task executor preference (SE-0417) keeps the holder's
+/// nonisolated code and default actors' code on these threads.
 final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     static let shared = HolderExecutor()
 
@@ -20,16 +21,15 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     private static let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     /// How long an idle worker waits for work before it exits.
     private static let idleSeconds = 5
-    /// How long jobs may wait with no worker taking any before one more is started.
-    private static let stallNanoseconds = 1_000_000
+    /// How long the oldest job may wait before one more worker is started.
+    private static let stallNanoseconds: UInt64 = 1_000_000
 
     // Guarded by `mutex`.
-    private var jobs: [UnownedJob] = []
+    private var jobs: [(job: UnownedJob, queued: UInt64)] = []
     private var head = 0
     private var idle = 0
     private var wakeups = 0
     private var workers = 0
-    private var taken: UInt64 = 0
     private var watchdogRunning = false
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let workAvailable: UnsafeMutablePointer<pthread_cond_t>
@@ -50,7 +50,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         pthread_mutex_lock(mutex)
-        jobs.append(job)
+        jobs.append((job, Self.now()))
         var spawn = false, signal = false, watch = false
         // Workers neither idle nor being woken are running and will take it.
         if workers - idle + wakeups < Self.cores {
@@ -106,9 +106,8 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
                 return nil
             }
         }
-        let job = jobs[head]
+        let job = jobs[head].job
         head += 1
-        taken &+= 1
         if head == jobs.count {
             jobs.removeAll(keepingCapacity: true)
             head = 0
@@ -116,26 +115,26 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
         return job
     }
 
-    /// While jobs wait: when none was taken for a stall interval, every worker
-    /// is busy or blocked, so add one. Exits when nothing waits.
+    /// While jobs wait: when the oldest has waited a stall interval and no
+    /// worker is idle, add one. Exits when nothing waits.
     private func watch() {
-        var pause = timespec(tv_sec: 0, tv_nsec: Self.stallNanoseconds)
+        var pause = timespec(tv_sec: 0, tv_nsec: Int(Self.stallNanoseconds / 2))
         pthread_mutex_lock(mutex)
-        var lastTaken = taken
         while head < jobs.count {
+            let stalled = Self.now() - jobs[head].queued >= Self.stallNanoseconds && idle <= wakeups
+            if stalled { workers += 1 }
             pthread_mutex_unlock(mutex)
+            if stalled { startWorker() }
             nanosleep(&pause, nil)
             pthread_mutex_lock(mutex)
-            let stalled = head < jobs.count && taken == lastTaken && idle <= wakeups
-            lastTaken = taken
-            if stalled {
-                workers += 1
-                pthread_mutex_unlock(mutex)
-                startWorker()
-                pthread_mutex_lock(mutex)
-            }
         }
         watchdogRunning = false
         pthread_mutex_unlock(mutex)
+    }
+
+    private static func now() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 }

@@ -30,9 +30,14 @@ final class RemovalWatcher: Sendable {
         }
     }
 
+    /// The devices still alive; entries (and pollers) of deinitialised ones are
+    /// dropped here, so a new device at a reused address never meets a stale poller.
     private var watched: [DaxDevice] {
         state.withLock { s in
-            s.devices = s.devices.filter { $0.value.device != nil }
+            for (key, entry) in s.devices where entry.device == nil {
+                s.devices.removeValue(forKey: key)
+                s.pollers.removeValue(forKey: key)
+            }
             return s.devices.values.compactMap(\.device)
         }
     }

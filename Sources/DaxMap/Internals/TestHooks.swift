@@ -9,7 +9,10 @@ enum DaxMapTestHooks {
         return id == 0 ? nil : id
     }
 
-    /// While true the monitor leaves the handler's ring alone, so a test can
-    /// fill it past capacity and see what a drop does. One relaxed load a wake.
-    static let drainsPaused = Atomic<Bool>(false)
+    /// While any test holds a pause the monitor leaves the handler's ring
+    /// alone, so a test can fill it past capacity and see what a drop does.
+    /// One relaxed load a wake.
+    static let drainPauses = Atomic<Int>(0)
+    static func pauseDrains() { drainPauses.add(1, ordering: .relaxed) }
+    static func resumeDrains() { drainPauses.subtract(1, ordering: .relaxed) }
 }
