@@ -1,12 +1,13 @@
-// Alternate signal stacks: the handler runs SA_ONSTACK, so a fault on a thread
+// Per-thread setup. Alternate signal stacks: the handler runs SA_ONSTACK, so a fault on a thread
 // whose stack is exhausted (or a storm of nested deliveries) still has room.
-#define _GNU_SOURCE // gettid
+#define _GNU_SOURCE // gettid, pthread_setname_np
 #include "CDaxMap.h"
 #include "handler.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -45,4 +46,15 @@ int cdaxmap_thread_prepare(void) {
     pthread_setspecific(altstack_key, stack);
     altstack_ready = 1;
     return 0;
+}
+
+int cdaxmap_thread_set_name(const char *name) {
+    char short_name[16];
+    strncpy(short_name, name, sizeof short_name - 1);
+    short_name[sizeof short_name - 1] = 0;
+    return -pthread_setname_np(pthread_self(), short_name);
+}
+
+int cdaxmap_thread_get_name(char *buffer, size_t size) {
+    return -pthread_getname_np(pthread_self(), buffer, size);
 }

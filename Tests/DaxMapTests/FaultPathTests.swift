@@ -38,10 +38,12 @@ import CDaxMap
 
     actor ActorHolder: DaxHolder {
         private(set) var told: [DaxFailure.Kind] = []
+        private(set) var thread = ""
         nonisolated let release: Flag
         init(release: Flag) { self.release = release }
         func notifyFailure(_ failure: DaxFailure) async -> Bool {
             told.append(failure.kind)
+            thread = currentThreadName()
             // Blocks the actor's thread too: an actor is no shelter for the pool.
             while !release.isSet { usleep(1000) }
             return true
@@ -95,6 +97,8 @@ import CDaxMap
         release.set()
         #expect(finished, "the removal waited for a holder call to return")
         #expect(blockedAll, "every blocking holder was called, concurrently")
+        // The actor's code ran on a holder thread, not on the cooperative pool.
+        #expect(await actorHolder.thread == HolderExecutor.workerName)
         let r = try #require(report.withLock { $0 })
         #expect(r.holdersNotified == holders.count)
         #expect(r.mappingsRevoked == holders.count)
@@ -295,4 +299,10 @@ final class Counter: Sendable {
     private let count = Atomic<Int>(0)
     func add() { count.add(1, ordering: .relaxed) }
     var value: Int { count.load(ordering: .relaxed) }
+}
+
+func currentThreadName() -> String {
+    var buffer = [CChar](repeating: 0, count: 32)
+    _ = cdaxmap_thread_get_name(&buffer, buffer.count)
+    return String(cString: buffer)
 }

@@ -178,11 +178,18 @@ uint64_t cdaxmap_events_forged(void);
 /// (forged signals included).
 uint64_t cdaxmap_events_chained(void);
 
-// MARK: - Alternate signal stacks (altstack.c)
+// MARK: - Threads (altstack.c)
 
 /// Ensures the calling thread has an alternate signal stack (allocated once per
 /// thread, freed at thread exit). Cheap after the first call on a thread.
 int cdaxmap_thread_prepare(void);
+
+/// Names the calling thread (at most 15 bytes are kept), for `ps -L` and
+/// debuggers: pthread_setname_np, which Swift's Glibc does not export. 0 or -errno.
+int cdaxmap_thread_set_name(const char *name);
+
+/// The calling thread's name into `buffer` (at least 16 bytes). 0 or -errno.
+int cdaxmap_thread_get_name(char *buffer, size_t size);
 
 // MARK: - Guarded access (copy.c, copy_mc.c)
 

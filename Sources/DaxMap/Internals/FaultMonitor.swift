@@ -39,7 +39,7 @@ final class FaultMonitor: Sendable {
             return true
         }
         guard launch else { return }
-        guard DetachedThread.start({ FaultMonitor.shared.run() }) else {
+        guard DetachedThread.start(name: "daxmap-monitor", { FaultMonitor.shared.run() }) else {
             state.withLock { $0.started = false }
             throw DaxError(.system, operation: "pthread_create", errno: .resourceTemporarilyUnavailable,
                            message: "cannot start the fault monitor thread")

@@ -17,6 +17,9 @@ import Glibc
 final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     static let shared = HolderExecutor()
 
+    /// What the workers are called (`ps -L`, debuggers, and tests that check
+    /// where a holder ran).
+    static let workerName = "daxmap-holder"
     /// Workers a new job wakes or starts while fewer are running.
     private static let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     /// How long an idle worker waits for work before it exits.
@@ -69,7 +72,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         if signal { pthread_cond_signal(workAvailable) }
         if spawn { startWorker() }
-        if watch && !DetachedThread.start({ self.watch() }) {
+        if watch && !DetachedThread.start(name: "daxmap-watchdog", { self.watch() }) {
             pthread_mutex_lock(mutex)
             watchdogRunning = false
             pthread_mutex_unlock(mutex)
@@ -77,7 +80,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     private func startWorker() {
-        guard !DetachedThread.start({ self.work() }) else { return }
+        guard !DetachedThread.start(name: Self.workerName, { self.work() }) else { return }
         pthread_mutex_lock(mutex)
         workers -= 1
         pthread_mutex_unlock(mutex)

@@ -70,7 +70,7 @@ extension FailureDispatcher {
         if start {
             let device = self.device // strong until the removal is done
             // No thread to be had: run it here rather than never.
-            if !DetachedThread.start({ device.dispatcher.runRemoval(run) }) { runRemoval(run) }
+            if !DetachedThread.start(name: "daxmap-removal", { device.dispatcher.runRemoval(run) }) { runRemoval(run) }
         }
         return run
     }
