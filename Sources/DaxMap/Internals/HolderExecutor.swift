@@ -27,32 +27,21 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     /// How long the oldest job may wait before one more worker is started.
     private static let stallNanoseconds: UInt64 = 1_000_000
 
-    // Guarded by `mutex`.
+    // Guarded by `workAvailable`.
     private var jobs: [(job: UnownedJob, queued: UInt64)] = []
     private var head = 0
     private var idle = 0
     private var wakeups = 0
     private var workers = 0
     private var watchdogRunning = false
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let workAvailable: UnsafeMutablePointer<pthread_cond_t>
+    /// Guards the state above; signalled when work is queued for an idle worker.
+    private let workAvailable = Condition()
 
-    private init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-        workAvailable = .allocate(capacity: 1)
-        workAvailable.initialize(to: pthread_cond_t())
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(workAvailable, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
+    private init() {}
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        pthread_mutex_lock(mutex)
+        workAvailable.lock()
         jobs.append((job, Self.now()))
         var spawn = false, signal = false, watch = false
         // Workers neither idle nor being woken are running and will take it.
@@ -69,21 +58,21 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
             watchdogRunning = true
             watch = true
         }
-        pthread_mutex_unlock(mutex)
-        if signal { pthread_cond_signal(workAvailable) }
+        workAvailable.unlock()
+        if signal { workAvailable.signal() }
         if spawn { startWorker() }
         if watch && !DetachedThread.start(name: "daxmap-watchdog", { self.watch() }) {
-            pthread_mutex_lock(mutex)
+            workAvailable.lock()
             watchdogRunning = false
-            pthread_mutex_unlock(mutex)
+            workAvailable.unlock()
         }
     }
 
     private func startWorker() {
         guard !DetachedThread.start(name: Self.workerName, { self.work() }) else { return }
-        pthread_mutex_lock(mutex)
+        workAvailable.lock()
         workers -= 1
-        pthread_mutex_unlock(mutex)
+        workAvailable.unlock()
     }
 
     private func work() {
@@ -94,17 +83,15 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
 
     /// The next job; nil once idle for ``idleSeconds`` (the worker then exits).
     private func take() -> UnownedJob? {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        var deadline = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
-        deadline.tv_sec += Self.idleSeconds
+        workAvailable.lock()
+        defer { workAvailable.unlock() }
+        let deadline = Condition.deadline(after: Self.idleSeconds * 1_000_000_000)
         while head == jobs.count {
             idle += 1
-            let rc = pthread_cond_timedwait(workAvailable, mutex, &deadline)
+            let signalled = workAvailable.wait(until: deadline)
             idle -= 1
             if wakeups > 0 { wakeups -= 1 }
-            if rc == ETIMEDOUT && head == jobs.count {
+            if !signalled && head == jobs.count {
                 workers -= 1
                 return nil
             }
@@ -122,17 +109,17 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     /// worker is idle, add one. Exits when nothing waits.
     private func watch() {
         var pause = timespec(tv_sec: 0, tv_nsec: Int(Self.stallNanoseconds / 2))
-        pthread_mutex_lock(mutex)
+        workAvailable.lock()
         while head < jobs.count {
             let stalled = Self.now() - jobs[head].queued >= Self.stallNanoseconds && idle <= wakeups
             if stalled { workers += 1 }
-            pthread_mutex_unlock(mutex)
+            workAvailable.unlock()
             if stalled { startWorker() }
             nanosleep(&pause, nil)
-            pthread_mutex_lock(mutex)
+            workAvailable.lock()
         }
         watchdogRunning = false
-        pthread_mutex_unlock(mutex)
+        workAvailable.unlock()
     }
 
     private static func now() -> UInt64 {
