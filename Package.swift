@@ -6,11 +6,14 @@ let package = Package(
     name: "daxmap",
     products: [
         .library(name: "DaxMap", targets: ["DaxMap"]),
+        .library(name: "DaxLog", targets: ["DaxLog"]),
         .executable(name: "daxmap", targets: ["daxmap"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-log", "1.16.0"..<"1.17.0"),
+        .package(url: "https://github.com/apple/swift-metrics", "2.13.0"..<"2.14.0"),
     ],
     targets: [
         .systemLibrary(
@@ -50,10 +53,14 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // CRC-32C (SSE4.2 through a target attribute, portable fallback) for DaxLog.
+        .target(name: "CDaxLog"),
+        // The record log, built only on DaxMap's public API.
+        .target(name: "DaxLog", dependencies: ["DaxMap", "CDaxLog", "DaxMapSync"]),
         .executableTarget(
             name: "daxmap",
             dependencies: [
-                "DaxMap", "DaxMapSync",
+                "DaxMap", "DaxLog", "DaxMapSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,6 +79,16 @@ let package = Package(
             name: "daxmap-probe",
             dependencies: ["DaxMap", "CDaxMap", "CDaxMapTesting"],
             path: "Tests/DaxMapProbe"
+        ),
+        // A child that appends to a DaxLog and prints each acknowledged sequence: killed by tests.
+        .executableTarget(
+            name: "daxlog-probe",
+            dependencies: ["DaxLog", "DaxMap"],
+            path: "Tests/DaxLogProbe"
+        ),
+        .testTarget(
+            name: "DaxLogTests",
+            dependencies: ["DaxLog", "DaxMap", "CDaxLog", "DaxMapSync"]
         ),
         .testTarget(
             name: "DaxMapTests",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DaxLog
 import DaxMap
 import Glibc
 
@@ -8,12 +9,13 @@ struct HoldCommand: AsyncParsableCommand {
         commandName: "hold",
         abstract: "Map devices with writer holders until they are removed; report how the removal went.",
         discussion: """
-            Each PATH (a /dev/daxX.Y, or a file on a DAX mount, created at --file-size when missing) is \
-            split among --holders holders whose writers append checksummed records and persist them. \
-            Acknowledged records are logged to --acked (rewritten atomically as they grow). 'READY' is \
+            Each PATH (a /dev/daxX.Y, or a file on a DAX mount, created with --create SIZE when missing) is \
+            split among --holders holders, each a DaxLog whose writer appends records; a record is \
+            acknowledged once persistent. How far each log was acknowledged is written to --acked \
+            (rewritten atomically as it grows). The PATHs' contents are overwritten. 'READY' is \
             printed on stderr once every writer has acknowledged a record. When the device goes (a \
             uevent, or SIGBUS), holders are notified, release their mappings, what is left is revoked, \
-            and one JSON object is printed. Exit 0 after a removal, 3 on timeout.
+            and one JSON object is printed. Exit 0 after a removal, 1 on an error, 3 on timeout, 64 on bad arguments.
             """)
 
     @Argument(help: "Devices or files to hold.")
@@ -28,13 +30,16 @@ struct HoldCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for a removal.")
     var timeout = 120
 
-    @Option(help: "Size of files created when missing.")
-    var fileSize: UInt64 = 64 << 20
+    @Option(help: "Create each missing PATH as a file of this many bytes (never under /dev). Without it a missing PATH is an error.")
+    var create: UInt64?
+
+    @Option(help: ArgumentHelp("Same as --create (kept for scripts).", visibility: .hidden))
+    var fileSize: UInt64?
 
     @Option(help: "Removal deadline in milliseconds.")
     var deadline = 2000
 
-    @Option(help: "After the removal, print 'REMOVED' on stderr and wait up to this many seconds for the device to come back; then check that the old mappings stayed dead and that a reopen reads the records.")
+    @Option(help: "After the removal, print 'REMOVED' on stderr and wait up to this many seconds for the device to come back; then check that the old logs stayed sealed and that a reopen reads the records.")
     var awaitReturn: Int?
 
     @Flag(help: "Print JSON (the default output is the same object).")
@@ -42,39 +47,85 @@ struct HoldCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !paths.isEmpty else { throw ValidationError("give at least one PATH") }
-        guard holders >= 1 && holders <= 256 else { throw ValidationError("--holders must be between 1 and 256") }
+        guard holders >= 1 && holders <= 256 else { throw ValidationError("--holders must be between 1 and 256, not \(holders)") }
+        if let size = create ?? fileSize {
+            let minimum = UInt64(holders) * 16384
+            guard size >= minimum, size <= UInt64(Int64.max) / 2 else {
+                throw ValidationError("--create must be between \(minimum) (16 KiB per holder) and \(UInt64(Int64.max) / 2) bytes, not \(size)")
+            }
+        }
+        guard timeout >= 0 else { throw ValidationError("--timeout must not be negative") }
+        guard deadline >= 0 else { throw ValidationError("--deadline must not be negative") }
+    }
+
+    /// Creates `path` (a new file only: never under /dev, never over something).
+    func createFile(_ path: String, size: UInt64) throws(DaxError) {
+        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        var resolved = parent
+        if let r = realpath(parent.isEmpty ? "/" : parent, nil) { resolved = String(cString: r); free(r) }
+        guard resolved != "/dev" && !resolved.hasPrefix("/dev/") else {
+            throw DaxError(.notFound, operation: "create", path: path,
+                           message: "no such device, and files are never created under /dev; give an existing /dev/daxX.Y or a path on a DAX file system")
+        }
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let e = errno
+            throw DaxError(.system, operation: "create", path: path, length: size, errno: .init(rawValue: e),
+                           message: "cannot create the file (\(String(cString: strerror(e))))")
+        }
+        if ftruncate(fd, off_t(size)) != 0 {
+            let e = errno
+            close(fd)
+            unlink(path)
+            throw DaxError(.system, operation: "create", path: path, length: size, errno: .init(rawValue: e),
+                           message: "cannot size the file to \(size) bytes (\(String(cString: strerror(e)))); nothing was left behind")
+        }
+        close(fd)
     }
 
     func run() async throws {
-        var devices: [(DaxDevice, [WriterHolder], UInt64)] = []
+        var devices: [(DaxDevice, [LogWriter], UInt64)] = []
         var streams: [AsyncStream<DaxDeviceEvent>] = []
-        do {
+        let log = AckFile(path: acked)
+        do throws(DaxError) {
+            try log.checkWritable()
             for path in paths {
                 if access(path, F_OK) != 0 {
-                    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-                    guard fd >= 0, ftruncate(fd, off_t(fileSize)) == 0 else {
-                        throw DaxError(.system, operation: "create", path: path, length: fileSize, message: "cannot create the file")
+                    guard let size = create ?? fileSize else {
+                        throw DaxError(.notFound, operation: "hold", path: path,
+                                       message: "no such file or device; pass --create SIZE to create a file there")
                     }
-                    close(fd)
+                    try createFile(path, size: size)
                 }
                 let device = try DaxDevice.open(path, options: .init(removalDeadline: .milliseconds(deadline)))
                 try DaxMonitor.watch(device)
                 streams.append(device.events())
                 let slice = device.size / UInt64(holders) / device.alignment * device.alignment
-                guard slice > 0 else {
+                guard slice >= 8192 else {
                     throw DaxError(.outOfRange, operation: "hold", path: path, length: device.size,
                                    message: "too small for \(holders) holders at alignment \(device.alignment)")
                 }
-                let writers = (0..<holders).map { WriterHolder(index: $0) }
-                for w in writers {
-                    w.adopt(try device.map(offset: UInt64(w.index) * slice, length: slice, holder: w))
+                var writers: [LogWriter] = []
+                for i in 0..<holders {
+                    do {
+                        let l = try DaxLog.open(device: device, offset: UInt64(i) * slice, length: slice,
+                                                options: .init(creation: .overwrite))
+                        writers.append(LogWriter(index: i, log: l))
+                    } catch {
+                        throw error.underlying ?? DaxError(.invalidArgument, operation: "hold", path: path, message: error.description)
+                    }
                 }
                 devices.append((device, writers, slice))
             }
-        } catch { throw fail(asDaxError(error)) }
+        } catch { throw fail(error) }
+        let entries = {
+            devices.flatMap { d in
+                d.1.map { AckFile.Entry(device: d.0.path, holder: $0.index, offset: UInt64($0.index) * d.2, length: d.2,
+                                        through: $0.acknowledgedThrough.load(ordering: .acquiring)) }
+            }
+        }
 
         for (_, writers, _) in devices { for w in writers { w.startWriting(pace: .microseconds(200)) } }
-        let log = AckLog(path: acked)
         let clock = ContinuousClock()
         let limit = clock.now + .seconds(timeout)
         var ready = false
@@ -93,7 +144,7 @@ struct HoldCommand: AsyncParsableCommand {
             }
         }
         while clock.now < limit && devices.contains(where: { $0.0.lifecycle == .alive || $0.0.lifecycle == .going }) {
-            log.write(devices.map { ($0.0.path, $0.2, $0.1.map { $0.acknowledged.load(ordering: .acquiring) }) })
+            do throws(DaxError) { try log.write(entries()) } catch { printError("daxmap: \(error)") }
             if !ready && devices.allSatisfy({ $0.1.allSatisfy { $0.acknowledged.load(ordering: .relaxed) > 0 } }) {
                 ready = true
                 printError("READY")
@@ -102,7 +153,7 @@ struct HoldCommand: AsyncParsableCommand {
         }
         let timedOut = devices.contains { $0.0.lifecycle == .alive }
         for (_, writers, _) in devices { for w in writers { await w.stop() } }
-        log.write(devices.map { ($0.0.path, $0.2, $0.1.map { $0.acknowledged.load(ordering: .acquiring) }) })
+        do throws(DaxError) { try log.write(entries()) } catch { throw fail(error) }
         if timedOut {
             for (device, _, _) in devices { device.close() }
         }
@@ -154,7 +205,7 @@ extension HoldCommand {
     /// Once the device is back (re-bound while this process lives, its descriptors closed):
     /// the revoked or released mappings must stay dead — a device-dax mapping left alone
     /// would silently come back to life — and a fresh open must read the records.
-    func checkAfterReturn(_ devices: [(DaxDevice, [WriterHolder], UInt64)], seconds: Int) async -> [(String, JSON)] {
+    func checkAfterReturn(_ devices: [(DaxDevice, [LogWriter], UInt64)], seconds: Int) async -> [(String, JSON)] {
         let clock = ContinuousClock()
         let limit = clock.now + .seconds(seconds)
         var back = 0, oldAlive = 0, intact = 0
@@ -166,22 +217,14 @@ extension HoldCommand {
             }
             guard let reopened else { continue }
             back += 1
-            for w in writers {
-                guard let old = w.mapping else { continue }
-                var byte = [UInt8](repeating: 0, count: RecordFormat.size)
-                let guardedWorked = (try? byte.withUnsafeMutableBytes { try old.read(at: 0, into: $0) }) != nil
-                // A raw load meets the PROT_NONE reservation: the policy replaces the page
-                // with zeros. The device's first record (magic "DAXR") must not show through.
-                let raw = old.withUnsafeMutableBytes { $0.load(fromByteOffset: 0, as: UInt32.self) }
-                if guardedWorked || old.state == .open || UInt32(littleEndian: raw) == RecordFormat.magic { oldAlive += 1 }
-            }
-            if let m = try? reopened.map(offset: 0, length: min(slice, reopened.size)) {
-                var record = [UInt8](repeating: 0, count: RecordFormat.size)
-                if (try? record.withUnsafeMutableBytes({ try m.read(at: 0, into: $0) })) != nil,
-                   record.withUnsafeBytes({ RecordFormat.verify(holder: 0, sequence: 0, $0) }) {
-                    intact += 1
-                }
-                m.close()
+            // The old logs released their mappings: an append must still be refused.
+            for w in writers where (try? w.log.append([0])) != nil || w.log.state == .open { oldAlive += 1 }
+            if let l = try? DaxLog.open(device: reopened, offset: 0, length: min(slice, reopened.size),
+                                        options: .init(creation: .never, readOnly: true)),
+               let first = try? l.records().first, first.sequence == 0,
+               first.bytes == RecordPayload.bytes(holder: 0, sequence: 0) {
+                intact += 1
+                l.close()
             }
             reopened.close()
         }

@@ -11,7 +11,7 @@ struct MapCheckCommand: ParsableCommand {
     @Argument(help: "A /dev/daxX.Y, a DAX file or a plain file (its contents are overwritten).")
     var path: String
 
-    @Flag(help: "Print JSON (the default output is the same object).")
+    @Flag(help: "Print one JSON object instead of a line of text.")
     var json = false
 
     func run() throws {
@@ -37,7 +37,7 @@ struct MapCheckCommand: ParsableCommand {
                 try line.withUnsafeMutableBytes { try mapping.read(at: at, into: $0) }
                 for i in 0..<8 where line[i] != UInt8(truncatingIfNeeded: (at / page) >> (8 * i)) { verified = false }
             }
-            printLine(JSON.object([
+            let fields: [(String, JSON)] = [
                 ("path", .string(path)),
                 ("kind", .string(device.kind.rawValue)),
                 ("size", .uint(UInt64(mapping.count))),
@@ -46,7 +46,9 @@ struct MapCheckCommand: ParsableCommand {
                 ("verified", .bool(verified)),
                 ("minorFaults", .int(Int64(faults))),
                 ("pmdMapped", pmd.map { .uint($0) } ?? .null),
-            ]).rendered(pretty: false))
+            ]
+            printLine(json ? JSON.object(fields).rendered(pretty: false)
+                : "\(path): \(device.kind), \(mapping.count) bytes mapped (align \(device.alignment), \(device.granularity)); pattern \(verified ? "verified" : "NOT verified"); \(faults) minor faults\(pmd.map { ", \($0) bytes PMD-mapped" } ?? "")")
             mapping.close()
             device.close()
             if !verified { throw ExitCode(1) }

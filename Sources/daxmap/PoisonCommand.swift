@@ -7,7 +7,11 @@ struct PoisonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "poison",
         abstract: "Poison one page with MADV_HWPOISON (root, CONFIG_MEMORY_FAILURE) and show it caught.",
-        discussion: "The page's data is lost until the poison is cleared. Exit 4 when the kernel refuses MADV_HWPOISON.")
+        discussion: """
+            The page's data is lost until the poison is cleared. Exit 0 when the guarded read threw \
+            mediaFailure, 1 when it did not or on an error, 4 when the kernel refuses MADV_HWPOISON \
+            (the reason is printed), 64 on bad arguments. One JSON object with --json, else text.
+            """)
 
     @Argument(help: "A /dev/daxX.Y, a DAX file or a plain file.")
     var path: String
@@ -18,12 +22,20 @@ struct PoisonCommand: AsyncParsableCommand {
     @Option(help: "Holders over disjoint slices of the device; only the one holding the page must be told.")
     var holders = 4
 
-    @Flag(help: "Print JSON (the default output is the same object).")
+    @Flag(help: "Print one JSON object instead of a line of text.")
     var json = false
+
+    func validate() throws {
+        guard holders >= 1 && holders <= 256 else { throw ValidationError("--holders must be between 1 and 256, not \(holders)") }
+    }
+
+    private func emit(_ fields: [(String, JSON)], text: String) {
+        printLine(json ? JSON.object(fields).rendered(pretty: false) : text)
+    }
 
     func run() async throws {
         let device: DaxDevice
-        var writers: [WriterHolder] = []
+        var writers: [SliceHolder] = []
         var slice: UInt64 = 0
         do {
             device = try DaxDevice.open(path, options: .init(requiredGranularity: .page))
@@ -32,7 +44,7 @@ struct PoisonCommand: AsyncParsableCommand {
                 throw DaxError(.outOfRange, operation: "poison", path: path, offset: offset,
                                message: "offset is outside the \(holders) holder slices of \(slice) bytes")
             }
-            writers = (0..<holders).map { WriterHolder(index: $0) }
+            writers = (0..<holders).map { SliceHolder(index: $0) }
             // 4 KiB pages on DAX files: the kernel cannot poison a 2 MiB fsdax mapping.
             let options = DaxMapping.Options(largePages: false)
             for w in writers { w.adopt(try device.map(offset: UInt64(w.index) * slice, length: slice, holder: w, options: options)) }
@@ -46,8 +58,11 @@ struct PoisonCommand: AsyncParsableCommand {
         do { try mapping.fill(0xA5, at: within & ~(page - 1), count: page) } catch { throw fail(error) }
         switch mapping.injectMemoryFailure(at: within) {
         case .unsupported(let errno):
-            printLine(JSON.object([("supported", .bool(false)), ("errno", .int(Int64(errno.rawValue))),
-                                   ("reason", .string("\(errno)"))]).rendered(pretty: false))
+            let why = errno == .invalidArgument
+                ? "this kernel refuses MADV_HWPOISON (\(errno)): it has no CONFIG_MEMORY_FAILURE, or the page cannot be poisoned"
+                : errno == .notPermitted ? "MADV_HWPOISON needs root (CAP_SYS_ADMIN) (\(errno))" : "MADV_HWPOISON was refused (\(errno))"
+            emit([("supported", .bool(false)), ("errno", .int(Int64(errno.rawValue))), ("reason", .string(why))],
+                 text: "poison refused: \(why)")
             throw ExitCode(4)
         case .notRaised, .caught:
             break
@@ -61,7 +76,9 @@ struct PoisonCommand: AsyncParsableCommand {
             w.notifications.contains { $0.kind == .memoryFailureActionRequired || $0.kind == .memoryFailureActionOptional }
         }.map { JSON.int(Int64($0.index)) }
         let length = caught?.length ?? 0
-        printLine(JSON.object([
+        let summary = caught.map { "poisoned device offset \(offset): guarded read threw \($0.code) (\($0.message)); holders told: \(told.map { $0.rendered() }.joined(separator: ", "))" }
+            ?? "poisoned device offset \(offset): the guarded read did not throw"
+        emit([
             ("supported", .bool(true)),
             ("caught", .bool(caught?.code == .mediaFailure)),
             ("code", caught.map { .string($0.code.name) } ?? .null),
@@ -71,7 +88,7 @@ struct PoisonCommand: AsyncParsableCommand {
             ("holdersNotified", .array(told)),
             ("holderOfPage", .int(Int64(target.index))),
             ("message", caught.map { .string($0.message) } ?? .null),
-        ]).rendered(pretty: false))
+        ], text: summary)
         if caught?.code != .mediaFailure { throw ExitCode(1) }
     }
 }

@@ -1,55 +1,75 @@
 import ArgumentParser
+import DaxLog
 import DaxMap
 
-/// Re-maps devices and checks every acknowledged record: the other half of `hold`.
+/// Re-opens the logs `hold` wrote and checks every acknowledged record: the other half of `hold`.
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check that every record 'daxmap hold' acknowledged reads back intact.")
+        abstract: "Check that every record 'daxmap hold' acknowledged reads back intact.",
+        discussion: """
+            Exit 0 when every acknowledged record was read back intact; 1 when one is lost or \
+            corrupted, or when nothing could be verified (a missing, empty, cut-off or foreign \
+            acknowledgement file, a device that cannot be opened); 64 on bad arguments.
+            """)
 
-    @Argument(help: "Devices or files to check (default: every device in the log).")
+    @Argument(help: "Devices or files to check (default: every device in the acknowledgement file).")
     var paths: [String] = []
 
-    @Option(help: "The log written by 'daxmap hold --acked'.")
+    @Option(help: "The acknowledgement file written by 'daxmap hold --acked'.")
     var acked: String
 
     @Flag(help: "Print JSON (the default output is the same object).")
     var json = false
 
     func run() throws {
-        var acknowledged = 0, verified = 0
+        var acknowledged: UInt64 = 0, verified: UInt64 = 0
         var firstBad: String?
-        do {
-            let entries = try AckLog(path: acked).read()
-            let devices = paths.isEmpty ? Array(Set(entries.map(\.device))).sorted() : paths
+        var lostNumbers: UInt64 = 0
+        do throws(DaxError) {
+            let entries = try AckFile(path: acked).read()
+            let listed = Set(entries.map(\.device))
+            if let missing = paths.first(where: { !listed.contains($0) }) {
+                throw DaxError(.invalidArgument, operation: "verify", path: missing,
+                               message: "is not in the acknowledgement file \(acked)")
+            }
+            let devices = paths.isEmpty ? listed.sorted() : paths
             for path in devices {
-                let mine = entries.filter { $0.device == path }
-                guard !mine.isEmpty else { continue }
                 let device = try DaxDevice.open(path, options: .init(requiredGranularity: .page, readOnly: true))
-                let holders = (mine.map(\.holder).max() ?? 0) + 1
-                let slice = mine[0].slice
-                let mapping = try device.map(offset: 0, length: slice * UInt64(holders), options: .init(readOnly: true))
-                var buffer = [UInt8](repeating: 0, count: RecordFormat.size)
-                for entry in mine {
-                    acknowledged += entry.count
-                    for seq in 0..<entry.count {
-                        let at = Int(UInt64(entry.holder) * slice) + seq * RecordFormat.size
-                        try buffer.withUnsafeMutableBytes { try mapping.read(at: at, into: $0) }
-                        if buffer.withUnsafeBytes({ RecordFormat.verify(holder: entry.holder, sequence: UInt64(seq), $0) }) {
+                defer { device.close() }
+                for entry in entries where entry.device == path {
+                    acknowledged += entry.through
+                    let log: DaxLog
+                    do {
+                        log = try DaxLog.open(device: device, offset: entry.offset, length: entry.length,
+                                              options: .init(creation: .never, readOnly: true))
+                    } catch {
+                        throw DaxError(.invalidArgument, operation: "verify", path: path, offset: entry.offset,
+                                       message: "holder \(entry.holder): \(error.message)")
+                    }
+                    defer { log.close() }
+                    let records: [DaxLogRecord]
+                    do { records = try log.records() } catch {
+                        throw DaxError(.system, operation: "verify", path: path, offset: entry.offset, message: error.description)
+                    }
+                    lostNumbers += log.recovery.lostCount
+                    var byNumber: [UInt64: [UInt8]] = [:]
+                    for r in records where r.sequence < entry.through { byNumber[r.sequence] = r.bytes }
+                    for s in 0..<entry.through {
+                        if byNumber[s] == RecordPayload.bytes(holder: entry.holder, sequence: s) {
                             verified += 1
                         } else if firstBad == nil {
-                            firstBad = "\(path) holder \(entry.holder) record \(seq) at offset \(at)"
+                            firstBad = "\(path) holder \(entry.holder) record \(s): \(byNumber[s] == nil ? "missing (\(log.recovery.stop))" : "wrong bytes")"
                         }
                     }
                 }
-                mapping.close()
-                device.close()
             }
-        } catch { throw fail(asDaxError(error)) }
+        } catch { throw fail(error) }
         var fields: [(String, JSON)] = [
-            ("recordsAcknowledged", .int(Int64(acknowledged))),
-            ("recordsVerified", .int(Int64(verified))),
-            ("recordsLost", .int(Int64(acknowledged - verified))),
+            ("recordsAcknowledged", .uint(acknowledged)),
+            ("recordsVerified", .uint(verified)),
+            ("recordsLost", .uint(acknowledged - verified)),
+            ("sequencesReportedLost", .uint(lostNumbers)),
         ]
         if let firstBad { fields.append(("firstLost", .string(firstBad))) }
         printLine(JSON.object(fields).rendered(pretty: false))

@@ -1,0 +1,71 @@
+import DaxMap
+
+/// The one error type of DaxLog: what failed, where (device, device offset,
+/// sequence number when there is one), and why. Media and removal failures
+/// carry the ``DaxError`` the guarded access threw.
+public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What kind of failure this is. Match on it; the message is for people.
+    public enum Code: String, Sendable, Hashable, CustomStringConvertible {
+        /// The region holds no log (and ``DaxLog/Options/creation`` forbade
+        /// making one), or holds something else: it was not overwritten.
+        case notALog
+        /// Both log headers fail their checksum: the log cannot be opened safely.
+        case corruptHeader
+        /// The region is too small, misaligned or past the end of the device,
+        /// or an argument is out of range (an empty batch, a record too large).
+        case invalidArgument
+        /// Not enough free space: ``DaxLog/discard(upTo:)`` records first.
+        case full
+        /// The log was sealed (the device is being removed): ``DaxLog/reattach(to:)`` once it is back.
+        case sealed
+        /// A store or persist of the log failed (poison, removed memory):
+        /// nothing after the last acknowledged record was acknowledged;
+        /// ``DaxLog/reattach(to:)`` to recover and continue.
+        case failed
+        /// The log is read-only.
+        case readOnly
+        /// The log was closed.
+        case closed
+        /// The record asked for is not in the log (discarded, lost, or not yet written).
+        case noSuchRecord
+        /// A device error (opening, mapping, a guarded access); see ``DaxLogError/underlying``.
+        case device
+
+        public var description: String { rawValue }
+    }
+
+    public var code: Code
+    /// The operation: `open`, `append`, `discard`, `read`, `reattach`, ...
+    public var operation: String
+    /// The device's path.
+    public var path: String?
+    /// The device offset concerned, when there is one.
+    public var offset: UInt64?
+    /// The sequence number concerned, when there is one.
+    public var sequence: UInt64?
+    /// The device error behind this one, when there is one.
+    public var underlying: DaxError?
+    /// Why, and what to do.
+    public var message: String
+
+    public init(_ code: Code, operation: String, path: String? = nil, offset: UInt64? = nil,
+                sequence: UInt64? = nil, underlying: DaxError? = nil, message: String) {
+        self.code = code
+        self.operation = operation
+        self.path = path
+        self.offset = offset
+        self.sequence = sequence
+        self.underlying = underlying
+        self.message = message
+    }
+
+    public var description: String {
+        var s = operation + ": "
+        if let path { s += path + ": " }
+        s += message
+        if let offset { s += " (device offset \(offset))" }
+        if let sequence { s += " (sequence \(sequence))" }
+        if let underlying { s += " [\(underlying.code): \(underlying.message)]" }
+        return s
+    }
+}

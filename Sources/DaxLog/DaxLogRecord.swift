@@ -1,0 +1,13 @@
+/// One record read back from a ``DaxLog``: its sequence number and its bytes,
+/// checksum-verified.
+public struct DaxLogRecord: Sendable, Hashable {
+    /// The number ``DaxLog/append(_:)`` returned for it.
+    public var sequence: UInt64
+    /// The bytes appended.
+    public var bytes: [UInt8]
+
+    public init(sequence: UInt64, bytes: [UInt8]) {
+        self.sequence = sequence
+        self.bytes = bytes
+    }
+}

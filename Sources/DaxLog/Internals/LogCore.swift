@@ -1,0 +1,46 @@
+import DaxMap
+
+/// The mutable state of a ``DaxLog``, behind its lock.
+struct LogCore {
+    struct Entry {
+        var sequence: UInt64
+        /// Logical position (grows forever; the place is `position % capacity`).
+        var position: UInt64
+        var size: Int
+    }
+
+    var device: DaxDevice
+    var mapping: DaxMapping?
+    var state: DaxLog.State = .closed
+    var header = LogHeader(generation: 0, epoch: 0, capacity: 0, headSequence: 0, headPosition: 0)
+    /// Logical position of the next record.
+    var tail: UInt64 = 0
+    /// The next sequence number.
+    var next: UInt64 = 0
+    /// Live data records, ascending.
+    var entries: [Entry] = []
+    /// Lost sequence numbers, coalesced, ascending.
+    var lost: [Range<UInt64>] = []
+    var failures: [DaxFailure] = []
+    var recovery = DaxLogRecovery(firstSequence: 0, nextSequence: 0, recordCount: 0, lost: [], failedRanges: [], stop: .cleanEnd)
+    var staging: [UInt8] = []
+    var injector: (@Sendable (StorePoint) -> StoreAction)?
+
+    init(device: DaxDevice) { self.device = device }
+
+    /// Adds `range` to the lost numbers, keeping them coalesced.
+    mutating func addLost(_ range: Range<UInt64>) {
+        guard !range.isEmpty else { return }
+        var merged = range
+        var kept: [Range<UInt64>] = []
+        for r in lost {
+            if r.upperBound < merged.lowerBound || r.lowerBound > merged.upperBound { kept.append(r) } else {
+                merged = min(r.lowerBound, merged.lowerBound)..<max(r.upperBound, merged.upperBound)
+            }
+        }
+        kept.append(merged)
+        lost = kept.sorted { $0.lowerBound < $1.lowerBound }
+    }
+
+    func isLost(_ sequence: UInt64) -> Bool { lost.contains { $0.contains(sequence) } }
+}

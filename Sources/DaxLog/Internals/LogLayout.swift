@@ -1,0 +1,78 @@
+/// The on-media format of a log region.
+///
+/// ```
+/// [0, 4096)        two header slots (at 0 and 2048), 64 bytes each; the valid
+///                  one with the higher epoch wins, so a torn header update
+///                  falls back to the previous one
+/// [4096, length)   the data area, a circle of records at 8-byte alignment
+/// record           crc32c u32 · length u32 · sequence u64 · type u32 · 0 u32 · bytes · 0-padding to 8
+/// ```
+/// The record checksum covers everything after its own field, seeded with the
+/// log's generation (chosen at format), so records of an earlier log in the
+/// same region never pass. A record is valid only with the sequence number
+/// expected at its place: records of the previous lap have smaller numbers.
+/// Positions are logical (they only grow); the place in the data area is
+/// `position % capacity`. Records never straddle the end of the data area: a
+/// pad record (or, with less than a header left, nothing) fills to the end.
+enum LogLayout {
+    static let headerArea = 4096
+    static let slotOffsets = [0, 2048]
+    static let slotSize = 64
+    static let magic: UInt64 = 0x0001_474F_4C58_4144 // "DAXLOG\x01\0"
+    static let version: UInt32 = 1
+    static let recordHeader = 24
+    static let typeData: UInt32 = 1
+    /// Fills to the end of the data area; the next record is at its start.
+    static let typePad: UInt32 = 2
+    /// Sequence numbers lost before this point (its 8 bytes: the next sequence).
+    static let typeGap: UInt32 = 3
+    /// The largest record payload (so a length is never mistaken for a huge one).
+    static let maximumPayload = 1 << 30
+
+    static func recordSize(_ payload: Int) -> Int { (recordHeader + payload + 7) & ~7 }
+
+    /// Encodes a record into `buffer` (at least `recordSize(bytes.count)` bytes).
+    static func encode(type: UInt32, sequence: UInt64, bytes: UnsafeRawBufferPointer, generation: UInt64,
+                       into buffer: UnsafeMutableRawBufferPointer) {
+        let size = recordSize(bytes.count)
+        buffer.storeBytes(of: UInt32(bytes.count).littleEndian, toByteOffset: 4, as: UInt32.self)
+        buffer.storeBytes(of: sequence.littleEndian, toByteOffset: 8, as: UInt64.self)
+        buffer.storeBytes(of: type.littleEndian, toByteOffset: 16, as: UInt32.self)
+        buffer.storeBytes(of: UInt32(0), toByteOffset: 20, as: UInt32.self)
+        if let src = bytes.baseAddress, bytes.count > 0 {
+            (buffer.baseAddress! + recordHeader).copyMemory(from: src, byteCount: bytes.count)
+        }
+        for i in (recordHeader + bytes.count)..<size { buffer[i] = 0 }
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[4..<size]), seed: seed(generation))
+        buffer.storeBytes(of: crc.littleEndian, toByteOffset: 0, as: UInt32.self)
+    }
+
+    static func seed(_ generation: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: generation ^ (generation >> 32)) }
+
+    /// A decoded record header (not yet checksum-verified).
+    struct RecordHeader {
+        var crc: UInt32
+        var length: Int
+        var sequence: UInt64
+        var type: UInt32
+        var size: Int { LogLayout.recordSize(length) }
+    }
+
+    static func decodeHeader(_ b: UnsafeRawBufferPointer) -> RecordHeader? {
+        guard b.count >= recordHeader else { return nil }
+        let length = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let type = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
+        let zero = b.loadUnaligned(fromByteOffset: 20, as: UInt32.self)
+        guard (typeData...typeGap).contains(type), zero == 0, length <= UInt32(maximumPayload) else { return nil }
+        return RecordHeader(crc: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 0, as: UInt32.self)),
+                            length: Int(length),
+                            sequence: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                            type: type)
+    }
+
+    /// Whether a whole record (header and padded bytes) passes its checksum.
+    static func verify(_ record: UnsafeRawBufferPointer, _ header: RecordHeader, generation: UInt64) -> Bool {
+        guard record.count >= header.size else { return false }
+        return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: record[4..<header.size]), seed: seed(generation)) == header.crc
+    }
+}

@@ -1,0 +1,180 @@
+import Glibc
+import Testing
+
+/// The CLI defects of issue 11, each as a careless or hostile user found it:
+/// every one must now fail loudly with the reason, or do the right thing.
+@Suite struct CLIDefectTests {
+    private var cli: String { buildDirectory + "/daxmap" }
+
+    @Test(arguments: [["poison", "/tmp", "--offset", "0", "--holders", "0"],
+                      ["poison", "/tmp", "--offset", "0", "--holders=-1"],
+                      ["hold", "/tmp/x", "--acked", "/tmp/a", "--holders", "0"]])
+    func holderCountsOutOfRangeAreArgumentErrorsNotTraps(args: [String]) {
+        let r = runProgram([cli] + args)
+        #expect(r.status == 64, "\(r)")
+        #expect(r.stderr.contains("--holders must be between 1 and 256"), "\(r)")
+    }
+
+    @Test func aHugeFileSizeIsRefusedAndLeavesNoFile() {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        for flag in ["--file-size=18446744073709551615", "--create=18446744073709551615"] {
+            let r = runProgram([cli, "hold", dir.file("dev"), flag, "--acked", dir.file("acked"), "--timeout", "1"])
+            #expect(r.status == 64, "\(r)")
+            #expect(r.stderr.contains("must be between"), "\(r)")
+            #expect(access(dir.file("dev"), F_OK) != 0, "no file may be left behind")
+        }
+    }
+
+    @Test func aMissingPathIsCreatedOnlyWhenAskedAndNeverUnderDev() {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let r = runProgram([cli, "hold", dir.file("dev"), "--acked", dir.file("acked"), "--timeout", "1"])
+        #expect(r.status == 1, "\(r)")
+        #expect(r.stderr.contains("pass --create SIZE"), "\(r)")
+        #expect(access(dir.file("dev"), F_OK) != 0)
+        let dev = "/dev/daxmap-test-\(getpid())"
+        let d = runProgram([cli, "hold", dev, "--create", "1048576", "--acked", dir.file("acked"), "--timeout", "1"])
+        #expect(d.status == 1, "\(d)")
+        #expect(d.stderr.contains("never created under /dev"), "\(d)")
+        #expect(access(dev, F_OK) != 0, "nothing created under /dev")
+    }
+
+    @Test(arguments: ["dir", "/proc/daxmap-acked"])
+    func anAcknowledgementFileThatCannotBeWrittenFailsAtOnce(where acked: String) {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let target = acked == "dir" ? dir.path : acked
+        let r = runProgram([cli, "hold", dir.file("dev"), "--create", "1048576", "--acked", target, "--timeout", "1"])
+        #expect(r.status == 1, "\(r)")
+        #expect(r.stderr.hasPrefix("daxmap: acked: \(target)"), "\(r)")
+        #expect(!r.stderr.contains("READY"), "it must not start writing")
+    }
+
+    /// Writes an acknowledgement file, runs verify, returns the result.
+    private func verify(_ contents: String?, fifo: Bool = false, directory: Bool = false) -> (status: Int32, stdout: String, stderr: String) {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("acked")
+        if fifo { mkfifo(path, 0o644) } else if directory { mkdir(path, 0o755) } else if let contents {
+            let f = fopen(path, "w")!
+            fputs(contents, f)
+            fclose(f)
+        }
+        return runProgram(["timeout", "20", cli, "verify", "--acked", path])
+    }
+
+    @Test func verificationThatCheckedNothingFailsAndSaysWhy() {
+        let cases: [(String, (status: Int32, stdout: String, stderr: String))] = [
+            ("is empty", verify("")),
+            ("lists no log", verify("daxmap-acked 2\nend 0\n")),
+            ("line 1 is not", verify("\u{7f}ELF\u{01}\u{01}garbage\n")),
+            ("not a regular file", verify(nil, directory: true)),
+            ("not a regular file", verify(nil, fifo: true)),
+            ("'end' line is missing", verify("daxmap-acked 2\nlog 0 0 1048576 5 /tmp/x\n")),
+            ("holder 9223372036854775807 is outside", verify("daxmap-acked 2\nlog 9223372036854775807 0 1048576 5 /tmp/x\nend 1\n")),
+            ("is not a range", verify("daxmap-acked 2\nlog 1 18446744073709551615 18446744073709551615 5 /tmp/x\nend 1\n")),
+            ("cannot fit", verify("daxmap-acked 2\nlog 1 0 8192 9223372036854775807 /tmp/x\nend 1\n")),
+        ]
+        for (reason, r) in cases {
+            #expect(r.status == 1, "\(reason): \(r)")
+            #expect(r.stderr.contains(reason), "\(reason): \(r)")
+            #expect(!r.stdout.contains("recordsLost"), "\(reason): no verdict may be printed")
+        }
+    }
+
+    @Test func pathsWithSpacesAndNewlinesSurviveTheAcknowledgementFile() {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = dir.file("my dev\nice %20")
+        let acked = dir.file("acked file")
+        let hold = runProgram([cli, "hold", device, "--create", "2097152", "--holders", "2", "--acked", acked, "--timeout", "1"])
+        #expect(hold.status == 3, "\(hold)")
+        let v = runProgram([cli, "verify", "--acked", acked])
+        #expect(v.status == 0, "\(v)")
+        #expect(v.stdout.contains("\"recordsLost\":0") && !v.stdout.contains("\"recordsVerified\":0,"), "\(v)")
+        let named = runProgram([cli, "verify", device, "--acked", acked])
+        #expect(named.status == 0, "\(named)")
+    }
+
+    @Test func demoNeverOverwritesOrResizesAnExistingFileWithoutForce() {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("precious")
+        // A sparse 1 TiB file with data at its start.
+        let fd = open(path, O_RDWR | O_CREAT, 0o644)
+        _ = "keep me".withCString { write(fd, $0, 7) }
+        ftruncate(fd, 1 << 40)
+        close(fd)
+        let r = runProgram([cli, "demo", "--device", path, "--holders", "2"])
+        #expect(r.status == 1, "\(r)")
+        #expect(r.stderr.contains("pass --force"), "\(r)")
+        var st = stat()
+        stat(path, &st)
+        #expect(st.st_size == 1 << 40, "the file was resized")
+        let f = fopen(path, "r")!
+        var head = [CChar](repeating: 0, count: 8)
+        fread(&head, 1, 7, f)
+        fclose(f)
+        #expect(String(cString: head) == "keep me")
+        // With --force it runs on the file, and still never resizes it.
+        let forced = runProgram([cli, "demo", "--device", path, "--holders", "2", "--force"])
+        #expect(forced.status == 0, "\(forced)")
+        stat(path, &st)
+        #expect(st.st_size == 1 << 40, "the file was resized")
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func demoInterruptedCleansUpAndExitsWithTheDocumentedStatus(signal: Int32) {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let script = """
+            '\(cli)' demo --holders 2 --deadline 5000 > '\(dir.file("out"))' 2> '\(dir.file("err"))' &
+            pid=$!
+            sleep 0.4
+            kill -\(signal) $pid; wait $pid; echo "status=$?" >> '\(dir.file("out"))'
+            """
+        _ = system(script)
+        let out = readFile(dir.file("out")), err = readFile(dir.file("err"))
+        #expect(out.contains("status=\(128 + signal)") || out.contains("status=0"), "\(out) \(err)")
+        if !out.contains("status=0") { #expect(err.contains("interrupted by"), "\(err)") }
+        // Its own folder, named in its first line: gone.
+        let folder = out.split(separator: " ").first { $0.hasPrefix("/tmp/daxmap-demo-") }.map { String($0.prefix(24)) }
+        #expect(folder != nil, "\(out)")
+        if let folder { #expect(access(folder, F_OK) != 0, "\(folder) was left behind") }
+    }
+
+    @Test func watchStopsOnSigintWithASummaryAndExitZero() {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let script = """
+            '\(cli)' watch > '\(dir.file("out"))' 2>&1 &
+            pid=$!
+            sleep 0.5
+            kill -INT $pid; wait $pid; echo "status=$?" >> '\(dir.file("out"))'
+            """
+        _ = system(script)
+        let out = readFile(dir.file("out"))
+        #expect(out.contains("stopped by SIGINT"), "\(out)")
+        #expect(out.contains("status=0"), "\(out)")
+    }
+
+    @Test func poisonAndMapCheckPrintJSONOnlyWhenAsked() {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let file = dir.file("dev")
+        _ = runProgram(["truncate", "-s", "4194304", file])
+        let text = runProgram([cli, "map-check", file])
+        #expect(text.status == 0 && !text.stdout.hasPrefix("{") && text.stdout.contains("verified"), "\(text)")
+        let json = runProgram([cli, "map-check", file, "--json"])
+        #expect(json.status == 0 && json.stdout.hasPrefix("{"), "\(json)")
+        let poison = runProgram([cli, "poison", file, "--offset", "8192"])
+        #expect(!poison.stdout.hasPrefix("{"), "\(poison)")
+        if poison.status == 4 {
+            #expect(poison.stdout.contains("poison refused: "), "\(poison)")
+            #expect(poison.stdout.contains("CONFIG_MEMORY_FAILURE") || poison.stdout.contains("root"), "it says why")
+        }
+        let poisonJSON = runProgram([cli, "poison", file, "--offset", "8192", "--json"])
+        #expect(poisonJSON.stdout.hasPrefix("{"), "\(poisonJSON)")
+    }
+}
