@@ -47,10 +47,12 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("dev")
-        _ = try DaxDevice.createEmulated(at: path, size: 1 << 20)
+        _ = try DaxDevice.createEmulated(at: path, size: 4 << 20)
         let device = try DaxDevice.open(path, options: .init(removalDeadline: .seconds(5)))
         let log = try DaxLog.open(device: device)
-        // An appender keeps going while the removal happens.
+        // An appender keeps going while the removal happens. It sleeps between
+        // appends: a task that loops without suspending holds a thread of the
+        // cooperative pool, and the removal's caller (this test) needs one too.
         let appender = Task.detached { () -> [UInt64] in
             var acked: [UInt64] = []
             while true {
@@ -58,6 +60,7 @@ import Testing
                     #expect(error.code == .sealed, "\(error)")
                     return acked
                 }
+                try? await Task.sleep(for: .microseconds(20))
             }
         }
         _ = await waitUntil(seconds: 10) { log.nextSequence > 20 }

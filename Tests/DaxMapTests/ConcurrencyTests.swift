@@ -57,7 +57,7 @@ import Testing
         let path = dir.file("dev")
         let holders = 6, slice = 256 * pageSize
         _ = try DaxDevice.createEmulated(at: path, size: UInt64((holders + 1) * slice))
-        let device = try DaxDevice.open(path, options: .init(removalDeadline: .milliseconds(500)))
+        let device = try DaxDevice.open(path, options: .init(removalDeadline: .seconds(10)))
         var writers: [Writer] = []
         for i in 0..<holders { writers.append(try Writer(index: i, device: device, slice: slice)) }
         // The fault zone: the last slice, truncated away under a live mapping.

@@ -38,13 +38,23 @@ final class FailureDispatcher: Sendable {
 
     // MARK: - Faults (monitor thread)
 
-    /// Acts on faults drained from the ring for this device's mappings.
+    /// Acts on faults drained from the ring for this device's mappings. What
+    /// the device's state says (vanished? a shorter file?) is looked at once
+    /// per batch, not once per fault: a storm brings thousands.
     func handle(_ faults: [(mapping: DaxMapping, fault: DaxFault)]) {
+        var vanishedNow: Bool?
+        func vanished() -> Bool {
+            if let v = vanishedNow { return v }
+            let v = device.hasVanished()
+            vanishedNow = v
+            return v
+        }
+        var tailTold: Bool?
         for (mapping, fault) in faults {
             guard device.lifecycle == .alive else { return } // going or gone: faults are only reported
             switch fault.cause {
             case .memoryFailureActionOptional:
-                if fault.range.lowerBound == 0 && fault.range.upperBound >= device.size || device.hasVanished() {
+                if fault.range.lowerBound == 0 && fault.range.upperBound >= device.size || vanished() {
                     startRemoval(source: .memoryFailure)
                     return
                 }
@@ -55,12 +65,13 @@ final class FailureDispatcher: Sendable {
             case .memoryFailureActionRequired:
                 tell(.memoryFailureActionRequired, fault.range)
             case .addressError:
-                if device.kind == .deviceDax || device.hasVanished() {
+                if device.kind == .deviceDax || vanished() {
                     // Device-dax raises BUS_ADRERR only once the device is dead.
                     startRemoval(source: .accessError)
                     return
                 }
-                if !tellRemovedTail() {
+                if tailTold == nil { tailTold = tellRemovedTail() }
+                if tailTold == false {
                     // Not a shorter file: tell what the handler marked, at least the faulting page.
                     let marked = mapping.markedFailures().filter { $0.kind == .removed && $0.range.overlaps(fault.range) }
                     for failed in marked.isEmpty ? [DaxFailedRange(range: fault.range, kind: .removed)] : marked {

@@ -5,12 +5,12 @@ import Glibc
 /// A holder's `notifyFailure` may block its thread (`sleep`, a lock, a
 /// synchronous flush), never return, or be an actor. On the cooperative pool
 /// (one thread per core) two blocking holders stall every task of the
-/// process, the removal's own deadline included. Here a job wakes (or starts)
-/// a worker only while fewer workers than cores are running: running ones
-/// take queued jobs as they finish, so a thousand quick holders cost a thread
-/// per core and few wake-ups. When the oldest waiting job has waited a
-/// millisecond and no worker is idle (the running ones are slow or blocked in
-/// a holder), a watchdog adds a worker: a blocked holder holds only its own
+/// process, the removal's own deadline included. Here a job wakes an idle
+/// worker, or starts one while fewer workers than cores are running; past
+/// that, running workers take queued jobs as they finish, so a thousand quick
+/// holders cost a thread per core. When the oldest waiting job has waited a
+/// millisecond (the running workers are slow or blocked in a holder), a
+/// watchdog wakes or adds a worker: a blocked holder holds only its own
 /// thread and delays the others by about a millisecond. Idle workers exit
 /// after a while. Task executor preference (SE-0417) keeps the holder's
 /// nonisolated code and default actors' code on these threads.
@@ -34,6 +34,9 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     private var wakeups = 0
     private var workers = 0
     private var watchdogRunning = false
+    /// Workers started but not yet running: the watchdog waits for them
+    /// rather than starting more (thread creation is slow on a loaded machine).
+    private var starting = 0
     /// Guards the state above; signalled when work is queued for an idle worker.
     private let workAvailable = Condition()
 
@@ -44,15 +47,16 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
         workAvailable.lock()
         jobs.append((job, Self.now()))
         var spawn = false, signal = false, watch = false
-        // Workers neither idle nor being woken are running and will take it.
-        if workers - idle + wakeups < Self.cores {
-            if idle > wakeups {
-                wakeups += 1
-                signal = true
-            } else {
-                workers += 1
-                spawn = true
-            }
+        // An idle worker is free capacity: wake one. Else start one only while
+        // fewer than the cores are running; past that, running workers take it
+        // as they finish, or the watchdog adds one if they are stuck.
+        if idle > wakeups {
+            wakeups += 1
+            signal = true
+        } else if workers - idle < Self.cores {
+            workers += 1
+            starting += 1
+            spawn = true
         }
         if !watchdogRunning {
             watchdogRunning = true
@@ -72,10 +76,14 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
         guard !DetachedThread.start(name: Self.workerName, { self.work() }) else { return }
         workAvailable.lock()
         workers -= 1
+        starting -= 1
         workAvailable.unlock()
     }
 
     private func work() {
+        workAvailable.lock()
+        starting -= 1
+        workAvailable.unlock()
         while let job = take() {
             job.runSynchronously(on: asUnownedTaskExecutor())
         }
@@ -105,16 +113,26 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
         return job
     }
 
-    /// While jobs wait: when the oldest has waited a stall interval and no
-    /// worker is idle, add one. Exits when nothing waits.
+    /// While jobs wait: when the oldest has waited a stall interval, wake an
+    /// idle worker or add one. Exits when nothing waits.
     private func watch() {
         var pause = timespec(tv_sec: 0, tv_nsec: Int(Self.stallNanoseconds / 2))
         workAvailable.lock()
         while head < jobs.count {
-            let stalled = Self.now() - jobs[head].queued >= Self.stallNanoseconds && idle <= wakeups
-            if stalled { workers += 1 }
+            var spawn = false, signal = false
+            if Self.now() - jobs[head].queued >= Self.stallNanoseconds && starting == 0 {
+                if idle > wakeups {
+                    wakeups += 1
+                    signal = true
+                } else if wakeups == 0 {
+                    workers += 1
+                    starting += 1
+                    spawn = true
+                }
+            }
             workAvailable.unlock()
-            if stalled { startWorker() }
+            if signal { workAvailable.signal() }
+            if spawn { startWorker() }
             nanosleep(&pause, nil)
             workAvailable.lock()
         }
