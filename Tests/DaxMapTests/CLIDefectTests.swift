@@ -150,8 +150,12 @@ import Testing
         let script = """
             '\(cli)' watch > '\(dir.file("out"))' 2>&1 &
             pid=$!
-            sleep 0.5
-            kill -INT $pid; wait $pid; echo "status=$?" >> '\(dir.file("out"))'
+            # A background job of a non-interactive shell starts with SIGINT ignored
+            # until watch installs its handler: repeat it until watch is gone
+            # (bounded; kill -9 last, so the test can never hang).
+            for i in $(seq 100); do kill -0 $pid 2>/dev/null || break; kill -INT $pid; sleep 0.1; done
+            kill -9 $pid 2>/dev/null
+            wait $pid; echo "status=$?" >> '\(dir.file("out"))'
             """
         _ = system(script)
         let out = readFile(dir.file("out"))
