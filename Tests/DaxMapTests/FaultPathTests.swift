@@ -27,12 +27,28 @@ import CDaxMap
         }
     }
 
-    /// Never answers: suspends forever.
+    /// Does not answer until the test lets it (after the report): as a holder
+    /// that never answers looks to the removal.
     final class SilentHolder: DaxHolder, CustomStringConvertible {
+        let waiting = Locked<(released: Bool, calls: [CheckedContinuation<Void, Never>])>((false, []))
         var description: String { "silent" }
         func notifyFailure(_ failure: DaxFailure) async -> Bool {
-            await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in } // never resumed
+            await withCheckedContinuation { c in
+                let now = waiting.withLock { w -> Bool in
+                    if !w.released { w.calls.append(c) }
+                    return w.released
+                }
+                if now { c.resume() }
+            }
             return true
+        }
+        func answer() {
+            let calls = waiting.withLock { w -> [CheckedContinuation<Void, Never>] in
+                w.released = true
+                defer { w.calls.removeAll() }
+                return w.calls
+            }
+            for c in calls { c.resume() }
         }
     }
 
@@ -50,11 +66,12 @@ import CDaxMap
         }
     }
 
+    /// Hops to the main actor, then does not answer until the test lets it.
     @MainActor final class MainActorHolder: DaxHolder {
+        nonisolated let silence = SilentHolder()
         nonisolated func notifyFailure(_ failure: DaxFailure) async -> Bool {
             await hop()
-            await withCheckedContinuation { (_: CheckedContinuation<Void, Never>) in } // never answers
-            return true
+            return await silence.notifyFailure(failure)
         }
         func hop() {}
     }
@@ -75,7 +92,8 @@ import CDaxMap
         let blockers = (0..<4).map { BlockingHolder("blocking-\($0)", release: release) }
         let actorHolder = ActorHolder(release: release)
         let mainHolder = await MainActorHolder()
-        let holders: [any DaxHolder] = blockers + [SilentHolder(), actorHolder, mainHolder]
+        let silent = SilentHolder()
+        let holders: [any DaxHolder] = blockers + [silent, actorHolder, mainHolder]
         var mappings: [DaxMapping] = []
         for (i, holder) in holders.enumerated() {
             mappings.append(try device.map(offset: UInt64(i * pageSize), length: UInt64(pageSize), holder: holder))
@@ -103,6 +121,8 @@ import CDaxMap
         #expect(Set(r.unansweredHolders).isSuperset(of: blockers.map(\.name) + ["silent"]), "\(r.unansweredHolders)")
         #expect(mappings.allSatisfy { $0.state == .revoked })
         #expect(device.lifecycle == .gone)
+        silent.answer() // late answers change nothing now; they only let the tasks end
+        mainHolder.silence.answer()
     }
 
     // Defect 4: a holder that closes inside notifyFailure and returns true is counted.
@@ -115,7 +135,7 @@ import CDaxMap
                 for m in failure.mappings { m.close() } // the mappings come with the failure
                 // Releasing first and answering a moment later (after flushing its own
                 // state, say): the answer still arrives before the report is built.
-                try? await Task.sleep(for: .milliseconds(20))
+                usleep(20_000) // on its holder thread: no dependence on the pool
                 return true
             }
         }
