@@ -193,13 +193,8 @@ final class FailureDispatcher: Sendable {
         }
     }
 
-    /// A mapping left the registry (closed or deinitialised): forget what its
-    /// holder was told, and wake a removal waiting for it.
+    /// A mapping left the registry (closed or deinitialised): forget what its holder was told.
     func forget(_ id: UInt64) {
-        let removal = state.withLock { s -> RemovalRun? in
-            s.told.removeValue(forKey: id)
-            return s.removal
-        }
-        removal?.poke()
+        _ = state.withLock { $0.told.removeValue(forKey: id) }
     }
 }

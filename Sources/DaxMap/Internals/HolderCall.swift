@@ -1,19 +1,20 @@
 internal import DaxMapSync
+import Synchronization
 
 /// The answers of one round of holder calls (one failure, several holders),
 /// as they arrive. The round never waits for them: whoever needs the answers
 /// (a removal at its deadline) reads what has come by then.
 final class HolderCalls: Sendable {
-    struct Answer: Sendable {
-        var handled: Bool
-    }
-
     private struct State {
         var called: [ObjectIdentifier: any DaxHolder] = [:]
-        var answers: [ObjectIdentifier: Answer] = [:]
+        var answered: Set<ObjectIdentifier> = []
     }
 
     private let state = Locked(State())
+    // Counted apart from the state so the per-answer checks take no lock.
+    private let calledCount = Atomic<Int>(0)
+    private let answers = Atomic<Int>(0)
+    private let handled = Atomic<Int>(0)
 
     /// Calls `holder.notifyFailure(failure)` on a holder thread and returns at
     /// once; `answered` runs on that thread with the answer, if it ever comes.
@@ -21,20 +22,24 @@ final class HolderCalls: Sendable {
               answered: @escaping @Sendable (Bool) -> Void = { _ in }) {
         let key = ObjectIdentifier(holder)
         state.withLock { $0.called[key] = holder }
+        calledCount.add(1, ordering: .relaxed)
         Task(executorPreference: HolderExecutor.shared) { [self] in
-            let handled = await holder.notifyFailure(failure)
-            state.withLock { $0.answers[key] = Answer(handled: handled) }
-            answered(handled)
+            let ok = await holder.notifyFailure(failure)
+            state.withLock { _ = $0.answered.insert(key) }
+            if ok { handled.add(1, ordering: .relaxed) }
+            answers.add(1, ordering: .releasing)
+            answered(ok)
         }
     }
 
-    var allAnswered: Bool { state.withLock { $0.answers.count == $0.called.count } }
-    var handledCount: Int { state.withLock { $0.answers.values.filter(\.handled).count } }
-    var answeredCount: Int { state.withLock { $0.answers.count } }
+    var allAnswered: Bool { answers.load(ordering: .acquiring) == calledCount.load(ordering: .relaxed) }
+    var handledCount: Int { handled.load(ordering: .relaxed) }
+    var answeredCount: Int { answers.load(ordering: .acquiring) }
 
     /// Holders called that have not answered yet, by name.
     var unanswered: [String] {
-        let waiting = state.withLock { s in s.called.filter { s.answers[$0.key] == nil }.map(\.value) }
+        guard !allAnswered else { return [] }
+        let waiting = state.withLock { s in s.called.filter { !s.answered.contains($0.key) }.map(\.value) }
         return waiting.map(HolderCalls.name(of:)).sorted()
     }
 

@@ -15,8 +15,10 @@ final class RemovalRun: Sendable {
     }
 
     private let state = Locked(State())
-    /// Poked when a holder answers or a mapping is released, so the wait
-    /// wakes at once instead of polling.
+    /// Poked when the last holder answers, so the wait ends at once; a holder
+    /// that answers before it releases is seen by the safety-net look (5 ms).
+    /// One wake-up per removal, not one per holder: a thousand holders would
+    /// otherwise wake the removal a thousand times.
     private let progress = Wakeup()
 
     init(source: RemovalSource, deadline: Duration) {
@@ -40,10 +42,10 @@ final class RemovalRun: Sendable {
 
     var completedReport: DaxRemovalReport? { state.withLock { $0.report } }
 
-    /// Sleeps until poked, `limit`, or 10 ms (a safety net), whichever is first.
+    /// Sleeps until poked, `limit`, or 5 ms (a safety net), whichever is first.
     func waitForProgress(until limit: ContinuousClock.Instant) {
         let left = ContinuousClock.now.duration(to: limit)
-        progress.wait(for: min(left, .milliseconds(10)))
+        progress.wait(for: min(left, .milliseconds(5)))
     }
 
     func complete(_ report: DaxRemovalReport) {
@@ -89,7 +91,7 @@ extension FailureDispatcher {
         let everything = 0..<device.size
         for (holder, mappings) in held {
             call(holder, DaxFailure(device: device.path, range: everything, kind: .preRemove, mappings: mappings),
-                 calls: calls, then: { run.poke() })
+                 calls: calls, then: { if calls.allAnswered { run.poke() } })
         }
         if !held.isEmpty {
             device.publish(.notified(DaxFailure(device: device.path, range: everything, kind: .preRemove),
