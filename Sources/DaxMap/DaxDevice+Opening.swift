@@ -154,6 +154,13 @@ extension DaxDevice {
             throw DaxError(.mapSyncUnsupported, operation: "mmap", path: path, errno: errno,
                            message: "\(required) granularity needs MAP_SYNC, which this file system refuses (\(errno)): the file is not on a DAX mount (mount -o dax), use a /dev/daxX.Y device, or accept page granularity")
         }
+        if !onDax {
+            // A malformed injection sidecar is refused here, not ignored at map time.
+            do throws(DaxError) { _ = try InjectionSidecar(devicePath: path).load(operation: "open") } catch {
+                Syscalls.close(fd)
+                throw error
+            }
+        }
         return DaxDevice(
             path: path, kind: onDax ? .fsdaxFile : .emulated, size: UInt64(st.st_size), alignment: page,
             granularity: granularity, numaNode: nil, badblocks: [], eventIdentity: eventIdentity,

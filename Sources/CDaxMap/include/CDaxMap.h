@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "CDaxMapFlush.h"
+#include "CDaxMapInject.h"
 
 #ifdef __cplusplus
 extern "C" {
