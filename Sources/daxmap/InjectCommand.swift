@@ -34,7 +34,8 @@ struct InjectCommand: ParsableCommand {
 
     func run() throws {
         let device: DaxDevice
-        do { device = try DaxDevice.open(path, options: .init(requiredGranularity: .page)) } catch { throw fail(error) }
+        // Read-only: injection changes the sidecar, never the device's bytes.
+        do { device = try DaxDevice.open(path, options: .init(requiredGranularity: .page, readOnly: true)) } catch { throw fail(error) }
         defer { device.close() }
         let now: [DaxInjectedFailure]
         var changed: [DaxInjectedFailure] = []
