@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include "CDaxMapFlush.h"
 #include "CDaxMapInject.h"
+#include "CDaxMapExtents.h"
 
 #ifdef __cplusplus
 extern "C" {
