@@ -163,7 +163,8 @@ extension DaxDevice {
         }
         return DaxDevice(
             path: path, kind: onDax ? .fsdaxFile : .emulated, size: UInt64(st.st_size), alignment: page,
-            granularity: granularity, numaNode: nil, badblocks: [], eventIdentity: eventIdentity,
+            granularity: granularity, numaNode: nil,
+            badblocks: onDax ? FileBadblocks.of(fd, device: UInt64(st.st_dev)) : [], eventIdentity: eventIdentity,
             identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), rdev: 0),
             options: options, useMapSync: useMapSync, descriptor: fd)
     }
