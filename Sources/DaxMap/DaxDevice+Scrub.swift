@@ -8,7 +8,10 @@ extension DaxDevice {
     ///
     /// The scrub maps the range itself (read-only, 4 KiB pages on DAX files so
     /// poison is reported per page), in windows, reading each through a small
-    /// buffer; after a fault it skips the failed extent and reads on. The
+    /// buffer; after a fault it skips the failed extent and reads on. Ranges the
+    /// kernel reported failed to this process's other open mappings of the
+    /// device are found too (the kernel "recovers" software poison of device-dax
+    /// and fsdax pages, which then read fine, but it did report them). The
     /// holders of the device's other mappings are told what it found, through
     /// the device's dispatcher: ``DaxFailure/Kind/memoryFailureActionOptional``
     /// for poison (found, not consumed by them; a holder may also hear
@@ -48,7 +51,7 @@ extension DaxDevice {
             var resume = windowStart
             while resume < windowEnd {
                 let mapping = try map(offset: resume, length: windowEnd - resume, holder: nil,
-                                      options: DaxMapping.Options(readOnly: true, largePages: false))
+                                      options: DaxMapping.Options(prefault: true, readOnly: true, largePages: false))
                 defer { mapping.close() }
                 resume = try scan.read(mapping, from: resume, to: windowEnd, buffer: buffer) {
                     if clock.now - lastReport >= progressInterval {
@@ -59,6 +62,15 @@ extension DaxDevice {
                 if resume < windowEnd { resume = resume / alignment * alignment }
             }
             windowStart = windowEnd
+        }
+        // What the kernel already reported failed to this process's other mappings
+        // of the device: software poison on device-dax and fsdax is "recovered" by
+        // the kernel and reads fine again, but the kernel did say the page failed.
+        for mapping in openMappings {
+            for failed in mapping.failures where failed.kind != .pagesLost {
+                let part = failed.range.clamped(to: range)
+                if !part.isEmpty { scan.found.append(DaxFailedRange(range: part, kind: failed.kind)) }
+            }
         }
         report(scan)
         // What the scrub found, its holders are told, through the dispatcher like

@@ -33,15 +33,22 @@ struct ScrubCommand: ParsableCommand {
     @Option(help: "Seconds between progress lines when standard error is not a terminal.")
     var progressEvery: Double = 5
 
+    @Option(parsing: .unconditional,
+            help: "For test harnesses: first poison the page at this device offset with MADV_HWPOISON through a mapping of this process (root, CONFIG_MEMORY_FAILURE; its data is lost), then scrub.")
+    var hwpoison: String?
+
     func run() throws {
         let device: DaxDevice
         do {
-            device = try DaxDevice.open(path, options: .init(requiredGranularity: .page, readOnly: !clear))
+            device = try DaxDevice.open(path, options: .init(requiredGranularity: .page, readOnly: !clear && hwpoison == nil))
         } catch { throw fail(error) }
         defer { device.close() }
         let report: DaxScrubReport
         let terminal = isatty(STDERR_FILENO) == 1
+        var poisoned: DaxMapping?
+        defer { poisoned?.close() }
         do {
+            if let hwpoison { poisoned = try poison(device, at: try parseBytes(hwpoison, option: "--hwpoison", operation: "scrub", path: path)) }
             var start: UInt64 = 0
             if let offset { start = try parseBytes(offset, option: "--offset", operation: "scrub", path: path) }
             var count = device.size > start ? device.size - start : 0
@@ -62,7 +69,7 @@ struct ScrubCommand: ParsableCommand {
                 }
             }
             if terminal { printError("") }
-        } catch { throw fail(asDaxError(error)) }
+        } catch let exit as ExitCode { throw exit } catch { throw fail(asDaxError(error)) }
 
         let seconds = Double(report.duration.components.seconds) + Double(report.duration.components.attoseconds) / 1e18
         let remaining = remainingAfterClear(report)
@@ -99,6 +106,29 @@ struct ScrubCommand: ParsableCommand {
         }
         if report.failedRanges.isEmpty { return }
         throw ExitCode(clear && (report.clearError != nil || !remaining.isEmpty) ? 3 : 2)
+    }
+
+    /// Maps the page at `offset` (4 KiB pages on DAX files), gives it real
+    /// blocks, and poisons it with MADV_HWPOISON; the mapping keeps what the
+    /// kernel reported. Exit 4 when the kernel refuses.
+    private func poison(_ device: DaxDevice, at offset: UInt64) throws -> DaxMapping {
+        let align = device.alignment
+        let start = offset / align * align
+        guard start < device.size else {
+            throw DaxError(.outOfRange, operation: "scrub", path: path, offset: offset,
+                           message: "--hwpoison offset is past the end of the device (\(device.size) bytes)")
+        }
+        let mapping = try device.map(offset: start, length: align, options: DaxMapping.Options(largePages: false))
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let within = Int(offset - start) & ~(page - 1)
+        try mapping.fill(0xA5, at: within, count: page) // a hole would be the shared zero page
+        switch mapping.injectMemoryFailure(at: within) {
+        case .unsupported(let errno):
+            printError("daxmap: scrub: \(path): MADV_HWPOISON refused (errno: \(errno.rawValue))")
+            throw ExitCode(4)
+        case .caught, .notRaised:
+            return mapping
+        }
     }
 
     /// Found ranges not covered by what was cleared.

@@ -78,6 +78,22 @@ import Testing
         #expect(report.foundAndKnown.count == pages.count)
     }
 
+    @Test func poisonTheKernelReportedToThisProcessIsFoundThoughThePageReadsFine() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try DaxDevice.createEmulated(at: dir.file("dev"), size: 64 * page)
+        let held = try device.map()
+        // A real BUS_MCEERR_AO (self-sent, positive si_code) marks the page in `held`;
+        // the memory itself reads fine, as after the kernel "recovers" software poison.
+        _ = held.raiseForTesting(code: BUS_MCEERR_AO_, at: Int(9 * page), addressLSB: 12, guarded: false)
+        try #require(held.failures == [DaxFailedRange(range: (9 * page)..<(10 * page), kind: .poison)])
+        let report = try device.scrub()
+        #expect(report.failedRanges == [DaxFailedRange(range: (9 * page)..<(10 * page), kind: .poison)])
+        #expect(report.foundOnly == [(9 * page)..<(10 * page)])
+        held.close()
+        #expect(try device.scrub().isClean, "a closed mapping's marks are history, not the device's state")
+    }
+
     @Test func aTruncatedTailIsFoundAsRemovedAndCannotBeCleared() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
@@ -153,6 +169,22 @@ import Testing
         #expect(again.status == 0 && again.stdout.contains("no failed ranges"), "\(again.stdout)")
     }
 
+    @Test func hwpoisonWhereTheKernelRefusesItExits4() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("dev")
+        _ = try DaxDevice.createEmulated(at: path, size: 64 * page)
+        let result = runProgram([cli, "scrub", path, "--hwpoison", "8192"])
+        if result.status == 4 {
+            #expect(result.stderr.contains("MADV_HWPOISON refused"), "\(result.stderr)")
+        } else {
+            // A kernel with memory-failure support: the poisoned page is found.
+            #expect(result.status == 2 && result.stdout.contains("poison [8192, 12288)"), "\(result.stdout) \(result.stderr)")
+        }
+        let past = runProgram([cli, "scrub", path, "--hwpoison", String(64 * page)])
+        #expect(past.status == 1 && past.stderr.contains("past the end"), "\(past.stderr)")
+    }
+
     @Test(arguments: [
         (["--offset", "-1"], "'-1' is not a byte count"),
         (["--offset", "18446744073709551615", "--length", "4096"], "overflows"),
@@ -167,5 +199,21 @@ import Testing
         _ = try DaxDevice.createEmulated(at: path, size: 64 * page)
         let result = runProgram([cli, "scrub", path] + args)
         #expect(result.status == 1 && result.stderr.contains(reason), "\(args): \(result.stderr)")
+    }
+}
+
+/// A store through a read-only mapping is refused, not taken for a revocation.
+@Suite struct ReadOnlyStoreTests {
+    @Test func writesToAReadOnlyMappingArePermissionErrors() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try DaxDevice.createEmulated(at: dir.file("dev"), size: UInt64(pageSize))
+        let mapping = try device.map(options: .init(readOnly: true))
+        let fill = #expect(throws: DaxError.self) { try mapping.fill(1, at: 0, count: 8) }
+        #expect(fill?.code == .permissionDenied)
+        let bytes: [UInt8] = [1, 2, 3]
+        let write = #expect(throws: DaxError.self) { try bytes.withUnsafeBytes { try mapping.write($0, at: 0) } }
+        #expect(write?.code == .permissionDenied)
+        #expect(mapping.isUsable)
     }
 }
