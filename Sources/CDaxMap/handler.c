@@ -7,7 +7,8 @@
 //     or an active guard over the address is caught (CDAXMAP_EVENT_UNREGISTERED:
 //     its mapping was closed under it); a late asynchronous notice for a
 //     retired range is absorbed; anything else is chained.
-//  3. In a range: counted, marked (poison, removed), then resumed at a fixup,
+//  3. In a range: counted, marked (poison, removed; a BUS_ADRERR on a trap of an
+//     injected failure, inject.c, as the injected kind), then resumed at a fixup,
 //     longjmp'd to a guard, left to the monitor (asynchronous notice), fatal
 //     (policy terminate) or replaced by anonymous memory.
 #define _GNU_SOURCE // gettid, REG_RIP, sigorset

@@ -38,7 +38,7 @@ extension DaxDevice {
         var lastReport = started
         let report = { (scan: Scan) in
             progress?(DaxScrubProgress(bytesScanned: scan.scanned, totalBytes: scan.total,
-                                       failuresFound: scan.found.count, elapsed: clock.now - started))
+                                       failuresFound: scan.merged.count, elapsed: clock.now - started))
         }
         let window = max(UInt64(256 << 20) / alignment * alignment, alignment)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Scan.chunk, alignment: 4096)
