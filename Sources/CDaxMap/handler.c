@@ -7,7 +7,8 @@
 //     or an active guard over the address is caught (CDAXMAP_EVENT_UNREGISTERED:
 //     its mapping was closed under it); a late asynchronous notice for a
 //     retired range is absorbed; anything else is chained.
-//  3. In a range: counted, marked (poison, removed), then resumed at a fixup,
+//  3. In a range: counted, marked (poison, removed; a BUS_ADRERR on a trap of an
+//     injected failure, inject.c, as the injected kind), then resumed at a fixup,
 //     longjmp'd to a guard, left to the monitor (asynchronous notice), fatal
 //     (policy terminate) or replaced by anonymous memory.
 #define _GNU_SOURCE // gettid, REG_RIP, sigorset
@@ -304,11 +305,25 @@ static void handler(int signo, siginfo_t *info, void *context) {
         uintptr_t lo = addr & ~(extent - 1);
         cdaxmap_rt_mark_hit(&hit, CDAXMAP_FAILED_POISON, lo, lo + extent);
     } else if (signo == SIGBUS && info->si_code == BUS_ADRERR) {
-        // No memory behind the page: past EOF of a truncated file everything
-        // after it is gone too, and an unbound device is gone whole. One
-        // extent to the end, however many pages fault after this one.
         uintptr_t page = atomic_load_explicit(&page_size, memory_order_relaxed);
-        cdaxmap_rt_mark_hit(&hit, CDAXMAP_FAILED_REMOVED, addr & ~(page - 1), hit.end);
+        uintptr_t ilo, ihi;
+        int injected = cdaxmap_inject_lookup(hit.mapping_id, addr, &ilo, &ihi);
+        if (injected == CDAXMAP_FAILED_POISON) {
+            // A trap of an injected media failure (inject.c): poison of this
+            // page, reported with the page's si_addr_lsb as the kernel would.
+            f.flags |= CDAXMAP_EVENT_INJECTED_POISON;
+            f.addr_lsb = __builtin_ctzl(page);
+            cdaxmap_rt_mark_hit(&hit, CDAXMAP_FAILED_POISON, addr & ~(page - 1), (addr & ~(page - 1)) + page);
+        } else if (injected == CDAXMAP_FAILED_REMOVED) {
+            // A trap of injected removed memory: that extent is gone, not the rest.
+            f.flags |= CDAXMAP_EVENT_INJECTED_REMOVED;
+            cdaxmap_rt_mark_hit(&hit, CDAXMAP_FAILED_REMOVED, ilo, ihi);
+        } else {
+            // No memory behind the page: past EOF of a truncated file everything
+            // after it is gone too, and an unbound device is gone whole. One
+            // extent to the end, however many pages fault after this one.
+            cdaxmap_rt_mark_hit(&hit, CDAXMAP_FAILED_REMOVED, addr & ~(page - 1), hit.end);
+        }
     }
     if (!asynchronous) {
         // A recoverable routine touches only the buffers it was given, so any

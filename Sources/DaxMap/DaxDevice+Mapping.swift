@@ -74,6 +74,13 @@ extension DaxDevice {
             let mapping = DaxMapping(device: self, holder: holder, offset: offset, count: Int(length),
                                      granularity: granularity, options: options, id: id, base: base, slot: slot)
             MappingRegistry.shared.add(mapping)
+            if kind == .emulated {
+                // Failures injected by any process meet this mapping (DaxFaultInjector).
+                do throws(DaxError) { try InjectionTraps.shared.arm(mapping) } catch {
+                    mapping.close()
+                    throw error
+                }
+            }
             return mapping
         }
     }

@@ -154,9 +154,17 @@ extension DaxDevice {
             throw DaxError(.mapSyncUnsupported, operation: "mmap", path: path, errno: errno,
                            message: "\(required) granularity needs MAP_SYNC, which this file system refuses (\(errno)): the file is not on a DAX mount (mount -o dax), use a /dev/daxX.Y device, or accept page granularity")
         }
+        if !onDax {
+            // A malformed injection sidecar is refused here, not ignored at map time.
+            do throws(DaxError) { _ = try InjectionSidecar(devicePath: path).load(operation: "open") } catch {
+                Syscalls.close(fd)
+                throw error
+            }
+        }
         return DaxDevice(
             path: path, kind: onDax ? .fsdaxFile : .emulated, size: UInt64(st.st_size), alignment: page,
-            granularity: granularity, numaNode: nil, badblocks: [], eventIdentity: eventIdentity,
+            granularity: granularity, numaNode: nil,
+            badblocks: onDax ? FileBadblocks.of(fd, device: UInt64(st.st_dev)) : [], eventIdentity: eventIdentity,
             identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), rdev: 0),
             options: options, useMapSync: useMapSync, descriptor: fd)
     }

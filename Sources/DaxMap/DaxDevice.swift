@@ -57,8 +57,8 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     public let granularity: StoreGranularity
     /// The NUMA node of the memory, when known.
     public let numaNode: Int?
-    /// Known bad ranges, in device offsets (from the kernel's badblocks lists).
-    public let badblocks: [Range<UInt64>]
+    /// The kernel's badblocks when the device was opened (see ``badblocks``).
+    let openedBadblocks: [Range<UInt64>]
     /// The device's sysfs path below `/sys` (for example
     /// `/devices/.../region0/dax0.0/dax0.0`), used to match removal uevents;
     /// nil for emulated devices.
@@ -95,7 +95,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         self.alignment = alignment
         self.granularity = granularity
         self.numaNode = numaNode
-        self.badblocks = badblocks
+        self.openedBadblocks = badblocks
         self.eventIdentity = eventIdentity
         self.identity = identity
         self.options = options

@@ -38,6 +38,8 @@ public enum RemovalSource: String, Sendable, Hashable, CustomStringConvertible {
     case accessError
     /// The program asked for it (``DaxDevice/beginRemoval(deadline:)``).
     case request
+    /// A removal injected on demand (``DaxFaultInjector/remove(deadline:)``).
+    case injected
 
     public var description: String { rawValue }
 }

@@ -45,6 +45,10 @@ public struct DaxError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let handlerDisplaced = Code("handlerDisplaced")
         /// The range table of the signal handler is full.
         public static let tooManyMappings = Code("tooManyMappings")
+        /// The device, bus or kernel cannot do this (for example fault injection
+        /// on real hardware, clearing poison on a bus without the clear-error
+        /// command): distinct from a failed attempt (`.system`).
+        public static let unsupported = Code("unsupported")
         /// Any other system error; see `errno`.
         public static let system = Code("system")
     }

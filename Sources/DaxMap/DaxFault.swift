@@ -27,9 +27,12 @@ public struct DaxFault: Sendable, Hashable, CustomStringConvertible {
     public var code: Int32
     public var addressLSB: Int32
     public var thread: Int32
+    /// The fault met a failure injected by ``DaxFaultInjector`` (a real
+    /// `BUS_ADRERR` on its trap page, reported as the injected kind).
+    public var injected: Bool = false
 
     public var description: String {
         "\(cause) on \(device) [\(range.lowerBound), \(range.upperBound)) mapping \(mappingID)"
-            + (guarded ? " guarded" : "") + (replaced ? " replaced" : "")
+            + (guarded ? " guarded" : "") + (replaced ? " replaced" : "") + (injected ? " injected" : "")
     }
 }

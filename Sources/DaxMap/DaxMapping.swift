@@ -251,6 +251,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     /// Uses non-temporal stores from ``Options/nonTemporalThreshold`` bytes up
     /// (at page granularity from 8 KiB at the earliest).
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, persist: Bool = true) throws(DaxError) {
+        try checkWritable("write", offset)
         try check("write", offset, bytes.count)
         guard let src = bytes.baseAddress, bytes.count > 0 else { return }
         let nt = persistence.streams(bytes.count)
@@ -263,6 +264,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
 
     /// Fills `count` bytes at mapping offset `offset` with `value`; persists unless told not to.
     public func fill(_ value: UInt8, at offset: Int, count: Int, persist: Bool = true) throws(DaxError) {
+        try checkWritable("fill", offset)
         try check("fill", offset, count)
         guard count > 0 else { return }
         let nt = persistence.streams(count)
@@ -307,6 +309,13 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     ) throws(E) -> R {
         Persistence.prepareThread()
         return try body(UnsafeMutableRawBufferPointer(start: base.pointer, count: count))
+    }
+
+    /// A store into a read-only mapping would be a SIGSEGV (read as "revoked"): refuse it.
+    private func checkWritable(_ operation: String, _ offset: Int) throws(DaxError) {
+        guard options.readOnly || device.options.readOnly else { return }
+        throw DaxError(.permissionDenied, operation: operation, path: device.path, offset: self.offset + UInt64(max(offset, 0)),
+                       message: "the mapping is read-only (the device or the mapping was opened read-only)")
     }
 
     private func check(_ operation: String, _ offset: Int, _ count: Int) throws(DaxError) {

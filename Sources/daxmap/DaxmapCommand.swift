@@ -6,6 +6,7 @@ struct DaxmapCommand: AsyncParsableCommand {
         commandName: "daxmap",
         abstract: "Map DAX memory and survive its failures.",
         subcommands: [ListCommand.self, InfoCommand.self, DemoCommand.self, WatchCommand.self,
-                      HoldCommand.self, VerifyCommand.self, PoisonCommand.self, MapCheckCommand.self]
+                      HoldCommand.self, VerifyCommand.self, PoisonCommand.self, MapCheckCommand.self,
+                      InjectCommand.self, ScrubCommand.self]
     )
 }

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "CDaxMapFlush.h"
+#include "CDaxMapInject.h"
+#include "CDaxMapExtents.h"
 
 #ifdef __cplusplus
 extern "C" {

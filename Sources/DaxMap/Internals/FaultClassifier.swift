@@ -19,6 +19,14 @@ struct FaultClassifier {
         device = mapping.device.path
     }
 
+    /// The cause of a record: what the kernel said, except that a `BUS_ADRERR`
+    /// on a trap of an injected media failure (``DaxFaultInjector``) is that
+    /// memory failure.
+    static func cause(of raw: cdaxmap_fault) -> DaxFault.Cause {
+        if raw.flags & UInt32(CDAXMAP_EVENT_INJECTED_POISON) != 0 { return .memoryFailureActionRequired }
+        return cause(signal: raw.signo, code: raw.code)
+    }
+
     static func cause(signal: Int32, code: Int32) -> DaxFault.Cause {
         if signal == SIGSEGV { return .accessAfterRevoke }
         switch code {
@@ -49,11 +57,12 @@ struct FaultClassifier {
     }
 
     func fault(_ raw: cdaxmap_fault) -> DaxFault {
-        DaxFault(cause: Self.cause(signal: raw.signo, code: raw.code), device: device, range: range(of: raw),
+        DaxFault(cause: Self.cause(of: raw), device: device, range: range(of: raw),
                  mappingID: raw.mapping_id,
                  guarded: raw.flags & UInt32(CDAXMAP_EVENT_GUARDED) != 0,
                  replaced: raw.flags & UInt32(CDAXMAP_EVENT_REPLACED) != 0,
-                 signal: raw.signo, code: raw.code, addressLSB: raw.addr_lsb, thread: raw.tid)
+                 signal: raw.signo, code: raw.code, addressLSB: raw.addr_lsb, thread: raw.tid,
+                 injected: raw.flags & UInt32(CDAXMAP_EVENT_INJECTED_POISON | CDAXMAP_EVENT_INJECTED_REMOVED) != 0)
     }
 
     /// What a guarded access throws for the fault it caught. `closed`: the
@@ -73,12 +82,13 @@ struct FaultClassifier {
                 : DaxError(.revoked, operation: operation, path: device, offset: at,
                            message: "the mapping was revoked during the access (the device was removed)")
         }
-        switch Self.cause(signal: raw.signo, code: raw.code) {
+        switch Self.cause(of: raw) {
         case .memoryFailureActionRequired, .memoryFailureActionOptional:
             let failed = range(of: raw)
+            let injected = raw.flags & UInt32(CDAXMAP_EVENT_INJECTED_POISON) != 0 ? " (injected)" : ""
             return DaxError(.mediaFailure, operation: operation, path: device, offset: failed.lowerBound,
                             length: UInt64(failed.count),
-                            message: "memory failure (poison) at device offset \(failed.lowerBound), \(failed.count) bytes")
+                            message: "memory failure (poison)\(injected) at device offset \(failed.lowerBound), \(failed.count) bytes")
         default:
             return DaxError(.deviceRemoved, operation: operation, path: device, offset: at,
                             message: "the memory at device offset \(at) is no longer backed (BUS_ADRERR): the device was removed or the file truncated")

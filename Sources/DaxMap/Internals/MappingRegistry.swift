@@ -89,6 +89,11 @@ final class MappingRegistry: Sendable {
         }
     }
 
+    /// Every registered mapping of every device.
+    func allMappings() -> [DaxMapping] {
+        state.withLock { s in s.entries.values.compactMap(\.mapping) }
+    }
+
     /// The device's registered mappings (open or revoked-but-referenced).
     func mappings(of device: DaxDevice) -> [DaxMapping] {
         state.withLock { s in

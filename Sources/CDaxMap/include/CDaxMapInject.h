@@ -1,0 +1,64 @@
+// Fault injection on emulated devices (inject.c): what DaxFaultInjector needs
+// from C. Part of CDaxMap (included by CDaxMap.h); not API.
+//
+// An injected failure is a real fault: the injector maps an empty memfd
+// MAP_FIXED over the chosen pages of a mapping (a "trap"), so the next access
+// there raises a real SIGBUS BUS_ADRERR. The handler then asks this table
+// whether the address is an injected failure of that mapping, and if so
+// reports it as the injected kind (poison of that page, with si_addr_lsb of a
+// page, or memory removed from that extent only) instead of "the file was
+// truncated from here on".
+#ifndef CDAXMAP_INJECT_H
+#define CDAXMAP_INJECT_H
+
+#ifdef __linux__
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Injected extents the table holds at once (over all mappings).
+#define CDAXMAP_INJECT_CAPACITY 4096
+
+/// Fault-record flags (struct cdaxmap_fault.flags, next to CDAXMAP_EVENT_*):
+/// the BUS_ADRERR hit a trap of an injected media failure; the record carries
+/// the page's si_addr_lsb and the fault is a memory failure (action required).
+#define CDAXMAP_EVENT_INJECTED_POISON 0x20u
+/// The BUS_ADRERR hit a trap of injected removed memory: only the injected
+/// extent is gone, not the rest of the mapping.
+#define CDAXMAP_EVENT_INJECTED_REMOVED 0x40u
+
+/// Records [lo, hi) of mapping `mapping_id` as injected with `kind`
+/// (CDAXMAP_FAILED_POISON or CDAXMAP_FAILED_REMOVED). Call before mapping the
+/// trap, so no access can meet the trap without the table knowing it. A later
+/// entry wins over an earlier one at the same address. Returns the entry
+/// (>= 0), -EINVAL, or -ENOSPC. Not async-signal-safe; callers serialise.
+long cdaxmap_inject_add(uint64_t mapping_id, uintptr_t lo, uintptr_t hi, int kind);
+
+/// Forgets entry `entry` (after the device's page is back). A negative entry is ignored.
+void cdaxmap_inject_remove(long entry);
+
+/// The kind of the newest injected entry of `mapping_id` containing `addr`,
+/// with its bounds in `*lo`, `*hi`; 0 when there is none. Async-signal-safe, lock-free.
+int cdaxmap_inject_lookup(uint64_t mapping_id, uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
+
+/// The process's trap file: an empty memfd (created once, close-on-exec).
+/// A MAP_SHARED mapping of it has no page behind any address: every access is
+/// a real SIGBUS BUS_ADRERR. Returns the descriptor or -errno.
+int cdaxmap_inject_trap_fd(void);
+
+/// Sends the calling thread SIGBUS BUS_MCEERR_AO for `addr` with
+/// si_addr_lsb `addr_lsb` (rt_tgsigqueueinfo; the kernel lets a thread send
+/// itself any si_code): one notice of a pre-remove storm, delivered before
+/// the call returns. Returns 0 or -errno.
+int cdaxmap_inject_notice(void *addr, int addr_lsb);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif // __linux__
+#endif // CDAXMAP_INJECT_H
