@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := pkg-config libdaxctl-dev libndctl-dev uuid-dev libpmem2-dev
 # The qemu harness also needs these on the host (the guest kernel and busybox
 # are fetched with apt-get download, never installed).
-QEMU_PACKAGES := qemu-system-x86 kmod xfsprogs ndctl daxctl cpio xz-utils
+QEMU_PACKAGES := qemu-system-x86 kmod xfsprogs ndctl daxctl cpio xz-utils e2fsprogs stress-ng python3
 
 .PHONY: all deps qemu-deps build release run test tsan bench qemu-test clean
 

@@ -34,8 +34,13 @@ GUEST_TIMEOUT='$((VM_TIMEOUT - 30))'
 HUNG_TASK_TIMEOUT='${HUNG_TASK_TIMEOUT:-20}'
 GUEST_SHELL='$GUEST_SHELL'
 MACHINE='$machine'
+RUN_KIND='${RUN_KIND:-daxmap}'
+KERNEL_SERIES='${series:-}'
 EOF
-    append="console=ttyS0,115200 rdinit=/init panic=-1 oops=panic"
+    # oops=panic ends a daxmap run at its first oops; a control run goes on after one
+    # (the oops is part of what it records: what umount, re-bind and remount do next).
+    append="console=ttyS0,115200 rdinit=/init panic=-1"
+    [ "${RUN_KIND:-daxmap}" = control ] || append+=" oops=panic"
     append+=" loglevel=6 printk.time=1 log_buf_len=8M mitigations=off tsc=reliable"
     args=(
         -accel "${QEMU_ACCEL:-tcg}" -cpu "${QEMU_CPU:-max}" -smp "${QEMU_SMP:-2}"
