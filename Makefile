@@ -52,8 +52,11 @@ bench:
 	@$(MAKE) --no-print-directory release >&2
 	@$(SWIFT) run -c release --skip-build daxmap-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))
 
+# The kernel matrix: every scenario on Debian's 6.1, 6.12 and 7.2 (KERNELS="6.12" to
+# choose), the removal scenarios also as control runs without daxmap (RUNS=daxmap for
+# daxmap's runs only). KERNEL=bzImage [MODULES=dir] runs one kernel of your own instead.
 qemu-test: qemu-deps release
-	./qemu/run $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES)) $(if $(DAXMAP),--daxmap $(DAXMAP))
+	./qemu/run $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KERNELS),--kernels "$(KERNELS)") $(if $(RUNS),--runs $(RUNS)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES)) $(if $(DAXMAP),--daxmap $(DAXMAP))
 
 clean:
 	rm -rf .build .build-tsan

@@ -129,6 +129,7 @@ def row_for(vmdir):
     r['hungTasks'] = con['hungTasks']
     r['oops'] = (con['oops'] + (f" at {con['oopsAt']}" if con['oopsAt'] else '') +
                  (f" (Comm: {con.get('oopsComm')})" if con.get('oopsComm') else '')) if con['oops'] else None
+    r['oopsAt'], r['oopsComm'] = con['oopsAt'], con.get('oopsComm')
     r['kernelWarnings'] = con['warnings']
     um = [v for k, v in facts.items() if k.endswith('.umount') or k == 'umount']
     r['umount'] = um[-1] if um else None
@@ -189,13 +190,20 @@ def row_for(vmdir):
 
 
 def cell_processes(r):
-    if r['signals']:
-        return ', '.join(r['signals'])
-    vals = list(r['exitStatuses'].values())
-    if not vals:
+    """How the workload's processes ended, grouped: 'SIGBUS x2 (mmap), exit 1 x2 (dd)'."""
+    groups = {}
+    for v in r['exitStatuses'].values():
+        m = re.match(r'(\d+)(?: \((SIG\w+)\))? ?(\S*)', v)
+        if m:
+            what = m.group(2) or ('exit ' + m.group(1))
+            kind = m.group(3).split(',')[0]
+        else:
+            what, kind = ('running' if v.startswith('still running') else short(v, 20)), ''
+        groups.setdefault((what, kind), 0)
+        groups[(what, kind)] += 1
+    if not groups:
         return '-'
-    codes = sorted({v.split()[0] for v in vals})
-    return 'exit ' + '/'.join(codes)
+    return ', '.join(f"{w} x{n}" + (f" ({k})" if k else '') for (w, k), n in sorted(groups.items()))
 
 
 def md_escape(s):
@@ -208,7 +216,7 @@ def short(s, n=70):
 
 
 def table(rows):
-    hdr = ['scenario', 'kernel', 'run', 'graceful', 'removal', 'processes', 'D state / unkillable',
+    hdr = ['scenario', 'kernel', 'run', 'graceful', 'removal returned', 'processes ended', 'D state / unkillable',
            'hung-task', 'oops', 'umount', 'data after re-bind', 'verdict']
     out = ['| ' + ' | '.join(hdr) + ' |', '|' + '---|' * len(hdr)]
     for r in rows:
@@ -231,8 +239,18 @@ def table(rows):
             v = 'FAIL: ' + short(r['verdictLine'].split(':', 1)[-1].strip(), 60)
         elif v == 'SKIP':
             v = 'SKIP: ' + short(r['skipped'] or '', 60)
-        cells = [r['scenario'], r['kernel'], r['run'], graceful, short(rem, 40), short(cell_processes(r), 50), dst,
-                 str(r['hungTaskReports']), short(r['oops'] or '-', 60), short(r['umount'] or '-', 40), data, v]
+        oops = '-'
+        if r['oops']:
+            oops = (r.get('oopsAt') or short(r['oops'], 40)) + (f" ({r['oopsComm']})" if r.get('oopsComm') else '')
+        um = r['umount'] or '-'
+        if um.startswith('oops'):
+            um = 'oops'
+        removal = sorted(set(r['removals'].values()))
+        rem = '/'.join(removal) if removal else '-'
+        if r['removalSeconds']:
+            rem += ' (' + ', '.join(f"{v}s" for v in r['removalSeconds'].values()) + ')'
+        cells = [r['scenario'], r['kernel'], r['run'], graceful, rem, cell_processes(r), dst,
+                 str(r['hungTaskReports']), oops, short(um, 40), data, v]
         out.append('| ' + ' | '.join(md_escape(c) for c in cells) + ' |')
     return '\n'.join(out)
 
