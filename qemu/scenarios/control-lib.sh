@@ -22,8 +22,8 @@ bounded() {
     local end=$(( $(uptime_s) + t )) pid
     "$@" > "$WORK/bounded.out" 2>&1 &
     pid=$!
-    while kill -0 $pid 2>/dev/null && [ "$(proc_state $pid)" != Z ] && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
-    if kill -0 $pid 2>/dev/null && [ "$(proc_state $pid)" != Z ]; then return 124; fi
+    while ! reapable $pid && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
+    reapable $pid || return 124
     wait $pid
 }
 oops_count() { dmesg | grep -cE 'BUG: |Oops: |general protection fault|kernel BUG at' || true; }
@@ -74,9 +74,18 @@ mapper() {
     wait_for_line "$WORK/$name.log" '^READY' 30 || abort "setup: mapper $name did not start: $(tail -n1 "$WORK/$name.log")"
 }
 
-# task_line PID: "state wchan" of PID.
+# reapable PID: PID is gone or a zombie with no thread left (a zombie leader whose other
+# threads sit in D state cannot be reaped: wait(1) on it would block forever).
+reapable() {
+    [ -e "/proc/$1" ] || return 0
+    [ "$(proc_state "$1")" = Z ] && [ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" -le 1 ]
+}
+# task_line PID: "state wchan" of PID (and its threads' states when it has several).
+task_line_threads() { ps -Lo stat=,wchan:40= -p "$1" 2>/dev/null | sort | uniq -c | awk '{printf "%sx%s:%s ", $1, $2, $3}'; }
 task_line() { ps -o stat=,wchan:40= -p "$1" 2>/dev/null | awk '{print $1" "$2}'; }
-dstate_list() { ps -eo stat=,pid=,wchan:40=,comm= | awk '$1 ~ /^D/ {printf "%s(%s,%s) ", $4, $2, $3}'; }
+# dstate_list: every task (thread too: a process's main thread may wait in sigsuspend
+# while its other threads sit in D) in uninterruptible sleep, as comm(pid/tid,wchan).
+dstate_list() { ps -eLo stat=,pid=,tid=,wchan:40=,comm= | awk '$1 ~ /^D/ {printf "%s(%s%s,%s) ", $5, $2, ($2 == $3 ? "" : "/" $3), $4}'; }
 
 # removal PREFIX CMD...: run the removal in the background, wait UNBIND_WAIT s.
 # Facts PREFIX.removal=returned|stuck, PREFIX.removalSeconds, PREFIX.removalRc.
@@ -114,11 +123,8 @@ workload_outcome() {
     end=$(( $(uptime_s) + EXIT_WAIT ))
     for name in "${!WL_PIDS[@]}"; do
         pid=${WL_PIDS[$name]}
-        while kill -0 "$pid" 2>/dev/null && [ "$(uptime_s)" -lt $end ]; do
-            [ "$(proc_state "$pid")" = Z ] && break; sleep 0.2
-        done
-        st=$(proc_state "$pid")
-        if [ -z "$st" ] || [ "$st" = Z ]; then
+        while ! reapable "$pid" && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
+        if reapable "$pid"; then
             wait "$pid"; rc=$?
             if [ $rc -ge 128 ]; then
                 fact "$p.exit.$name" "$rc (SIG$(kill -l $((rc - 128)) 2>/dev/null)) ${WL_KIND[$name]}"
@@ -127,20 +133,27 @@ workload_outcome() {
                 fact "$p.exit.$name" "$rc ${WL_KIND[$name]} $(tail -n1 "$WORK/$name.err" 2>/dev/null; grep -v '^count\|^READY' "$WORK/$name.log" 2>/dev/null | tail -n1)"
             fi
         else
-            fact "$p.exit.$name" "still running after ${EXIT_WAIT}s: $(task_line "$pid") ${WL_KIND[$name]}"
+            fact "$p.exit.$name" "still running after ${EXIT_WAIT}s: $(task_line "$pid") (threads: $(task_line_threads "$pid")) ${WL_KIND[$name]}"
             left+="$name "
         fi
     done
     fact "$p.signals" "${sigs:-none}"
     fact "$p.dstate" "$(dstate_list)"
     [ -n "$left" ] || { fact "$p.unkillable" none; return 0; }
-    for name in $left; do kill -9 "${WL_PIDS[$name]}" 2>/dev/null; done
+    # kill -9 each one left and its children (a dd loop's dd), then who is still there.
+    local -A kids=()
+    for name in $left; do kids[$name]=$(pgrep -P "${WL_PIDS[$name]}" | tr '\n' ' '); done
+    for name in $left; do kill -9 "${WL_PIDS[$name]}" ${kids[$name]} 2>/dev/null; done
     end=$(( $(uptime_s) + KILL_WAIT ))
     for name in $left; do
         pid=${WL_PIDS[$name]}
-        while kill -0 "$pid" 2>/dev/null && [ "$(proc_state "$pid")" != Z ] && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
-        st=$(proc_state "$pid")
-        if [ -n "$st" ] && [ "$st" != Z ]; then unk+="$name($(task_line "$pid")) "; else wait "$pid" 2>/dev/null; fi
+        while ! reapable "$pid" && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
+        if ! reapable "$pid"; then unk+="$name($(task_line "$pid"); threads $(task_line_threads "$pid")) "; fi
+        local k
+        for k in ${kids[$name]}; do
+            while ! reapable "$k" && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
+            reapable "$k" || unk+="$name/$(cat /proc/$k/comm 2>/dev/null)($(task_line "$k")) "
+        done
     done
     fact "$p.killed" "$left"
     fact "$p.unkillable" "${unk:-none}"
