@@ -122,8 +122,8 @@ def row_for(vmdir):
     r['dstate'] = dst
     unk = []
     for k, v in facts.items():
-        if k.endswith('.unkillable'):
-            unk += listish(v)
+        if k.endswith('.unkillable') and v not in ('', 'none'):
+            unk += [x.strip() for x in v.split(' | ') if x.strip()]
     r['unkillable'] = unk
     r['hungTaskReports'] = con['hungTaskReports']
     r['hungTasks'] = con['hungTasks']

@@ -148,15 +148,16 @@ workload_outcome() {
     for name in $left; do
         pid=${WL_PIDS[$name]}
         while ! reapable "$pid" && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
-        if ! reapable "$pid"; then unk+="$name($(task_line "$pid"); threads $(task_line_threads "$pid")) "; fi
+        if ! reapable "$pid"; then unk+="$name($(task_line "$pid"); threads $(task_line_threads "$pid")) | "; fi
         local k
         for k in ${kids[$name]}; do
             while ! reapable "$k" && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
-            reapable "$k" || unk+="$name/$(cat /proc/$k/comm 2>/dev/null)($(task_line "$k")) "
+            reapable "$k" || unk+="$name/$(cat /proc/$k/comm 2>/dev/null)($(task_line "$k")) | "
         done
     done
     fact "$p.killed" "$left"
-    fact "$p.unkillable" "${unk:-none}"
+    fact "$p.unkillable" "${unk:+${unk% | }}"
+    [ -n "$unk" ] || fact "$p.unkillable" none
 }
 
 # hard_stop WHY: the record is complete; stop the VM without sync or device shutdown.
