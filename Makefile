@@ -10,7 +10,7 @@ DEB_PACKAGES := pkg-config libdaxctl-dev libndctl-dev uuid-dev libpmem2-dev
 # are fetched with apt-get download, never installed).
 QEMU_PACKAGES := qemu-system-x86 kmod xfsprogs ndctl daxctl cpio xz-utils e2fsprogs stress-ng python3
 
-.PHONY: all deps qemu-deps build release run test tsan bench qemu-test clean
+.PHONY: all deps qemu-deps build release run test tsan bench qemu-test soak clean
 
 all: build
 
@@ -57,6 +57,11 @@ bench:
 # daxmap's runs only). KERNEL=bzImage [MODULES=dir] runs one kernel of your own instead.
 qemu-test: qemu-deps release
 	./qemu/run $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KERNELS),--kernels "$(KERNELS)") $(if $(RUNS),--runs $(RUNS)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES)) $(if $(DAXMAP),--daxmap $(DAXMAP))
+
+# The soak: CYCLES removal cycles (default 25) in one VM on Debian's 6.12 (KERNELS= to
+# choose); JSON=1 prints only its JSON summary on standard output.
+soak: qemu-deps release
+	./qemu/run --soak $(or $(CYCLES),25) $(if $(KERNELS),--kernels "$(KERNELS)") $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES)) $(if $(DAXMAP),--daxmap $(DAXMAP))
 
 clean:
 	rm -rf .build .build-tsan

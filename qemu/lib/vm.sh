@@ -35,6 +35,7 @@ HUNG_TASK_TIMEOUT='${HUNG_TASK_TIMEOUT:-20}'
 GUEST_SHELL='$GUEST_SHELL'
 MACHINE='$machine'
 RUN_KIND='${RUN_KIND:-daxmap}'
+SOAK_CYCLES='${SOAK_CYCLES:-}'
 KERNEL_SERIES='${series:-}'
 EOF
     # oops=panic ends a daxmap run at its first oops; a control run goes on after one
