@@ -81,7 +81,22 @@ EOF
             local tailpid=$!
         fi
         timeout -k 10 "$VM_TIMEOUT" "${QEMU_BIN:-qemu-system-x86_64}" "${args[@]}" -append "$append" \
-            > "$dir/qemu.log" 2>&1 < /dev/null
+            > "$dir/qemu.log" 2>&1 < /dev/null &
+        local qpid=$! t0=$SECONDS booted=0
+        # Boot watchdog: a guest that has not reached its scenario after BOOT_TIMEOUT s
+        # (a TCG boot that stalls, seen under load) is stopped now, not at the VM
+        # timeout, and the caller retries it (it never started its scenario).
+        while kill -0 $qpid 2>/dev/null; do
+            if [ $booted = 0 ]; then
+                if grep -aq 'DAXMAP-GUEST: start' "$dir/console.log" 2>/dev/null; then booted=1
+                elif [ $((SECONDS - t0)) -ge "${BOOT_TIMEOUT:-120}" ]; then
+                    echo "qemu/run: boot watchdog: no scenario start after ${BOOT_TIMEOUT:-120}s" >> "$dir/qemu.log"
+                    kill $qpid 2>/dev/null
+                fi
+            fi
+            sleep 1
+        done
+        wait $qpid
         VM_RC=$?
         if [ "$VERBOSE" = 1 ]; then sleep 0.3; kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null; fi
     fi
