@@ -154,6 +154,9 @@ def row_for(vmdir):
         r['removalSource'] = srcs
     m = re.search(r'^defect [^|]*\|(.*)$', results, re.M)
     r['knownDefect'] = m.group(1) if m and r['verdict'] == 'KNOWN' else None
+    if r['verdict'] == 'KNOWN' and not r['knownDefect']:
+        m = re.search(r'known kernel defect: (.*?)\)?$', verdict)
+        r['knownDefect'] = m.group(1) if m else 'named in the verdict'
     m = re.search(r'^skip (.*)$', results, re.M)
     r['skipped'] = m.group(1) if m else None
     r['hardStop'] = bool(re.search(r'^hard-stop ', results, re.M))
