@@ -60,8 +60,9 @@ qemu-test: qemu-deps release
 
 # The soak: CYCLES removal cycles (default 25) in one VM on Debian's 6.12 (KERNELS= to
 # choose); JSON=1 prints only its JSON summary on standard output.
-soak: qemu-deps release
-	./qemu/run --soak $(or $(CYCLES),25) $(if $(KERNELS),--kernels "$(KERNELS)") $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES)) $(if $(DAXMAP),--daxmap $(DAXMAP))
+soak:
+	@$(MAKE) --no-print-directory qemu-deps release >&2
+	@JSON=$(JSON) ./qemu/run --soak $(or $(CYCLES),25) $(if $(KERNELS),--kernels "$(KERNELS)") $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES)) $(if $(DAXMAP),--daxmap $(DAXMAP))
 
 clean:
 	rm -rf .build .build-tsan

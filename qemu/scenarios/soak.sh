@@ -73,7 +73,7 @@ done
 warn=$(dmesg | grep -cE 'WARNING: CPU|refcount_t: ' || true)
 oops=$(dmesg | grep -cE 'BUG: |Oops: |general protection fault' || true)
 hung=$(dmesg | grep -c 'blocked for more than' || true)
-kill -0 $WATCH 2>/dev/null && watchAlive=true || watchAlive=false
+kill -0 $WATCH 2>/dev/null && watchAlive=True || watchAlive=False
 kill $WATCH 2>/dev/null
 python3 - "$RESULTS/soak-cycles.csv" "$RESULTS/soak.json" <<EOF
 import csv, json, sys
