@@ -8,9 +8,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := pkg-config libdaxctl-dev libndctl-dev uuid-dev libpmem2-dev libpmemlog-dev
 # The qemu harness also needs these on the host (the guest kernel and busybox
 # are fetched with apt-get download, never installed).
-QEMU_PACKAGES := qemu-system-x86 kmod xfsprogs ndctl daxctl cpio xz-utils
+QEMU_PACKAGES := qemu-system-x86 kmod xfsprogs ndctl daxctl cpio xz-utils e2fsprogs stress-ng python3
 
-.PHONY: all deps qemu-deps build release run test tsan asan bench qemu-test clean
+.PHONY: all deps qemu-deps build release run test tsan asan bench qemu-test soak clean
 
 all: build
 
@@ -67,8 +67,17 @@ bench:
 	@$(MAKE) --no-print-directory release >&2
 	@$(SWIFT) run -c release --skip-build daxmap-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))
 
+# The kernel matrix: every scenario on Debian's 6.1, 6.12 and 7.2 (KERNELS="6.12" to
+# choose), the removal scenarios also as control runs without daxmap (RUNS=daxmap for
+# daxmap's runs only). KERNEL=bzImage [MODULES=dir] runs one kernel of your own instead.
 qemu-test: qemu-deps release
-	./qemu/run $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES)) $(if $(DAXMAP),--daxmap $(DAXMAP))
+	./qemu/run $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KERNELS),--kernels "$(KERNELS)") $(if $(RUNS),--runs $(RUNS)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES)) $(if $(DAXMAP),--daxmap $(DAXMAP))
+
+# The soak: CYCLES removal cycles (default 25) in one VM on Debian's 6.12 (KERNELS= to
+# choose); JSON=1 prints only its JSON summary on standard output.
+soak:
+	@$(MAKE) --no-print-directory qemu-deps release >&2
+	@JSON=$(JSON) ./qemu/run --soak $(or $(CYCLES),25) $(if $(KERNELS),--kernels "$(KERNELS)") $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES)) $(if $(DAXMAP),--daxmap $(DAXMAP))
 
 clean:
 	rm -rf .build .build-tsan .build-asan

@@ -5,7 +5,7 @@
 set -u
 . /tmp/results/config.sh
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/tmp TMPDIR=/tmp RESULTS=/tmp/results DAXMAP REPO HARNESS SCENARIO LANG=C.UTF-8
+export HOME=/tmp TMPDIR=/tmp RESULTS=/tmp/results DAXMAP REPO HARNESS SCENARIO LANG=C.UTF-8 SOAK_CYCLES
 cd /tmp || exit 1
 script="$HARNESS/scenarios/$SCENARIO.sh"
 if [ ! -f "$script" ]; then

@@ -5,6 +5,7 @@
 
 # Modules wanted in the guest (missing or built-in ones are skipped).
 GUEST_MODULES=(
+    virtio_pci                            # a module on 6.1 (built in on 6.12 and 7.2)
     9pnet_virtio 9p                       # host root + results share
     nfit nd_pmem nd_btt dax_pmem device_dax nd_e820   # NVDIMM / legacy pmem / devdax
     xfs ext4                              # fsdax filesystems

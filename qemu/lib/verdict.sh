@@ -10,6 +10,10 @@
 #   end                         the scenario reached its end (written before an expected oops)
 #   timeout ... / dstate ...    guest-side timeout and the tasks in D state
 #   rc N                        the scenario script's exit status (guest-run.sh)
+#   defect REGEX|TEXT           a known kernel defect hit this run; it is named (KNOWN, status
+#                               3) instead of failing only when REGEX matches the console
+#   skip REASON                 this kernel lacks what the scenario needs (SKIP, status 4)
+#   hard-stop WHY               the guest stopped itself (sysrq b) after recording
 #
 # Kernel-side verdicts take precedence and are distinct from daxmap failures:
 #   kernel oops / kernel panic, hung task, kernel warning, guest timeout.
@@ -53,13 +57,33 @@ verdict() {
     guest_to=$(grep -a -m1 '^timeout ' "$results" | sed 's/^timeout //')
     dstate=$(grep -a -m1 '^dstate ' "$results" | sed 's/^dstate //')
 
+    local skip defect
+    skip=$(grep -a -m1 '^skip ' "$results" | sed 's/^skip //')
+    defect=$(grep -a -m1 '^defect ' "$results" | sed 's/^defect //')
+    if [ -n "$skip" ] && [ "$nfail" -eq 0 ]; then
+        echo "SKIP $name ($skip)"
+        return 4
+    fi
+    if [ -n "$defect" ]; then
+        exp_re=${defect%%|*}; exp_text=${defect#*|}
+        if grep -aqE "$exp_re" "$console"; then
+            local more=""
+            [ "$nfail" -gt 0 ] && more="; $nfail check(s) failed: $(printf '%s\n' "$fails" | head -n1 | head -c 150)"
+            echo "KNOWN $name (known kernel defect: $exp_text$more${oops:+; oops: $oops})"
+            return 3
+        fi
+        fails="${fails:+$fails
+}the scenario named a known kernel defect ($exp_text) but its signature /$exp_re/ is not on the console"
+        nfail=$((nfail + 1))
+    fi
     if [ -n "$oops" ]; then
         if [ -n "$expect" ]; then
             exp_re=${expect%%|*}; exp_text=${expect#*|}
             if grep -aqE "$exp_re" "$console" && [ "$ended" -gt 0 ] && [ "$nfail" -eq 0 ]; then
-                known="${known:+$known; }known kernel defect: $exp_text"
-                echo "PASS $name ($known)"
-                return 0
+                # Every check before it passed, but the run did not end gracefully: named
+                # as the kernel's defect (KNOWN), never a pass.
+                echo "KNOWN $name (known kernel defect: $exp_text${known:+; $known})"
+                return 3
             fi
         fi
         echo "FAIL $name: kernel oops ($oops)"
@@ -103,5 +127,25 @@ verdict() {
         return 1
     fi
     echo "PASS $name${known:+ ($known)}"
+    return 0
+}
+
+# control_verdict NAME CONSOLE RESULTS QEMU_RC ELAPSED: a control run is "recorded" when it
+# got to its removal and wrote what happened (facts.txt); whatever the kernel did then is
+# its outcome, not a failure. Prints "CONTROL name: summary" (status 0) or "FAIL ..." (1).
+control_verdict() {
+    local name=$1 console=$2 results=$3 qrc=$4 elapsed=$5 facts fails oops hung sum
+    facts=$(dirname "$results")/facts.txt
+    fails=$(grep -a '^fail ' "$results" 2>/dev/null | sed 's/^fail //' | head -n1)
+    if ! grep -aq '\.removal=' "$facts" 2>/dev/null; then
+        if [ -n "$fails" ]; then echo "FAIL $name (control): $fails"
+        elif ! grep -aq 'DAXMAP-INIT: chroot ready' "$console"; then echo "FAIL $name (control): guest did not reach the scenario (qemu exit $qrc)"
+        else echo "FAIL $name (control): stopped before the removal (qemu exit $qrc)"; fi
+        return 1
+    fi
+    oops=$(console_oops "$console" 2>/dev/null || true)
+    hung=$(grep -ac 'blocked for more than' "$console" || true)
+    sum=$(awk -F= '$1 ~ /\.(removal|signals|unkillable|umount)$/ {v[$1]=$2} END {for (k in v) printf "%s=%s; ", k, v[k]}' "$facts" | sort | head -c 400)
+    echo "CONTROL $name: recorded (${sum}hung-task reports: $hung${oops:+; oops: $oops}${fails:+; setup: $fails})"
     return 0
 }

@@ -34,8 +34,14 @@ GUEST_TIMEOUT='$((VM_TIMEOUT - 30))'
 HUNG_TASK_TIMEOUT='${HUNG_TASK_TIMEOUT:-20}'
 GUEST_SHELL='$GUEST_SHELL'
 MACHINE='$machine'
+RUN_KIND='${RUN_KIND:-daxmap}'
+SOAK_CYCLES='${SOAK_CYCLES:-}'
+KERNEL_SERIES='${series:-}'
 EOF
-    append="console=ttyS0,115200 rdinit=/init panic=-1 oops=panic"
+    # oops=panic ends a daxmap run at its first oops; a control run goes on after one
+    # (the oops is part of what it records: what umount, re-bind and remount do next).
+    append="console=ttyS0,115200 rdinit=/init panic=-1"
+    [ "${RUN_KIND:-daxmap}" = control ] || append+=" oops=panic"
     append+=" loglevel=6 printk.time=1 log_buf_len=8M mitigations=off tsc=reliable"
     args=(
         -accel "${QEMU_ACCEL:-tcg}" -cpu "${QEMU_CPU:-max}" -smp "${QEMU_SMP:-2}"
@@ -75,7 +81,22 @@ EOF
             local tailpid=$!
         fi
         timeout -k 10 "$VM_TIMEOUT" "${QEMU_BIN:-qemu-system-x86_64}" "${args[@]}" -append "$append" \
-            > "$dir/qemu.log" 2>&1 < /dev/null
+            > "$dir/qemu.log" 2>&1 < /dev/null &
+        local qpid=$! t0=$SECONDS booted=0
+        # Boot watchdog: a guest that has not reached its scenario after BOOT_TIMEOUT s
+        # (a TCG boot that stalls, seen under load) is stopped now, not at the VM
+        # timeout, and the caller retries it (it never started its scenario).
+        while kill -0 $qpid 2>/dev/null; do
+            if [ $booted = 0 ]; then
+                if grep -aq 'DAXMAP-GUEST: start' "$dir/console.log" 2>/dev/null; then booted=1
+                elif [ $((SECONDS - t0)) -ge "${BOOT_TIMEOUT:-120}" ]; then
+                    echo "qemu/run: boot watchdog: no scenario start after ${BOOT_TIMEOUT:-120}s" >> "$dir/qemu.log"
+                    kill $qpid 2>/dev/null
+                fi
+            fi
+            sleep 1
+        done
+        wait $qpid
         VM_RC=$?
         if [ "$VERBOSE" = 1 ]; then sleep 0.3; kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null; fi
     fi

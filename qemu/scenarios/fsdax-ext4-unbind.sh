@@ -4,7 +4,7 @@
 # Records are verified from a copy of the re-bound device (e2fsck replays the journal,
 # debugfs extracts the files) because this kernel oopses on the umount after the unbind
 # (dax_disassociate_entry): that umount is the last step, a known kernel defect.
-. "$HARNESS/scenarios/lib.sh"
+. "$HARNESS/scenarios/control-lib.sh"     # lib.sh + bounded waits, removal, hard_stop
 load_modules
 make_fsdax namespace0.0
 FS_MB=256
@@ -20,7 +20,17 @@ start_plain ext4 "$MNT/plain" $((8 << 20))
 sleep 1
 kmark ext4-unbind
 say "unbind $PFN from nd_pmem"
-timed "unbind $PFN" 60 sh -c "echo $PFN > /sys/bus/nd/drivers/nd_pmem/unbind" && ok "unbind $PFN returned"
+fact run daxmap
+if removal ext4 sh -c "echo $PFN > /sys/bus/nd/drivers/nd_pmem/unbind"; then
+    ok "unbind $PFN returned"
+else
+    for p in $PROCS; do WL_PIDS[ext4-$p]=${HOLD_PID[ext4-$p]}; WL_KIND[ext4-$p]="daxmap hold"; done
+    WL_PIDS[plain]=${HOLD_PID[plain-ext4]}; WL_KIND[plain]="plain mapper beside daxmap"
+    workload_outcome ext4
+    try_umount ext4 $MNT 15
+    fail "unbind $PFN did not return within ${UNBIND_WAIT}s"
+    hard_stop "the unbind never returned"
+fi
 check_plain_died ext4 "a file on the ext4 dax mount"
 for p in $PROCS; do check_hold "ext4-$p" $HOLDERS '["uevent", "accessError"]'; done
 sig=$(dmesg_since ext4-unbind | grep -c 'Sending SIGBUS' || true)
@@ -29,6 +39,7 @@ no_dstate && ok "no task in D state after the unbind"
 # Re-bind (the stale mount stays: unmounting it is what oopses) and read the files back
 # from a copy of the device.
 echo "$PFN" > /sys/bus/nd/drivers/nd_pmem/bind || abort "cannot re-bind $PFN"
+fact ext4.rebind ok
 wait_path "$PMEM" 10 || abort "$PMEM did not come back after re-bind"
 dd if="$PMEM" of=/tmp/ext4.img bs=1M count=$FS_MB status=none || abort "cannot copy $PMEM after re-bind"
 e2fsck -fy /tmp/ext4.img > "$WORK/fsck.log" 2>&1; rc=$?
@@ -45,6 +56,8 @@ umount $MNT
 expect_oops 'dax_disassociate_entry' 'umount after unbind oopses in dax_disassociate_entry'
 finish
 sync
+fact ext4.umount attempting
 timeout 60 umount $MNT; rc=$?
+[ $rc = 0 ] && fact ext4.umount ok || fact ext4.umount "rc $rc"
 say "umount after the unbind returned $rc without an oops"
 [ $rc = 0 ] && echo "known umount after unbind did not oops this kernel (dax_disassociate_entry defect absent)" >> "$RESULTS/result.txt"

@@ -16,6 +16,9 @@ known() { echo "known $*" >> "$RESULT_FILE"; say "known: $*"; }
 # expect_oops REGEX TEXT: the next step is known to oops this kernel.
 expect_oops() { echo "expect-oops $1|$2" >> "$RESULT_FILE"; say "expecting a kernel oops: $2"; sync; }
 finish() { echo "end" >> "$RESULT_FILE"; say "scenario end"; sync; }
+# fact KEY VALUE: one fact for the kernel matrix (qemu/lib/matrix.py), appended to
+# $RESULTS/facts.txt as learnt; the last value of a key wins.
+fact() { printf '%s=%s\n' "$1" "$(printf '%s' "$2" | tr '\n' ' ' | head -c 600)" >> "$RESULTS/facts.txt"; say "fact $1=$2"; }
 # abort REASON: fail and stop the scenario here (the VM powers off).
 abort() { fail "$*"; finish; exit 0; }
 
@@ -197,6 +200,7 @@ start_plain() {
 check_plain_died() {
     local rc
     wait_pid_timeout "${HOLD_PID[plain-$1]}" 20; rc=$?
+    fact "plain.exit.plain-$1" "$rc$([ "$rc" -ge 128 ] 2>/dev/null && echo " (SIG$(kill -l $((rc - 128)) 2>/dev/null))") plain mapper beside daxmap (expected SIGBUS)"
     if [ $rc = 135 ]; then ok "kernel: a plain process mapping $2 died of SIGBUS (135) after the removal"
     else fail "kernel: a plain process mapping $2 exited $rc after the removal (expected SIGBUS, 135)"; fi
 }
@@ -214,10 +218,13 @@ check_hold() {
     if [ $rc = 124 ]; then
         local st; st=$(proc_state "${HOLD_PID[$tag]}")
         fail "daxmap hold ($tag) still running 60 s after the removal (state $st; open fds on the device: $(open_fds_on "${HOLD_PID[$tag]}" /dev/))"
+        fact "exit.$tag" "still running 60 s after the removal (state $st)"
         kill -9 "${HOLD_PID[$tag]}" 2>/dev/null
         return 1
     fi
     say "hold $tag exit $rc: $(tr '\n' ' ' < "$f" | head -c 600)"
+    fact "exit.$tag" "$rc$([ $rc -ge 128 ] && echo " (SIG$(kill -l $((rc - 128)) 2>/dev/null))") daxmap hold"
+    fact "removalSource.$tag" "$(json "$f" "j.get('removalSource')" 2>/dev/null)"
     cp "$f" "$RESULTS/hold-$tag.json" 2>/dev/null
     cp "$WORK/hold-$tag.err" "$RESULTS/hold-$tag.err" 2>/dev/null
     case $rc in
@@ -243,6 +250,8 @@ check_verify() {
     local f=$WORK/verify-$tag rc
     dx "$f" verify "$@" --acked "$WORK/acked-$tag.log" --json; rc=$?
     cp "$f.json" "$RESULTS/verify-$tag.json" 2>/dev/null
+    fact "$tag.recordsAcknowledged" "$(json "$f.json" "j.get('recordsAcknowledged')" 2>/dev/null)"
+    fact "$tag.recordsLost" "$(json "$f.json" "j.get('recordsLost')" 2>/dev/null)"
     if [ $rc != 0 ]; then
         fail "$tag: daxmap verify exited $rc: $(tr '\n' ' ' < "$f.json" | head -c 200) $(tail -n 2 "$f.err" | tr '\n' ' ' | head -c 200)"
         return 1
@@ -260,6 +269,7 @@ no_dstate() {
         sleep 1
     done
     fail "hung task: in D state: $(echo "$d" | tr '\n' ';' | head -c 200)"
+    fact dstate "$(echo "$d" | awk '{printf "%s(%s,%s) ", $4, $2, $3}')"
     return 1
 }
 
@@ -290,7 +300,8 @@ devdax_removal() {
         namespace)  timed "$tag: ndctl disable-namespace" 30 ndctl disable-namespace "$ns" ;;
         dax_pmem)   timed "$tag: unbind" 30 sh -c "echo ${name%%.*}.${name##*.} > /sys/bus/nd/drivers/dax_pmem/unbind" ;;
         daxctl)     timed "$tag: daxctl disable-device" 30 daxctl disable-device "$name" ;;
-    esac || { fail "$tag: removal by $m failed"; return 1; }
+    esac || { fail "$tag: removal by $m failed"; fact "removal.$tag" "failed or stuck"; return 1; }
+    fact "removal.$tag" returned
     ok "$tag: removal by $m returned (it does not wait for holders)"
     check_plain_died "$tag" "$dev"
     if wait_for_line "$WORK/hold-$tag.err" '^REMOVED' 30; then

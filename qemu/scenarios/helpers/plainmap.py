@@ -4,6 +4,11 @@
   plainmap.py write PATH [SIZE]     map PATH shared (MAP_SYNC for files), write (devdax: read) in a loop,
                                     print READY then a count every 0.2 s; dies on SIGBUS.
   plainmap.py poison PATH OFFSET    map PATH, MADV_HWPOISON the page at OFFSET, then read it.
+  plainmap.py store PATH SIZE       map the first SIZE bytes of PATH shared and store into every page in
+                                    a loop (devdax too: the control runs, where no daxmap shares the device).
+  plainmap.py sentinel-write|sentinel-check PATH OFFSET LENGTH
+                                    write (msync) / check a deterministic pattern; check exits 0 iff intact.
+Files are mapped MAP_SHARED_VALIDATE|MAP_SYNC unless PLAINMAP_SYNC=0 (plain MAP_SHARED).
 """
 import ctypes, mmap, os, sys, time
 
@@ -22,7 +27,8 @@ def open_map(path, size=None):
             size = int(open(f"/sys/bus/dax/devices/{name}/size").read())
         else:
             size = os.fstat(fd).st_size
-    flags = mmap.MAP_SHARED if path.startswith("/dev/dax") else MAP_SHARED_VALIDATE | MAP_SYNC
+    sync = os.environ.get("PLAINMAP_SYNC", "1") != "0"
+    flags = mmap.MAP_SHARED if path.startswith("/dev/dax") or not sync else MAP_SHARED_VALIDATE | MAP_SYNC
     addr = libc.mmap(None, size, PROT, flags, fd, 0)
     if addr in (None, ctypes.c_void_p(-1).value):
         raise OSError(ctypes.get_errno(), "mmap " + path)
@@ -50,6 +56,31 @@ def main():
             n += 1
             if time.time() - last > 0.2:
                 print("count", n, flush=True); last = time.time()
+    elif mode == "store":
+        size = int(sys.argv[3])
+        if not path.startswith("/dev/") and not os.path.exists(path):
+            with open(path, "wb") as f: f.truncate(size)
+        fd, addr, size = open_map(path, size)
+        buf = (ctypes.c_char * size).from_address(addr)
+        print("READY", size, flush=True)
+        n, last = 0, time.time()
+        while True:
+            buf[(n * 4096) % size] = bytes([65 + n % 26])
+            n += 1
+            if time.time() - last > 0.2:
+                print("count", n, flush=True); last = time.time()
+    elif mode.startswith("sentinel-"):
+        off, length = int(sys.argv[3]), int(sys.argv[4])
+        pat = (b"daxmap-control-sentinel:" * (length // 24 + 1))[:length]
+        fd, addr, size = open_map(path)
+        if mode == "sentinel-write":
+            ctypes.memmove(addr + off, pat, length)
+            libc.msync.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            libc.msync(ctypes.c_void_p(addr), size, 4)  # MS_SYNC
+            print("written", length, flush=True)
+        else:
+            ok = ctypes.string_at(addr + off, length) == pat
+            print("intact" if ok else "corrupt", flush=True); sys.exit(0 if ok else 1)
     elif mode == "poison":
         off = int(sys.argv[3])
         fd, addr, size = open_map(path)
