@@ -51,12 +51,17 @@ let package = Package(
             dependencies: [
                 "CDaxMap", "CDaxctl", "CNdctl", "DaxMapSync",
                 .product(name: "SystemPackage", package: "swift-system"),
+                // CoreMetrics, not Metrics: Metrics imports Foundation (uuid_* clashes with libdaxctl).
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         // CRC-32C (SSE4.2 through a target attribute, portable fallback) for DaxLog.
         .target(name: "CDaxLog"),
         // The record log, built only on DaxMap's public API.
-        .target(name: "DaxLog", dependencies: ["DaxMap", "CDaxLog", "DaxMapSync"]),
+        .target(name: "DaxLog", dependencies: [
+            "DaxMap", "CDaxLog", "DaxMapSync", .product(name: "CoreMetrics", package: "swift-metrics"),
+        ]),
         .executableTarget(
             name: "daxmap",
             dependencies: [
@@ -92,7 +97,12 @@ let package = Package(
         ),
         .testTarget(
             name: "DaxMapTests",
-            dependencies: ["DaxMap", "CDaxMap", "CDaxMapTesting", "DaxMapSync"],
+            dependencies: [
+                "DaxMap", "CDaxMap", "CDaxMapTesting", "DaxMapSync", "DaxLog",
+                // An in-memory backend for TelemetryTests (the only bootstrap of the test process).
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             exclude: ["Fixtures"]
         ),
     ],

@@ -265,7 +265,14 @@ extension DaxLog {
             }
             span(plan.positions[i], size)
         }
-        try persist(&c, m, .recordPersist, spans: spans, operation: "append", sequence: first)
+        let persistStart = ContinuousClock.now
+        do {
+            try persist(&c, m, .recordPersist, spans: spans, operation: "append", sequence: first)
+        } catch {
+            metrics.failures.increment()
+            throw error
+        }
+        metrics.appended(records: sizes.count, bytes: lengths.reduce(0, +), persist: ContinuousClock.now - persistStart)
         for (i, size) in sizes.enumerated() {
             c.entries.append(.init(sequence: first + UInt64(i), position: plan.positions[i], size: size))
         }

@@ -73,6 +73,8 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     public static var checksumUsesHardware: Bool { CRC32C.usesHardware }
 
     let core: Locked<LogCore>
+    /// swift-metrics counters and the persist timer (NOOP without a backend).
+    let metrics = LogMetrics()
 
     private init(device: DaxDevice, offset: UInt64, length: UInt64, options: Options) {
         self.offset = offset
