@@ -35,6 +35,13 @@ let package = Package(
             pkgConfig: "libpmem2",
             providers: [.apt(["libpmem2-dev"])]
         ),
+        // libpmemlog (PMDK 1.12), linked by daxlog-bench only, never by a library.
+        .systemLibrary(
+            name: "CPmemlog",
+            path: "Modules/CPmemlog",
+            pkgConfig: "libpmemlog",
+            providers: [.apt(["libpmemlog-dev"])]
+        ),
         // The only C: signal handler, range table, event ring, guarded copies, flush asm.
         .target(name: "CDaxMap"),
         // C for tests only (signal raisers, stress drivers): never in the library.
@@ -72,6 +79,11 @@ let package = Package(
         .executableTarget(
             name: "daxmap-bench",
             dependencies: ["DaxMap", "CPmem2", "CDaxMap"]
+        ),
+        // `make bench-log`: DaxLog against libpmemlog, append+persist records/s.
+        .executableTarget(
+            name: "daxlog-bench",
+            dependencies: ["DaxLog", "DaxMap", "CPmemlog"]
         ),
         // The README's "Using the library", compiled and run by ExampleTests (public API only).
         .executableTarget(

@@ -237,7 +237,10 @@ extension DaxLog {
             if let last = spans.last, last.upperBound == at { spans[spans.count - 1] = last.lowerBound..<(at + size) } else { spans.append(at..<(at + size)) }
         }
         var pads = plan.pads[...]
+        // Taken out of the core so it is uniquely referenced: encoding into a
+        // shared copy would copy the whole buffer (copy-on-write) every append.
         var staging = c.staging
+        c.staging = []
         defer { c.staging = staging }
         for (i, size) in sizes.enumerated() {
             let sequence = first + UInt64(i)
