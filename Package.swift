@@ -91,6 +91,13 @@ let package = Package(
             dependencies: ["DaxMap"],
             path: "Examples/Journal"
         ),
+        // The DocC article's complete example (Sources/DaxLog/DaxLog.docc/WritingAheadWithDaxLog.md),
+        // compiled and run by LogExampleTests, compared byte for byte with the article.
+        .executableTarget(
+            name: "daxlog-example",
+            dependencies: ["DaxLog", "DaxMap"],
+            path: "Examples/LogExample"
+        ),
         // A child process for tests that must die: foreign SIGBUS, terminate policy.
         .executableTarget(
             name: "daxmap-probe",
