@@ -10,7 +10,7 @@ DEB_PACKAGES := pkg-config libdaxctl-dev libndctl-dev uuid-dev libpmem2-dev libp
 # are fetched with apt-get download, never installed).
 QEMU_PACKAGES := qemu-system-x86 kmod xfsprogs ndctl daxctl cpio xz-utils e2fsprogs stress-ng python3
 
-.PHONY: all deps qemu-deps build release run test tsan asan bench qemu-test soak clean
+.PHONY: all deps qemu-deps build release run test tsan asan bench bench-log qemu-test soak clean
 
 all: build
 
@@ -66,6 +66,15 @@ asan: deps
 bench:
 	@$(MAKE) --no-print-directory release >&2
 	@$(SWIFT) run -c release --skip-build daxmap-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))
+	@# Then the log benchmark; under JSON=1 its output goes to stderr, so stdout stays the copy array.
+	@$(SWIFT) run -c release --skip-build daxlog-bench $(if $(TARGET),--target $(TARGET)) $(if $(JSON),>&2)
+
+# DaxLog against libpmemlog: append+persist records/s at 64 B..4 KiB, single and
+# batched (16). TARGET: a directory (e.g. a DAX mount), /dev/daxX.Y or a file;
+# default /dev/shm. JSON=1 prints only the array of {record, batch, daxlog_rps, libpmemlog_rps}.
+bench-log:
+	@$(MAKE) --no-print-directory release >&2
+	@$(SWIFT) run -c release --skip-build daxlog-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))
 
 # The kernel matrix: every scenario on Debian's 6.1, 6.12 and 7.2 (KERNELS="6.12" to
 # choose), the removal scenarios also as control runs without daxmap (RUNS=daxmap for

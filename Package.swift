@@ -35,6 +35,13 @@ let package = Package(
             pkgConfig: "libpmem2",
             providers: [.apt(["libpmem2-dev"])]
         ),
+        // libpmemlog (PMDK 1.12), linked by daxlog-bench only, never by a library.
+        .systemLibrary(
+            name: "CPmemlog",
+            path: "Modules/CPmemlog",
+            pkgConfig: "libpmemlog",
+            providers: [.apt(["libpmemlog-dev"])]
+        ),
         // The only C: signal handler, range table, event ring, guarded copies, flush asm.
         .target(name: "CDaxMap"),
         // C for tests only (signal raisers, stress drivers): never in the library.
@@ -51,12 +58,17 @@ let package = Package(
             dependencies: [
                 "CDaxMap", "CDaxctl", "CNdctl", "DaxMapSync",
                 .product(name: "SystemPackage", package: "swift-system"),
+                // CoreMetrics, not Metrics: Metrics imports Foundation (uuid_* clashes with libdaxctl).
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         // CRC-32C (SSE4.2 through a target attribute, portable fallback) for DaxLog.
         .target(name: "CDaxLog"),
         // The record log, built only on DaxMap's public API.
-        .target(name: "DaxLog", dependencies: ["DaxMap", "CDaxLog", "DaxMapSync"]),
+        .target(name: "DaxLog", dependencies: [
+            "DaxMap", "CDaxLog", "DaxMapSync", .product(name: "CoreMetrics", package: "swift-metrics"),
+        ]),
         .executableTarget(
             name: "daxmap",
             dependencies: [
@@ -68,11 +80,23 @@ let package = Package(
             name: "daxmap-bench",
             dependencies: ["DaxMap", "CPmem2", "CDaxMap"]
         ),
+        // `make bench-log`: DaxLog against libpmemlog, append+persist records/s.
+        .executableTarget(
+            name: "daxlog-bench",
+            dependencies: ["DaxLog", "DaxMap", "CPmemlog"]
+        ),
         // The README's "Using the library", compiled and run by ExampleTests (public API only).
         .executableTarget(
             name: "daxmap-example",
             dependencies: ["DaxMap"],
             path: "Examples/Journal"
+        ),
+        // The DocC article's complete example (Sources/DaxLog/DaxLog.docc/WritingAheadWithDaxLog.md),
+        // compiled and run by LogExampleTests, compared byte for byte with the article.
+        .executableTarget(
+            name: "daxlog-example",
+            dependencies: ["DaxLog", "DaxMap"],
+            path: "Examples/LogExample"
         ),
         // A child process for tests that must die: foreign SIGBUS, terminate policy.
         .executableTarget(
@@ -92,7 +116,12 @@ let package = Package(
         ),
         .testTarget(
             name: "DaxMapTests",
-            dependencies: ["DaxMap", "CDaxMap", "CDaxMapTesting", "DaxMapSync"],
+            dependencies: [
+                "DaxMap", "CDaxMap", "CDaxMapTesting", "DaxMapSync", "DaxLog",
+                // An in-memory backend for TelemetryTests (the only bootstrap of the test process).
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             exclude: ["Fixtures"]
         ),
     ],

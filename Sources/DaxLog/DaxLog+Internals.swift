@@ -237,7 +237,10 @@ extension DaxLog {
             if let last = spans.last, last.upperBound == at { spans[spans.count - 1] = last.lowerBound..<(at + size) } else { spans.append(at..<(at + size)) }
         }
         var pads = plan.pads[...]
+        // Taken out of the core so it is uniquely referenced: encoding into a
+        // shared copy would copy the whole buffer (copy-on-write) every append.
         var staging = c.staging
+        c.staging = []
         defer { c.staging = staging }
         for (i, size) in sizes.enumerated() {
             let sequence = first + UInt64(i)
@@ -265,7 +268,14 @@ extension DaxLog {
             }
             span(plan.positions[i], size)
         }
-        try persist(&c, m, .recordPersist, spans: spans, operation: "append", sequence: first)
+        let persistStart = ContinuousClock.now
+        do {
+            try persist(&c, m, .recordPersist, spans: spans, operation: "append", sequence: first)
+        } catch {
+            metrics.failures.increment()
+            throw error
+        }
+        metrics.appended(records: sizes.count, bytes: lengths.reduce(0, +), persist: ContinuousClock.now - persistStart)
         for (i, size) in sizes.enumerated() {
             c.entries.append(.init(sequence: first + UInt64(i), position: plan.positions[i], size: size))
         }

@@ -3,14 +3,14 @@ internal import DaxMapSync
 
 /// A crash-consistent record log on a DAX device (or a range of one).
 ///
-/// - ``append(_:)`` returns a record's sequence number only once the record is
+/// - ``append(_:)-([UInt8])`` returns a record's sequence number only once the record is
 ///   persistent at the device's granularity (`clwb`+`sfence`, or `msync`);
 ///   ``append(contentsOf:)`` makes a batch persistent with one persist (group commit).
 /// - Every record is checksummed (CRC-32C, the SSE4.2 instruction where the CPU
 ///   has it), so a torn or corrupted record is never returned as good.
 /// - Opening runs a recovery scan (``recovery``): the records in order, why the
 ///   scan stopped, and the sequence numbers lost to failed ranges.
-/// - The log is the ``DaxHolder`` of its mapping: on `preRemove` it seals and
+/// - The log is the `DaxHolder` of its mapping: on `preRemove` it seals and
 ///   releases; on a media failure it marks the records concerned lost
 ///   (``lostSequences``); ``reattach(to:)`` after the device is back recovers
 ///   and continues after the last good record, with the lost numbers on record.
@@ -73,6 +73,8 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     public static var checksumUsesHardware: Bool { CRC32C.usesHardware }
 
     let core: Locked<LogCore>
+    /// swift-metrics counters and the persist timer (NOOP without a backend).
+    let metrics = LogMetrics()
 
     private init(device: DaxDevice, offset: UInt64, length: UInt64, options: Options) {
         self.offset = offset

@@ -2,7 +2,7 @@ import DaxMap
 
 /// The one error type of DaxLog: what failed, where (device, device offset,
 /// sequence number when there is one), and why. Media and removal failures
-/// carry the ``DaxError`` the guarded access threw.
+/// carry the `DaxError` the guarded access threw.
 public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What kind of failure this is. Match on it; the message is for people.
     public enum Code: String, Sendable, Hashable, CustomStringConvertible {

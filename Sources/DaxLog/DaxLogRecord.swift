@@ -1,7 +1,7 @@
 /// One record read back from a ``DaxLog``: its sequence number and its bytes,
 /// checksum-verified.
 public struct DaxLogRecord: Sendable, Hashable {
-    /// The number ``DaxLog/append(_:)`` returned for it.
+    /// The number ``DaxLog/append(_:)-([UInt8])`` returned for it.
     public var sequence: UInt64
     /// The bytes appended.
     public var bytes: [UInt8]

@@ -41,8 +41,11 @@ extension DaxDevice {
     /// Creates (or reuses) a plain file of `size` bytes at `path` and opens it as
     /// an emulated device: the embedded default where no DAX hardware exists.
     /// An existing file shorter than `size` is extended with zeros.
+    /// `options` are the device's, as for ``open(_:options:)`` (a removal
+    /// deadline, say), so the file need not be opened twice.
     /// - Throws: `.invalidArgument` for a zero size, plus what ``open(_:options:)`` throws.
-    public static func createEmulated(at path: String, size: UInt64) throws(DaxError) -> DaxDevice {
+    public static func createEmulated(at path: String, size: UInt64,
+                                      options: OpenOptions = OpenOptions()) throws(DaxError) -> DaxDevice {
         guard size > 0 else {
             throw DaxError(.invalidArgument, operation: "create", path: path, length: 0,
                            message: "an emulated device needs a size greater than zero")
@@ -62,7 +65,7 @@ extension DaxDevice {
                                message: "cannot size the emulated device to \(size) bytes")
             }
         }
-        return try open(path)
+        return try open(path, options: options)
     }
 
     static func openError(_ path: String, _ errno: Errno, operation: String) -> DaxError {

@@ -145,7 +145,14 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
 
     /// A stream of this device's events: faults, failures notified, answers,
     /// removal progress. Each call returns a new stream; it finishes when the
-    /// device is closed or gone.
+    /// device is closed or gone (after ``DaxDeviceEvent/removalCompleted(_:)``),
+    /// at once if it already is.
+    ///
+    /// **Buffering**: the stream keeps the newest 4,096 events not yet
+    /// consumed (`bufferingNewest(4096)`); a consumer further behind loses the
+    /// oldest, silently — publishing never waits for a consumer. Holders are
+    /// told through ``DaxHolder``, not through this stream, so nothing a holder
+    /// must act on is lost with it.
     public func events() -> AsyncStream<DaxDeviceEvent> {
         let stream = EventHub.shared.deviceStream(self)
         if lifecycle == .closed || lifecycle == .gone { EventHub.shared.finish(self) }

@@ -318,6 +318,20 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
                        message: "the mapping is read-only (the device or the mapping was opened read-only)")
     }
 
+    /// Runs `body` with the mapped bytes, read-only: the raw access for
+    /// readers (and for read-only mappings), with no guard and no copy.
+    /// Unguarded like ``withUnsafeMutableBytes(_:)``: a fault follows
+    /// ``Options/faultPolicy`` (``FaultPolicy/replacePages`` reads zeros from
+    /// the replaced pages, which ``lostRanges`` then lists).
+    /// - Warning: the pointer is valid only inside `body`, and only until the
+    ///   mapping is closed or revoked.
+    public func withUnsafeBytes<R, E: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(E) -> R
+    ) throws(E) -> R {
+        Persistence.prepareThread()
+        return try body(UnsafeRawBufferPointer(start: base.pointer, count: count))
+    }
+
     private func check(_ operation: String, _ offset: Int, _ count: Int) throws(DaxError) {
         switch state {
         case .open: break
@@ -341,7 +355,21 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
 
     /// The error a guarded access throws for the fault its guard caught.
     func faultError(_ operation: String, _ fault: cdaxmap_fault) -> DaxError {
-        FaultClassifier(self).error(operation, fault, closed: state == .closed)
+        FaultClassifier(self).error(operation, fault, closed: state == .closed, gone: goneBytes(from:))
+    }
+
+    /// Bytes from device offset `at` to the end of this mapping known to be
+    /// gone after a `BUS_ADRERR`: a truncated file's size, else a `removed`
+    /// mark (the monitor marks a truncated tail) covering `at`; nil when
+    /// unknown (device-dax: the whole device is going).
+    func goneBytes(from at: UInt64) -> UInt64? {
+        let end = offset + UInt64(count)
+        guard at < end else { return nil }
+        if let size = device.backingSize(), size <= at { return end - at }
+        if let mark = markedFailures().first(where: { $0.kind == .removed && $0.range.contains(at) }) {
+            return min(mark.range.upperBound, end) - at
+        }
+        return nil
     }
 }
 

@@ -7,6 +7,19 @@ public enum DaxMonitor {
     public static func start() throws(DaxError) { try FaultMonitor.shared.start() }
 
     /// Every device event of the process, and every kernel uevent seen.
+    ///
+    /// Each call returns a new stream. **It never finishes**: the monitor runs
+    /// for the life of the process, so a `for await` over it ends only when the
+    /// task is cancelled (or the loop breaks).
+    ///
+    /// **Buffering**: the stream keeps the newest 4,096 events not yet
+    /// consumed (`bufferingNewest(4096)`); a consumer that falls further behind
+    /// loses the oldest ones, silently — the stream never blocks the fault path.
+    /// Fault records lost before they reach any stream (the signal handler's
+    /// ring was full) are reported as ``DaxMonitorEvent/faultsDropped(_:)``, and
+    /// the holders are still told (reconciled from the range table); events a
+    /// slow consumer lost here are not announced. For a count that cannot be
+    /// lost, read ``statistics``.
     public static func events() -> AsyncStream<DaxMonitorEvent> { EventHub.shared.processStream() }
 
     /// Counters: faults recorded and dropped, foreign and forged signals chained, uevents rejected.

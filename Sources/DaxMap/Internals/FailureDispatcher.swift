@@ -178,8 +178,9 @@ final class FailureDispatcher: Sendable {
             }
         }
         for (piece, holders) in told.sorted(by: { $0.key.lowerBound < $1.key.lowerBound }) {
-            device.publish(.notified(DaxFailure(device: device.path, range: piece, kind: kind,
-                                                reconstructed: reconstructed), holders: holders))
+            let failure = DaxFailure(device: device.path, range: piece, kind: kind, reconstructed: reconstructed)
+            Telemetry.notified(failure, holders: holders)
+            device.publish(.notified(failure, holders: holders))
         }
     }
 

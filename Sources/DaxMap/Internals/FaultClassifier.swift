@@ -67,7 +67,10 @@ struct FaultClassifier {
 
     /// What a guarded access throws for the fault it caught. `closed`: the
     /// mapping's owner closed it (its addresses are a reservation now).
-    func error(_ operation: String, _ raw: cdaxmap_fault, closed: Bool) -> DaxError {
+    /// `gone`: how many bytes from a device offset to the mapping's end are
+    /// known gone (asked only for `BUS_ADRERR`).
+    func error(_ operation: String, _ raw: cdaxmap_fault, closed: Bool,
+               gone: (UInt64) -> UInt64? = { _ in nil }) -> DaxError {
         let at = deviceOffset(raw.address)
         let unregistered = raw.flags & UInt32(CDAXMAP_EVENT_UNREGISTERED) != 0
         let inMapping = UInt(raw.address) >= base && UInt(raw.address) < base + UInt(count)
@@ -90,6 +93,10 @@ struct FaultClassifier {
                             length: UInt64(failed.count),
                             message: "memory failure (poison)\(injected) at device offset \(failed.lowerBound), \(failed.count) bytes")
         default:
+            if let length = gone(at) {
+                return DaxError(.deviceRemoved, operation: operation, path: device, offset: at, length: length,
+                                message: "the memory at device offset \(at) is no longer backed (BUS_ADRERR): the file was truncated; \(length) bytes from there to the end of the mapping are gone")
+            }
             return DaxError(.deviceRemoved, operation: operation, path: device, offset: at,
                             message: "the memory at device offset \(at) is no longer backed (BUS_ADRERR): the device was removed or the file truncated")
         }

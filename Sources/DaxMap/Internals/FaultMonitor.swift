@@ -84,6 +84,7 @@ final class FaultMonitor: Sendable {
             dispatch(signals.drain())
             let dropped = signals.newlyDropped()
             if dropped > 0 {
+                Telemetry.dropped(UInt64(dropped))
                 EventHub.shared.publish(.faultsDropped(dropped))
                 reconcileAfterDrops()
             }
@@ -105,6 +106,7 @@ final class FaultMonitor: Sendable {
         for record in records {
             guard let mapping = registry.mapping(record.mapping_id) else { continue }
             let fault = FaultClassifier(mapping).fault(record)
+            Telemetry.fault(fault, kind: mapping.device.kind)
             mapping.device.publish(.fault(fault))
             let key = ObjectIdentifier(mapping.device)
             batches[key, default: (mapping.device, [])].1.append((mapping, fault))

@@ -82,6 +82,7 @@ extension FailureDispatcher {
         let started = clock.now
         let limit = started + run.deadline
         device.freeze()
+        Telemetry.removalStarted(device: device.path, source: run.source, deadline: run.deadline)
         device.publish(.removalStarted(device: device.path, source: run.source))
 
         // Notify each holder once, with its mappings; mappings nobody holds are revoked at once.
@@ -113,6 +114,7 @@ extension FailureDispatcher {
             holdersAnswered: calls.answeredCount, holdersHandled: calls.handledCount,
             unansweredHolders: calls.unanswered, mappingsReleased: mappings.count + unheld.count - revoked,
             mappingsRevoked: revoked, duration: clock.now - started)
+        Telemetry.removalCompleted(report)
         device.publish(.removalCompleted(report))
         EventHub.shared.finish(device)
         run.complete(report)
