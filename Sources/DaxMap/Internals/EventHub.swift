@@ -1,4 +1,5 @@
 internal import DaxMapSync
+import Synchronization
 
 /// The one place events leave daxmap: each device's streams
 /// (``DaxDevice/events()``) and the process-wide stream (``DaxMonitor/events()``).
@@ -17,7 +18,13 @@ final class EventHub: Sendable {
     }
 
     private let state = Locked(State())
+    /// Streams open now; read without the lock so producers of costly events
+    /// (a name per holder answer) can skip building them when nobody listens.
+    private let streams = Atomic<Int>(0)
     static let buffered = 4096
+
+    /// Whether any stream is open.
+    var isObserved: Bool { streams.load(ordering: .relaxed) > 0 }
 
     /// A new stream of `device`'s events; nil when the device is already closed or gone
     /// (the caller returns a finished stream).
@@ -63,6 +70,7 @@ final class EventHub: Sendable {
                 if case .device(let owner, let c) = sink, owner == key {
                     ending.append(c)
                     s.sinks.removeValue(forKey: id)
+                    streams.subtract(1, ordering: .relaxed)
                 }
             }
             return ending
@@ -71,7 +79,8 @@ final class EventHub: Sendable {
     }
 
     private func add(_ sink: Sink) -> UInt64 {
-        state.withLock { s in
+        streams.add(1, ordering: .relaxed)
+        return state.withLock { s in
             let id = s.next
             s.next += 1
             s.sinks[id] = sink
@@ -80,6 +89,6 @@ final class EventHub: Sendable {
     }
 
     private func remove(_ id: UInt64) {
-        _ = state.withLock { $0.sinks.removeValue(forKey: id) }
+        if state.withLock({ $0.sinks.removeValue(forKey: id) }) != nil { streams.subtract(1, ordering: .relaxed) }
     }
 }

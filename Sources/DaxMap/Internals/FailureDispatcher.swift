@@ -189,7 +189,9 @@ final class FailureDispatcher: Sendable {
         let event = failure.withoutMappings
         // Weak: a holder that never answers must not keep the device alive.
         calls.call(holder, failure) { [weak device] handled in
-            device?.publish(.answered(event, holder: HolderCalls.name(of: holder), handled: handled))
+            if let device, EventHub.shared.isObserved {
+                device.publish(.answered(event, holder: HolderCalls.name(of: holder), handled: handled))
+            }
             then()
         }
     }
