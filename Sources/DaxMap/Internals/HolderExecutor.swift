@@ -6,9 +6,9 @@ import Glibc
 /// synchronous flush), never return, or be an actor. On the cooperative pool
 /// (one thread per core) two blocking holders stall every task of the
 /// process, the removal's own deadline included. Here a job wakes an idle
-/// worker, or starts one while fewer workers than cores are running; past
+/// worker, or starts one, while fewer workers than cores are running; past
 /// that, running workers take queued jobs as they finish, so a thousand quick
-/// holders cost a thread per core. When the oldest waiting job has waited a
+/// holders cost a thread per core and few wake-ups. When the oldest waiting job has waited a
 /// millisecond (the running workers are slow or blocked in a holder), a
 /// watchdog wakes or adds a worker: a blocked holder holds only its own
 /// thread and delays the others by about a millisecond. Idle workers exit
@@ -47,16 +47,19 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
         workAvailable.lock()
         jobs.append((job, Self.now()))
         var spawn = false, signal = false, watch = false
-        // An idle worker is free capacity: wake one. Else start one only while
-        // fewer than the cores are running; past that, running workers take it
-        // as they finish, or the watchdog adds one if they are stuck.
-        if idle > wakeups {
-            wakeups += 1
-            signal = true
-        } else if workers - idle < Self.cores {
-            workers += 1
-            starting += 1
-            spawn = true
+        // While fewer than the cores are running, wake an idle worker or start
+        // one; past that, running workers take it as they finish (waking a
+        // worker per job would bounce the CPU between the enqueuer and the
+        // workers), or the watchdog wakes or adds one if they are stuck.
+        if workers - idle + wakeups < Self.cores {
+            if idle > wakeups {
+                wakeups += 1
+                signal = true
+            } else {
+                workers += 1
+                starting += 1
+                spawn = true
+            }
         }
         if !watchdogRunning {
             watchdogRunning = true
