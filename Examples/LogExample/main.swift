@@ -7,52 +7,63 @@ import Glibc
 var template = Array("/tmp/daxlog-example-XXXXXX".utf8CString)
 guard let dir = mkdtemp(&template) else { fatalError("mkdtemp failed") }
 let path = String(cString: dir) + "/wal"
-defer { unlink(path); rmdir(String(cString: dir)) }
 
-do {
-    let device = try DaxDevice.createEmulated(at: path, size: 8 << 20,
-                                              options: .init(removalDeadline: .seconds(2)))
-    let log = try DaxLog.open(device: device) // a blank region: a new log
-    print("recovery: \(log.recovery)")
-
-    // Each append returns once its record is persistent.
-    let first = try log.append(Array("begin 1".utf8))
-    // A batch: one persist for all of it (group commit), consecutive numbers.
-    let batch = try log.append(contentsOf: [Array("put a=1".utf8), Array("put b=2".utf8), Array("commit 1".utf8)])
-    print("appended \(first) and \(batch.lowerBound)..<\(batch.upperBound)")
-    for record in try log.records(from: first) {
-        print("  \(record.sequence): \(String(decoding: record.bytes, as: UTF8.self))")
-    }
-
-    // Transaction 1 is applied elsewhere: a checkpoint frees its records' space.
-    try log.discard(upTo: batch.upperBound)
-    print("after checkpoint: first live sequence \(log.firstSequence), \(log.usedBytes) bytes used")
-
-    // The device goes away: the log is its mapping's holder, so it seals and
-    // releases it; appends are refused, never half-done.
-    let report = await device.beginRemoval()
-    print("removal: \(report.holdersNotified) holder(s) notified, \(report.mappingsRevoked) revoked; log \(log.state)")
+/// The whole walk through; returns the exit status. A function rather than
+/// top-level code: the work is the same, and the strings it prints are freed
+/// as they go (top-level statements around an `await` keep them, which
+/// LeakSanitizer reports).
+func run(path: String) async -> Int32 {
     do {
-        try log.append(Array("lost?".utf8))
+        let device = try DaxDevice.createEmulated(at: path, size: 8 << 20,
+                                                  options: .init(removalDeadline: .seconds(2)))
+        let log = try DaxLog.open(device: device) // a blank region: a new log
+        print("recovery: \(log.recovery)")
+
+        // Each append returns once its record is persistent.
+        let first = try log.append(Array("begin 1".utf8))
+        // A batch: one persist for all of it (group commit), consecutive numbers.
+        let batch = try log.append(contentsOf: [Array("put a=1".utf8), Array("put b=2".utf8), Array("commit 1".utf8)])
+        print("appended \(first) and \(batch.lowerBound)..<\(batch.upperBound)")
+        for record in try log.records(from: first) {
+            print("  \(record.sequence): \(String(decoding: record.bytes, as: UTF8.self))")
+        }
+
+        // Transaction 1 is applied elsewhere: a checkpoint frees its records' space.
+        try log.discard(upTo: batch.upperBound)
+        print("after checkpoint: first live sequence \(log.firstSequence), \(log.usedBytes) bytes used")
+
+        // The device goes away: the log is its mapping's holder, so it seals and
+        // releases it; appends are refused, never half-done.
+        let report = await device.beginRemoval()
+        print("removal: \(report.holdersNotified) holder(s) notified, \(report.mappingsRevoked) revoked; log \(log.state)")
+        do {
+            try log.append(Array("lost?".utf8))
+        } catch {
+            print("append while removed: \(error.code)")
+        }
+
+        // The device is back: reattach recovers and appending continues where it stopped.
+        let recovery = try log.reattach(to: try DaxDevice.open(path))
+        print("reattached: \(recovery)")
+        let next = try log.append(Array("begin 2".utf8))
+        print("appended \(next) after reattach")
+        log.close()
+
+        // A later process opens the same log and finds what was acknowledged.
+        let again = try DaxLog.open(device: try DaxDevice.open(path), options: .init(creation: .never))
+        print("reopened: \(again.recovery.recordCount) record(s), next sequence \(again.nextSequence), stopped at \(again.recovery.stop)")
+        again.close()
+    } catch let error as DaxLogError {
+        print("log error: \(error)")
+        return 1
     } catch {
-        print("append while removed: \(error.code)")
+        print("device error: \(error)")
+        return 1
     }
-
-    // The device is back: reattach recovers and appending continues where it stopped.
-    let recovery = try log.reattach(to: try DaxDevice.open(path))
-    print("reattached: \(recovery)")
-    let next = try log.append(Array("begin 2".utf8))
-    print("appended \(next) after reattach")
-    log.close()
-
-    // A later process opens the same log and finds what was acknowledged.
-    let again = try DaxLog.open(device: try DaxDevice.open(path), options: .init(creation: .never))
-    print("reopened: \(again.recovery.recordCount) record(s), next sequence \(again.nextSequence), stopped at \(again.recovery.stop)")
-    again.close()
-} catch let error as DaxLogError {
-    print("log error: \(error)")
-    exit(1)
-} catch {
-    print("device error: \(error)")
-    exit(1)
+    return 0
 }
+
+let status = await run(path: path)
+unlink(path)
+rmdir(String(cString: dir))
+exit(status)
