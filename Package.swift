@@ -110,14 +110,16 @@ let package = Package(
             dependencies: ["DaxLog", "DaxMap"],
             path: "Tests/DaxLogProbe"
         ),
+        // Scratch folders, bounded waits and child processes for both test targets.
+        .target(name: "DaxMapTestKit", path: "Tests/TestKit"),
         .testTarget(
             name: "DaxLogTests",
-            dependencies: ["DaxLog", "DaxMap", "CDaxLog", "DaxMapSync"]
+            dependencies: ["DaxLog", "DaxMap", "CDaxLog", "DaxMapSync", "DaxMapTestKit"]
         ),
         .testTarget(
             name: "DaxMapTests",
             dependencies: [
-                "DaxMap", "CDaxMap", "CDaxMapTesting", "DaxMapSync", "DaxLog",
+                "DaxMap", "CDaxMap", "CDaxMapTesting", "DaxMapSync", "DaxLog", "DaxMapTestKit",
                 // An in-memory backend for TelemetryTests (the only bootstrap of the test process).
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -1,20 +1,8 @@
 import Glibc
+@_exported import DaxMapTestKit
 import DaxMapSync
 import Testing
 @testable import DaxMap
-
-/// A fresh directory under /tmp, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
-    init() {
-        var template = Array("/tmp/daxmap-test-XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(p != nil, "mkdtemp failed")
-        path = String(cString: p!)
-    }
-    func file(_ name: String) -> String { path + "/" + name }
-    func remove() { _ = system("rm -rf '\(path)'") }
-}
 
 /// A holder that records what it is told and, unless stubborn, closes its mappings.
 final class RecordingHolder: DaxHolder {
@@ -55,62 +43,12 @@ final class RecordingHolder: DaxHolder {
     }
 }
 
-/// Polls `condition` until it holds or `seconds` pass; returns whether it held.
-/// Tests wait on state this way, bounded, never on a fixed sleep.
-@discardableResult
-func waitUntil(seconds: Double, _ condition: () -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let end = clock.now + .milliseconds(Int(seconds * 1000))
-    while !condition() {
-        guard clock.now < end else { return false }
-        try? await Task.sleep(for: .milliseconds(1))
-    }
-    return true
-}
-
 func truncateFile(_ path: String, to size: Int) {
     precondition(truncate(path, off_t(size)) == 0, "truncate \(path) failed")
 }
 
 let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
-/// The directory holding the test bundle, where SwiftPM also puts the executables.
-var buildDirectory: String {
-    var buffer = [CChar](repeating: 0, count: 4096)
-    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-    let exe = String(cString: Array(buffer[0..<max(n, 0)]) + [0])
-    return String(exe[..<(exe.lastIndex(of: "/") ?? exe.endIndex)])
-}
-
-/// Runs a program, returning its exit status (or 128+signal) and its stderr and stdout.
-func runProgram(_ argv: [String]) -> (status: Int32, stdout: String, stderr: String) {
-    let dir = TemporaryDirectory()
-    defer { dir.remove() }
-    let quoted = argv.map { "'" + $0.replacingOccurrences("'", "'\\''") + "'" }.joined(separator: " ")
-    let status = system("\(quoted) >\(dir.file("out")) 2>\(dir.file("err")) </dev/null")
-    let out = readFile(dir.file("out")), err = readFile(dir.file("err"))
-    let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return (code, out, err)
-}
-
-func readFile(_ path: String) -> String {
-    guard let f = fopen(path, "r") else { return "" }
-    defer { fclose(f) }
-    var bytes: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = fread(&buf, 1, buf.count, f)
-        if n <= 0 { break }
-        bytes += buf[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
-
-extension String {
-    func replacingOccurrences(_ target: String, _ replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
-    }
-}
 
 /// The file whose `change` write makes the kernel itself send a uevent (as `udevadm trigger` does).
 let ueventTriggerFile = "/sys/devices/virtual/mem/null/uevent"

@@ -11,9 +11,7 @@
 . "$HARNESS/scenarios/control-lib.sh"     # lib.sh + bounded waits, removal, hard_stop
 load_modules
 make_fsdax namespace0.0
-mkfs.xfs -f -m rmapbt=1 "$PMEM" > "$WORK/mkfs.log" 2>&1 || abort "setup: mkfs.xfs -m rmapbt=1 failed: $(tail -n1 "$WORK/mkfs.log")"
-MNT=/tmp/mnt; mkdir -p $MNT
-mount -o dax=always "$PMEM" $MNT || abort "setup: mount -o dax=always failed"
+mount_xfs_dax
 need_daxmap hold
 PROCS="p0 p1 p2"; HOLDERS=2
 for p in $PROCS; do start_hold "xfs-$p" $HOLDERS "$MNT/$p-a" "$MNT/$p-b" --file-size $((16 << 20)); done

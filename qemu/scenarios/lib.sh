@@ -157,6 +157,20 @@ make_fsdax() {
     say "fsdax: $PMEM on $PFN ($ns)"
 }
 
+# mount_xfs_dax: XFS (reverse mapping on, which XFS's dax notify_failure needs) on
+# $PMEM, mounted dax=always at /tmp/mnt. Sets MNT.
+mount_xfs_dax() {
+    mkfs.xfs -f -m rmapbt=1 "$PMEM" > "$WORK/mkfs.log" 2>&1 || abort "setup: mkfs.xfs -m rmapbt=1 failed: $(tail -n1 "$WORK/mkfs.log")"
+    MNT=/tmp/mnt; mkdir -p $MNT
+    mount -o dax=always "$PMEM" $MNT || abort "setup: mount -o dax=always failed"
+}
+
+# allocated_file PATH SIZE: a file with its blocks allocated (a hole reads as the zero
+# page, which MADV_HWPOISON cannot poison).
+allocated_file() {
+    python3 -c "import os,sys; f=os.open(sys.argv[1], os.O_RDWR|os.O_CREAT); os.posix_fallocate(f, 0, int(sys.argv[2])); os.close(f)" "$1" "$2"
+}
+
 # nd_unbind DEV DRIVER / nd_bind DEV DRIVER (bus nd or dax, from the driver)
 drv_unbind() { echo "$1" > "/sys/bus/$3/drivers/$2/unbind"; }
 drv_bind() { echo "$1" > "/sys/bus/$3/drivers/$2/bind"; }

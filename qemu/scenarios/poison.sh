@@ -8,11 +8,9 @@ load_modules
 make_devdax namespace0.0
 DEV=$DAXDEV
 make_fsdax namespace1.0
-mkfs.xfs -f -m rmapbt=1 "$PMEM" > "$WORK/mkfs.log" 2>&1 || abort "setup: mkfs.xfs failed: $(tail -n1 "$WORK/mkfs.log")"
-MNT=/tmp/mnt; mkdir -p $MNT
-mount -o dax=always "$PMEM" $MNT || abort "setup: mount -o dax=always failed"
+mount_xfs_dax
 FILE=$MNT/poisoned; FSIZE=$((16 << 20))
-python3 -c "import os; f=os.open('$FILE', os.O_RDWR|os.O_CREAT); os.posix_fallocate(f, 0, $FSIZE); os.close(f)"
+allocated_file "$FILE" $FSIZE
 need_daxmap poison
 HOLDERS=4
 
