@@ -109,7 +109,9 @@ extension DaxDevice {
     func checkDeviceRange(_ operation: String, _ range: Range<UInt64>) throws(DaxError) {
         guard !range.isEmpty else {
             throw DaxError(.outOfRange, operation: operation, path: path, offset: range.lowerBound, length: 0,
-                           message: "the range is empty")
+                           message: range.lowerBound >= size
+                               ? "offset \(range.lowerBound) is at or past the end of the device (\(size) bytes)"
+                               : "the range is empty")
         }
         guard range.upperBound <= size else {
             throw DaxError(.outOfRange, operation: operation, path: path, offset: range.lowerBound,
