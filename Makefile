@@ -40,6 +40,7 @@ run: release
 
 test: deps
 	$(SWIFT) test
+	./qemu/lib/verdict-test.sh     # the qemu harness's verdict rules, on made-up consoles
 
 # The threaded tests under ThreadSanitizer: writers with faults and removals,
 # the signal tests, the uevent listener, the hold/verify workload, the range-table stress.

@@ -152,7 +152,7 @@ def row_for(vmdir):
     srcs = sorted({v for k, v in facts.items() if k.startswith('removalSource.')})
     if srcs:
         r['removalSource'] = srcs
-    m = re.search(r'^defect [^|]*\|(.*)$', results, re.M)
+    m = re.search(r'^defect .*\|([^|]*)$', results, re.M)
     r['knownDefect'] = m.group(1) if m and r['verdict'] == 'KNOWN' else None
     if r['verdict'] == 'KNOWN' and not r['knownDefect']:
         m = re.search(r'known kernel defect: (.*?)\)?$', verdict)

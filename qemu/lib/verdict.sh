@@ -6,12 +6,16 @@
 #   ok NAME [detail]            a check passed
 #   fail NAME: reason           a check failed (daxmap's or the setup's side)
 #   known TEXT                  a known kernel defect that was observed, named in the verdict
-#   expect-oops REGEX|TEXT      the next step is known to oops the kernel (TEXT names the defect)
+#   expect-oops REGEX|TEXT      the next step is known to oops the kernel (TEXT names the defect;
+#                               here and below REGEX may hold '|', TEXT may not)
 #   end                         the scenario reached its end (written before an expected oops)
 #   timeout ... / dstate ...    guest-side timeout and the tasks in D state
 #   rc N                        the scenario script's exit status (guest-run.sh)
 #   defect REGEX|TEXT           a known kernel defect hit this run; it is named (KNOWN, status
 #                               3) instead of failing only when REGEX matches the console
+#   hazard REGEX|TEXT           a known kernel defect the next steps may hit (a race): an oops
+#                               whose console matches REGEX is named (KNOWN, status 3); absent,
+#                               the line says nothing
 #   skip REASON                 this kernel lacks what the scenario needs (SKIP, status 4)
 #   hard-stop WHY               the guest stopped itself (sysrq b) after recording
 #
@@ -57,15 +61,16 @@ verdict() {
     guest_to=$(grep -a -m1 '^timeout ' "$results" | sed 's/^timeout //')
     dstate=$(grep -a -m1 '^dstate ' "$results" | sed 's/^dstate //')
 
-    local skip defect
+    local skip defect hazard
     skip=$(grep -a -m1 '^skip ' "$results" | sed 's/^skip //')
     defect=$(grep -a -m1 '^defect ' "$results" | sed 's/^defect //')
+    hazard=$(grep -a -m1 '^hazard ' "$results" | sed 's/^hazard //')
     if [ -n "$skip" ] && [ "$nfail" -eq 0 ]; then
         echo "SKIP $name ($skip)"
         return 4
     fi
     if [ -n "$defect" ]; then
-        exp_re=${defect%%|*}; exp_text=${defect#*|}
+        exp_re=${defect%|*}; exp_text=${defect##*|}     # REGEX may hold '|', TEXT may not
         if grep -aqE "$exp_re" "$console"; then
             local more=""
             [ "$nfail" -gt 0 ] && more="; $nfail check(s) failed: $(printf '%s\n' "$fails" | head -n1 | head -c 150)"
@@ -76,9 +81,16 @@ verdict() {
 }the scenario named a known kernel defect ($exp_text) but its signature /$exp_re/ is not on the console"
         nfail=$((nfail + 1))
     fi
+    if [ -n "$oops" ] && [ -n "$hazard" ]; then
+        exp_re=${hazard%|*}; exp_text=${hazard##*|}
+        if grep -aqE "$exp_re" "$console"; then
+            echo "KNOWN $name (known kernel defect: $exp_text; oops: $oops)"
+            return 3
+        fi
+    fi
     if [ -n "$oops" ]; then
         if [ -n "$expect" ]; then
-            exp_re=${expect%%|*}; exp_text=${expect#*|}
+            exp_re=${expect%|*}; exp_text=${expect##*|}
             if grep -aqE "$exp_re" "$console" && [ "$ended" -gt 0 ] && [ "$nfail" -eq 0 ]; then
                 # Every check before it passed, but the run did not end gracefully: named
                 # as the kernel's defect (KNOWN), never a pass.

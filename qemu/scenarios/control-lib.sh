@@ -38,7 +38,7 @@ try_umount() {
     if [ "$(oops_count)" -gt "$before" ]; then
         fact "$p.umount" "oops: $(dmesg | grep -m1 -E 'BUG: |Oops: |general protection fault' | sed -E 's/^\[ *[0-9.]+\] //') (rc $rc)"
     elif [ $rc = 0 ]; then fact "$p.umount" ok
-    elif [ $rc = 124 ]; then fact "$p.umount" "hung (no return in $t s; $(task_line "$(pgrep -x umount | head -n1)"))"
+    elif [ $rc = 124 ]; then fact "$p.umount" "hung (no return in $t s; $(task_line "$(pids_named umount | head -n1)"))"
     else case $out in
         *busy*) fact "$p.umount" "target is busy" ;;
         *) fact "$p.umount" "failed rc $rc: $out" ;;
@@ -80,12 +80,7 @@ reapable() {
     [ -e "/proc/$1" ] || return 0
     [ "$(proc_state "$1")" = Z ] && [ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" -le 1 ]
 }
-# task_line PID: "state wchan" of PID (and its threads' states when it has several).
-task_line_threads() { ps -Lo stat=,wchan:40= -p "$1" 2>/dev/null | sort | uniq -c | awk '{printf "%sx%s:%s ", $1, $2, $3}'; }
-task_line() { ps -o stat=,wchan:40= -p "$1" 2>/dev/null | awk '{print $1" "$2}'; }
-# dstate_list: every task (thread too: a process's main thread may wait in sigsuspend
-# while its other threads sit in D) in uninterruptible sleep, as comm(pid/tid,wchan).
-dstate_list() { ps -eLo stat=,pid=,tid=,wchan:40=,comm= | awk '$1 ~ /^D/ {printf "%s(%s%s,%s) ", $5, $2, ($2 == $3 ? "" : "/" $3), $4}'; }
+# (task_line, task_line_threads, dstate_list, children_of are in lib.sh: /proc only, no ps.)
 
 # removal PREFIX CMD...: run the removal in the background, wait UNBIND_WAIT s.
 # Facts PREFIX.removal=returned|stuck, PREFIX.removalSeconds, PREFIX.removalRc.
@@ -106,11 +101,19 @@ removal() {
     fi
     fact "$p.removal" "stuck"
     fact "$p.removalSeconds" ">$UNBIND_WAIT"
-    # Its kernel stack (empty while it runs on a CPU), the CPUs' backtraces (sysrq l)
-    # and the blocked tasks (sysrq w) go to the console for the record.
-    local k; for k in $(pgrep -P "$REMOVAL_PID") $REMOVAL_PID; do
-        fact "$p.removalTask" "pid $k $(task_line "$k") stack: $(tr '\n' ' ' < "/proc/$k/stack" 2>/dev/null | head -c 300)"
+    # Its kernel stack (empty while it runs on a CPU: sampled until one is caught), the
+    # CPUs' backtraces (sysrq l, twice) and the blocked tasks (sysrq w) go to the console.
+    local k i st
+    for k in $(children_of "$REMOVAL_PID") $REMOVAL_PID; do
+        st=""
+        for i in $(seq 20); do
+            st=$(tr '\n' ' ' < "/proc/$k/stack" 2>/dev/null | head -c 400)
+            [ -n "$st" ] && break
+            sleep 0.1
+        done
+        fact "$p.removalTask" "pid $k $(task_line "$k") stack: ${st:-(on a CPU in 20 samples)}"
     done
+    echo l > /proc/sysrq-trigger 2>/dev/null; sleep 1
     echo l > /proc/sysrq-trigger 2>/dev/null; sleep 1
     echo w > /proc/sysrq-trigger 2>/dev/null; sleep 1
     return 1
@@ -142,7 +145,7 @@ workload_outcome() {
     [ -n "$left" ] || { fact "$p.unkillable" none; return 0; }
     # kill -9 each one left and its children (a dd loop's dd), then who is still there.
     local -A kids=()
-    for name in $left; do kids[$name]=$(pgrep -P "${WL_PIDS[$name]}" | tr '\n' ' '); done
+    for name in $left; do kids[$name]=$(children_of "${WL_PIDS[$name]}" | tr '\n' ' '); done
     for name in $left; do kill -9 "${WL_PIDS[$name]}" ${kids[$name]} 2>/dev/null; done
     end=$(( $(uptime_s) + KILL_WAIT ))
     for name in $left; do
@@ -182,6 +185,21 @@ acked_check() {
     fact "$p.recordsLost" "$lost"
 }
 
+# held_unmap PREFIX PID: the idle mapping of `plainmap.py hold` is unmapped now, after the
+# removal. Fact PREFIX.heldUnmap = ok | oops: ... | no answer: ...
+held_unmap() {
+    local p=$1 pid=$2 before; before=$(oops_count)
+    kill -USR1 "$pid"
+    wait_for_line "$WORK/held.log" '^unmapped' 15
+    if [ "$(oops_count)" -gt "$before" ]; then
+        fact "$p.heldUnmap" "oops: $(dmesg | grep -E 'BUG: |Oops: |general protection fault' | sed -n "$((before + 1))p" | sed -E 's/^\[ *[0-9.]+\] //') at $(dmesg | grep -E 'RIP: 0010:' | tail -n1 | sed -E 's/.*RIP: 0010://; s/\+0x.*//') (munmap of a mapping idle across the unbind)"
+    elif grep -q '^unmapped 0' "$WORK/held.log"; then
+        fact "$p.heldUnmap" ok
+    else
+        fact "$p.heldUnmap" "no answer in 15 s: $(task_line "$pid") $(tail -n1 "$WORK/held.log")"
+    fi
+}
+
 # control_fsdax FS: the seed's scenario without daxmap on FS (xfs | ext4).
 control_fsdax() {
     local fs=$1 p=$1 MNT=/tmp/mnt
@@ -202,12 +220,21 @@ control_fsdax() {
     mapper map-sync store $MNT/map-sync $((8 << 20)) 1
     mapper map-shared store $MNT/map-shared $((8 << 20)) 0
     wait_for_line "$WORK/acked-dd" . 30 || abort "setup: the dd loops acknowledged nothing in 30 s: $(tail -n1 "$WORK"/dd1.err)"
+    # ext4 has no dax holder: nothing unmaps a mapping at the unbind. One that stays idle
+    # across it is unmapped afterwards, to show what the kernel does then (7.2 oopses).
+    local held=""
+    if [ "$fs" = ext4 ]; then
+        $PLAIN hold $MNT/held $((8 << 20)) > "$WORK/held.log" 2>&1 &
+        held=$!
+        wait_for_line "$WORK/held.log" '^READY' 30 || abort "setup: the held mapping did not start: $(tail -n1 "$WORK/held.log")"
+    fi
     sleep 2
     fact workload "2 dd conv=fsync loops (1 MiB files), 1 MAP_SYNC + 1 MAP_SHARED python store loop (8 MiB files)"
     kmark unbind
     local returned=1
     removal "$p" sh -c "echo $PFN > /sys/bus/nd/drivers/nd_pmem/unbind" || returned=0
     workload_outcome "$p"
+    [ -n "$held" ] && [ $returned = 1 ] && held_unmap "$p" "$held"
     local sig; sig=$(dmesg_since unbind | grep -c 'Sending SIGBUS' || true)
     fact "$p.sigbusMessages" "$sig"
     dmesg_since unbind | grep -q 'about to be removed' && fact "$p.preRemove" yes || fact "$p.preRemove" no

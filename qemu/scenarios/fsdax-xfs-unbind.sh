@@ -30,7 +30,7 @@ else
     workload_outcome xfs
     try_umount xfs $MNT 15
     if dmesg_since xfs-unbind | grep -q 'about to be removed'; then
-        echo "defect dax_lock_mapping_entry|the fsdax unbind never returns: after 'Device is about to be removed!' mf_dax_kill_procs spins in dax_lock_mapping_entry (kernel livelock); the holders' threads block behind the frozen filesystem" >> "$RESULT_FILE"
+        echo "defect dax_lock_mapping_entry|mf_dax_kill_procs|xfs_dax_notify_failure|xfs_dax_failure_fn|dax_holder_notify_failure|the fsdax unbind never returns: after 'Device is about to be removed!' mf_dax_kill_procs spins in dax_lock_mapping_entry (kernel livelock); the holders' threads block behind the frozen filesystem" >> "$RESULT_FILE"
     else
         fail "unbind $PFN did not return within ${UNBIND_WAIT}s (no pre-remove in dmesg)"
     fi

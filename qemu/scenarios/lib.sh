@@ -15,6 +15,8 @@ fail() { echo "fail $*" >> "$RESULT_FILE"; say "FAIL: $*"; }
 known() { echo "known $*" >> "$RESULT_FILE"; say "known: $*"; }
 # expect_oops REGEX TEXT: the next step is known to oops this kernel.
 expect_oops() { echo "expect-oops $1|$2" >> "$RESULT_FILE"; say "expecting a kernel oops: $2"; sync; }
+# hazard REGEX TEXT: the next steps race a known kernel defect; an oops matching REGEX is it.
+hazard() { echo "hazard $1|$2" >> "$RESULT_FILE"; say "known kernel hazard: $2"; sync; }
 finish() { echo "end" >> "$RESULT_FILE"; say "scenario end"; sync; }
 # fact KEY VALUE: one fact for the kernel matrix (qemu/lib/matrix.py), appended to
 # $RESULTS/facts.txt as learnt; the last value of a key wins.
@@ -114,8 +116,36 @@ wait_pid_timeout() {
     wait "$pid"
 }
 
+# Task facts from /proc/PID/stat, comm and wchan only, read with builtins: ps and pgrep
+# read /proc/PID/cmdline, which waits for the process's mmap_lock, and a livelocked kernel
+# (7.2's fsdax unbind) leaves daxmap's revoking thread holding it for ever.
+# task_state DIR: the state letter of /proc/PID or /proc/PID/task/TID (comm, which may
+# hold spaces and parentheses, ends at the last ')').
+task_state() { local s; read -r s < "$1/stat" 2>/dev/null || return 1; s=${s##*) }; echo "${s%% *}"; }
+task_wchan() { local w=0; read -r w < "$1/wchan" 2>/dev/null; echo "${w:-0}"; }
+task_comm() { local c=?; read -r c < "$1/comm" 2>/dev/null; echo "$c"; }
 # proc_state PID: the process state letter (D = uninterruptible).
-proc_state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null; }
+proc_state() { task_state "/proc/$1"; }
+# task_line PID: "state wchan" of PID; task_line_threads PID: its threads, counted by that.
+task_line() { echo "$(task_state "/proc/$1") $(task_wchan "/proc/$1")"; }
+task_line_threads() {
+    local t; for t in /proc/"$1"/task/*; do echo "$(task_state "$t"):$(task_wchan "$t")"; done | sort | uniq -c | while read -r n l; do printf '%sx%s ' "$n" "$l"; done
+}
+# dstate_list: every task (thread too: a process's main thread may wait in sigsuspend
+# while its other threads sit in D) in uninterruptible sleep, as comm(pid/tid,wchan).
+dstate_list() {
+    local t st p tid
+    for t in /proc/[0-9]*/task/[0-9]*; do
+        st=$(task_state "$t") || continue
+        [ "${st#D}" != "$st" ] || continue
+        p=${t#/proc/}; p=${p%%/*}; tid=${t##*/}
+        printf '%s(%s%s,%s) ' "$(task_comm "$t")" "$p" "$([ "$p" = "$tid" ] || echo "/$tid")" "$(task_wchan "$t")"
+    done
+}
+# children_of PID: its child processes (from every thread's children list).
+children_of() { cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . ; }
+# pids_named COMM: processes whose comm is COMM.
+pids_named() { local d; for d in /proc/[0-9]*; do [ "$(task_comm "$d")" = "$1" ] && echo "${d#/proc/}"; done; }
 
 # open_fds_on PID PATTERN: how many descriptors of PID point at PATTERN.
 open_fds_on() { ls -l "/proc/$1/fd" 2>/dev/null | grep -c -- "$2" || true; }
@@ -278,12 +308,12 @@ check_verify() {
 no_dstate() {
     local i d
     for i in 1 2 3; do
-        d=$(ps -eo stat=,pid=,wchan:32=,comm= | awk '$1 ~ /^D/')
+        d=$(dstate_list)
         [ -z "$d" ] && return 0
         sleep 1
     done
-    fail "hung task: in D state: $(echo "$d" | tr '\n' ';' | head -c 200)"
-    fact dstate "$(echo "$d" | awk '{printf "%s(%s,%s) ", $4, $2, $3}')"
+    fail "hung task: in D state: $(echo "$d" | head -c 200)"
+    fact dstate "$d"
     return 1
 }
 

@@ -6,16 +6,20 @@
   plainmap.py poison PATH OFFSET    map PATH, MADV_HWPOISON the page at OFFSET, then read it.
   plainmap.py store PATH SIZE       map the first SIZE bytes of PATH shared and store into every page in
                                     a loop (devdax too: the control runs, where no daxmap shares the device).
+  plainmap.py hold PATH SIZE        map PATH shared, store into every page once, print READY, then touch
+                                    nothing until SIGUSR1; then munmap, print "unmapped" and exit 0 (what
+                                    the kernel does to a mapping that was idle across a removal).
   plainmap.py sentinel-write|sentinel-check PATH OFFSET LENGTH
                                     write (msync) / check a deterministic pattern; check exits 0 iff intact.
 Files are mapped MAP_SHARED_VALIDATE|MAP_SYNC unless PLAINMAP_SYNC=0 (plain MAP_SHARED).
 """
-import ctypes, mmap, os, sys, time
+import ctypes, mmap, os, signal, sys, time
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 MAP_SHARED_VALIDATE, MAP_SYNC, MADV_HWPOISON = 0x03, 0x80000, 100
 PROT = mmap.PROT_READ | mmap.PROT_WRITE
 
@@ -69,6 +73,19 @@ def main():
             n += 1
             if time.time() - last > 0.2:
                 print("count", n, flush=True); last = time.time()
+    elif mode == "hold":
+        size = int(sys.argv[3])
+        if not os.path.exists(path):
+            with open(path, "wb") as f: f.truncate(size)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        fd, addr, size = open_map(path, size)
+        for off in range(0, size, 4096):
+            ctypes.memset(addr + off, 0x68, 1)
+        print("READY", size, flush=True)
+        signal.sigwait({signal.SIGUSR1})
+        print("munmap", flush=True)
+        r = libc.munmap(ctypes.c_void_p(addr), size)
+        print("unmapped", r, flush=True)
     elif mode.startswith("sentinel-"):
         off, length = int(sys.argv[3]), int(sys.argv[4])
         pat = (b"daxmap-control-sentinel:" * (length // 24 + 1))[:length]
