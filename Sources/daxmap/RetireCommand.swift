@@ -21,7 +21,8 @@ struct RetireCommand: AsyncParsableCommand {
     @Argument(help: "The device, mount point or file to retire.")
     var path: String
 
-    @Option(help: "Seconds holders have to let go (0 to 86400).")
+    // Unconditional: '--deadline -1' reaches validate() and is refused there, with the reason.
+    @Option(parsing: .unconditional, help: "Seconds holders have to let go (0 to 86400).")
     var deadline: String = "10"
 
     @Option(help: "What to do once nobody holds it: none, disable (device-dax) or unbind (sysfs).")
