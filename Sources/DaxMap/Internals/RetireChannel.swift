@@ -60,6 +60,9 @@ final class RetireChannel: Sendable {
     private func serve(_ fd: CInt) {
         defer { Syscalls.close(fd) }
         let uid = RetireSocket.peerUID(fd)
+        // Read the request first, even one to refuse: closing a connection with an
+        // unread message resets it, and the asker would not see the refusal.
+        let text = RetireSocket.receive(fd, timeout: .seconds(5))
         guard let uid, uid == 0 || uid == getuid() else {
             state.withLock { $0.refused += 1 }
             var answer = RetireWire.Answer(pid: getpid())
@@ -68,8 +71,7 @@ final class RetireChannel: Sendable {
             RetireSocket.send(fd, RetireWire.encode(answer))
             return
         }
-        guard let text = RetireSocket.receive(fd, timeout: .seconds(5)),
-              let request = RetireWire.decodeRequest(text) else { return }
+        guard let text, let request = RetireWire.decodeRequest(text) else { return }
         RetireSocket.send(fd, RetireWire.encode(answer(request)))
     }
 

@@ -42,7 +42,9 @@ enum RetireSocket {
 
     /// Sends `text` as one message, then waits up to `timeout` for the answer.
     static func ask(_ fd: CInt, _ text: String, timeout: Duration) -> Result<RetireWire.Answer, Failure> {
-        guard send(fd, text), let reply = receive(fd, timeout: timeout),
+        // A failed send may still have an answer waiting (a refusal): read it anyway.
+        _ = send(fd, text)
+        guard let reply = receive(fd, timeout: timeout),
               let answer = RetireWire.decodeAnswer(reply) else { return .failure(.noAnswer) }
         return .success(answer)
     }
