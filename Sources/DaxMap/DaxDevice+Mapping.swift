@@ -13,7 +13,7 @@ extension DaxDevice {
     /// - Parameters:
     ///   - holder: who is told when this range fails or the device goes.
     /// - Throws: `.outOfRange` (zero length, past the end), `.misaligned`,
-    ///   `.deviceGoing` (a removal is under way), `.closed`, `.deviceRemoved`
+    ///   `.deviceGoing` (a removal is under way, in this process or a planned one by any process), `.closed`, `.deviceRemoved`
     ///   (gone), `.permissionDenied`, `.mapSyncUnsupported`, `.tooManyMappings`, `.system`.
     public func map(
         offset: UInt64 = 0, length: UInt64? = nil, holder: (any DaxHolder)? = nil,
@@ -36,6 +36,7 @@ extension DaxDevice {
             throw DaxError(.misaligned, operation: "map", path: path, offset: offset, length: length,
                            message: "offset \(offset) and length \(length) must be multiples of the device alignment \(alignment)")
         }
+        try DaxDevice.refuseWhileRetiring(RetireTarget.keys(of: identity, kind: kind), operation: "map", path: path)
         try FaultMonitor.shared.start()
         if DaxMonitor.handlerDisplaced {
             throw DaxError(.handlerDisplaced, operation: "map", path: path, offset: offset, length: length,

@@ -21,6 +21,9 @@ extension DaxDevice {
         case .success(let s): st = s
         case .failure(let errno): throw openError(path, errno, operation: "open")
         }
+        if st.st_mode & S_IFMT == S_IFCHR || st.st_mode & S_IFMT == S_IFREG {
+            try refuseWhileRetiring(RetireTarget.keys(of: st), operation: "open", path: path)
+        }
         switch st.st_mode & S_IFMT {
         case S_IFDIR:
             throw DaxError(.notADaxDevice, operation: "open", path: path,

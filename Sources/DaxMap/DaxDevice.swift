@@ -102,6 +102,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         self.useMapSync = useMapSync
         self.state = Locked(State(descriptor: descriptor))
         dispatcher.attach(to: self)
+        RetireChannel.shared.register(self)
     }
 
     deinit {
@@ -164,6 +165,14 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     }
 
     // MARK: - Lifecycle steps of a removal
+
+    /// Throws `.deviceGoing` when a planned removal (``DaxRetirement``) of
+    /// one of `keys` runs in any process, naming the retirer.
+    static func refuseWhileRetiring(_ keys: [String], operation: String, path: String) throws(DaxError) {
+        guard let retirer = RetireMarker.retirer(ofAnyOf: keys) else { return }
+        throw DaxError(.deviceGoing, operation: operation, path: path,
+                       message: "a planned removal (daxmap retire) by \(retirer) is under way; new opens and mappings are refused until it finishes")
+    }
 
     /// Freeze: from now on `map` throws `.deviceGoing`.
     func freeze() {

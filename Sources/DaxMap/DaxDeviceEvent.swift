@@ -40,6 +40,9 @@ public enum RemovalSource: String, Sendable, Hashable, CustomStringConvertible {
     case request
     /// A removal injected on demand (``DaxFaultInjector/remove(deadline:)``).
     case injected
+    /// An operator's planned removal (``DaxRetirement/retire(path:deadline:then:)``,
+    /// `daxmap retire`), possibly from another process.
+    case `operator`
 
     public var description: String { rawValue }
 }

@@ -42,10 +42,24 @@ struct HoldCommand: AsyncParsableCommand {
     @Option(help: "After the removal, print 'REMOVED' on stderr and wait up to this many seconds for the device to come back; then check that the old logs stayed sealed and that a reopen reads the records.")
     var awaitReturn: Int?
 
+    @Option(help: "Use only part SLOT (from 0) of --slots equal parts of each PATH: several hold processes can share one device.")
+    var slot = 0
+
+    @Option(help: "How many equal parts each PATH is split into (see --slot).")
+    var slots = 1
+
     @Flag(help: "Print JSON (the default output is the same object).")
     var json = false
 
+    /// Where this process's part of `device` starts, and how long it is.
+    func part(of device: DaxDevice) -> (base: UInt64, length: UInt64) {
+        let length = device.size / UInt64(slots) / device.alignment * device.alignment
+        return (UInt64(slot) * length, length)
+    }
+
     func validate() throws {
+        guard slots >= 1 && slots <= 256 else { throw ValidationError("--slots must be between 1 and 256, not \(slots)") }
+        guard slot >= 0 && slot < slots else { throw ValidationError("--slot must be between 0 and \(slots - 1), not \(slot)") }
         guard !paths.isEmpty else { throw ValidationError("give at least one PATH") }
         guard holders >= 1 && holders <= 256 else { throw ValidationError("--holders must be between 1 and 256, not \(holders)") }
         if let size = create ?? fileSize {
@@ -100,7 +114,7 @@ struct HoldCommand: AsyncParsableCommand {
                 let device = try DaxDevice.open(path, options: .init(removalDeadline: .milliseconds(deadline)))
                 try DaxMonitor.watch(device)
                 streams.append(device.events())
-                let slice = device.size / UInt64(holders) / device.alignment * device.alignment
+                let slice = part(of: device).length / UInt64(holders) / device.alignment * device.alignment
                 guard slice >= 8192 else {
                     throw DaxError(.outOfRange, operation: "hold", path: path, length: device.size,
                                    message: "too small for \(holders) holders at alignment \(device.alignment)")
@@ -108,7 +122,7 @@ struct HoldCommand: AsyncParsableCommand {
                 var writers: [LogWriter] = []
                 for i in 0..<holders {
                     do {
-                        let l = try DaxLog.open(device: device, offset: UInt64(i) * slice, length: slice,
+                        let l = try DaxLog.open(device: device, offset: part(of: device).base + UInt64(i) * slice, length: slice,
                                                 options: .init(creation: .overwrite))
                         writers.append(LogWriter(index: i, log: l))
                     } catch {
@@ -120,7 +134,7 @@ struct HoldCommand: AsyncParsableCommand {
         } catch { throw fail(error) }
         let entries = {
             devices.flatMap { d in
-                d.1.map { AckFile.Entry(device: d.0.path, holder: $0.index, offset: UInt64($0.index) * d.2, length: d.2,
+                d.1.map { AckFile.Entry(device: d.0.path, holder: $0.index, offset: part(of: d.0).base + UInt64($0.index) * d.2, length: d.2,
                                         through: $0.acknowledgedThrough.load(ordering: .acquiring)) }
             }
         }
@@ -219,7 +233,7 @@ extension HoldCommand {
             back += 1
             // The old logs released their mappings: an append must still be refused.
             for w in writers where (try? w.log.append([0])) != nil || w.log.state == .open { oldAlive += 1 }
-            if let l = try? DaxLog.open(device: reopened, offset: 0, length: min(slice, reopened.size),
+            if let l = try? DaxLog.open(device: reopened, offset: part(of: reopened).base, length: min(slice, reopened.size),
                                         options: .init(creation: .never, readOnly: true)),
                let first = try? l.records().first, first.sequence == 0,
                first.bytes == RecordPayload.bytes(holder: 0, sequence: 0) {

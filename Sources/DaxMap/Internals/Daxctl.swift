@@ -78,6 +78,32 @@ enum Daxctl {
             mode: mode)
     }
 
+    /// Disables the device-dax device `name` (`dax0.0`), as `daxctl disable-device` does.
+    static func disable(device name: String) -> Result<Void, DaxError> {
+        let outcome = withContext { ctx -> Result<Void, DaxError> in
+            var region = daxctl_region_get_first(ctx)
+            while let r = region {
+                var dev = daxctl_dev_get_first(r)
+                while let d = dev {
+                    if string(daxctl_dev_get_devname(d)) == name {
+                        let rc = daxctl_dev_disable(d)
+                        guard rc == 0 else {
+                            return .failure(DaxError(.system, operation: "daxctl_dev_disable", path: name,
+                                                     errno: Errno(rawValue: rc < 0 ? -rc : rc),
+                                                     message: "libdaxctl could not disable the device"))
+                        }
+                        return .success(())
+                    }
+                    dev = daxctl_dev_get_next(d)
+                }
+                region = daxctl_region_get_next(r)
+            }
+            return .failure(DaxError(.notFound, operation: "daxctl_dev_disable", path: name,
+                                     message: "libdaxctl does not list this device"))
+        }
+        return outcome.flatMap { $0 }
+    }
+
     /// The name of the first device of a libdaxctl region that libndctl handed
     /// out (`ndctl_dax_get_daxctl_region`), e.g. `dax0.0`; what `ndctl list`
     /// prints as a devdax namespace's `chardev`. Only valid while the owning

@@ -1,0 +1,160 @@
+import Glibc
+internal import DaxMapSync
+
+/// Planned removal of a device across every process of the host: notify
+/// every holder first, wait for them to let go, only then remove.
+///
+/// A retire **freezes** the device host-wide (opening it or mapping it, in any
+/// process that uses daxmap, throws `.deviceGoing` naming the retirer),
+/// **finds** every process that maps it or has it open (`/proc`), **asks**
+/// each daxmap process over its retire channel (an abstract AF_UNIX socket
+/// `\0daxmap.<pid>`, no daemon) to remove the device from itself — its holders
+/// get ``DaxFailure/Kind/preRemove`` with source ``RemovalSource/operator`` —
+/// **waits** for the answers and for `/proc` to show nobody holding it, up to
+/// the deadline, **removes** it as asked, and **unfreezes**. Processes that do
+/// not run daxmap are named in the report, never signalled.
+///
+/// Only root or the uid of a process may ask it; others are refused and
+/// counted there (``refusedRequests``).
+public enum DaxRetirement {
+    /// What to do once the holders have let go.
+    public enum Removal: String, Sendable, Hashable, CaseIterable {
+        /// Only drain: notify and wait; leave the device in place.
+        case none
+        /// Disable a device-dax device (libdaxctl, as `daxctl disable-device`).
+        case disable
+        /// Write the device's name to its driver's `unbind` in sysfs.
+        case unbind
+    }
+
+    /// Extra time after the deadline for daxmap processes to send their answer.
+    static let grace: Duration = .seconds(2)
+
+    /// Retire requests this process refused because of the asker's uid.
+    public static var refusedRequests: Int { RetireChannel.shared.refusedRequests }
+
+    /// Drains `path` (a `/dev/daxX.Y`, a `/dev/pmemN`, a mount point, or a
+    /// DAX or emulated file) from every process, then removes it as `then` says.
+    ///
+    /// - Parameters:
+    ///   - deadline: how long holders have to let go (each daxmap process
+    ///     revokes what its holders keep past it). At most a day.
+    ///   - then: what to do once nobody holds it; nothing is removed while
+    ///     someone still does (the outcome is then ``DaxRetirementReport/Outcome/withheld(_:)``).
+    /// - Throws: `.notFound`, `.invalidArgument` (a negative or huge deadline,
+    ///   a directory that is not a mount point), `.notADaxDevice`,
+    ///   `.deviceGoing` (another retire of it runs), `.system`.
+    public static func retire(path: String, deadline: Duration = .seconds(10),
+                              then removal: Removal = .none) async throws(DaxError) -> DaxRetirementReport {
+        let milliseconds = try validated(deadline, path: path)
+        let target = try RetireTarget(path: path)
+        // Its own thread: the waits below must not occupy the cooperative pool.
+        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<DaxRetirementReport, DaxError>, Never>) in
+            let body: @Sendable () -> Void = {
+                c.resume(returning: Result { () throws(DaxError) in
+                    try run(target, milliseconds: milliseconds, removal: removal)
+                })
+            }
+            if !DetachedThread.start(name: "daxmap-retire", body) { body() }
+        }
+        return try result.get()
+    }
+
+    /// Every process of the host that maps `path` or has it open, with what it
+    /// holds and, for daxmap processes, how many holders (asked over the channel).
+    /// - Throws: what ``retire(path:deadline:then:)`` throws for a bad path.
+    public static func holders(path: String) throws(DaxError) -> [DaxHolderProcess] {
+        let target = try RetireTarget(path: path)
+        let scan = HolderScan.scan(target)
+        return scan.found.map { found in
+            var process = DaxHolderProcess(pid: found.pid, command: found.command, mappedRanges: found.ranges,
+                                           descriptors: found.descriptors, runsDaxmap: false)
+            if case .success(let fd) = RetireSocket.connect(to: found.pid) {
+                defer { Syscalls.close(fd) }
+                if case .success(let answer) = RetireSocket.ask(fd, RetireWire.encode(.status(key: target.key)),
+                                                                timeout: .seconds(2)) {
+                    process.runsDaxmap = true
+                    process.holders = answer.refused ? nil : answer.holders
+                }
+            }
+            return process
+        }
+    }
+
+    private static func validated(_ deadline: Duration, path: String) throws(DaxError) -> Int64 {
+        let (seconds, atto) = deadline.components
+        let limit = RetireWire.maximumDeadlineMilliseconds
+        guard seconds >= 0, atto >= 0, seconds <= limit / 1000 else {
+            throw DaxError(.invalidArgument, operation: "retire", path: path,
+                           message: "the deadline must be between 0 and \(limit / 1000) seconds, not \(deadline)")
+        }
+        return seconds * 1000 + atto / 1_000_000_000_000_000
+    }
+
+    /// The whole retire, on a thread of its own.
+    private static func run(_ target: RetireTarget, milliseconds: Int64,
+                            removal: Removal) throws(DaxError) -> DaxRetirementReport {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let marker = try RetireMarker.acquire(key: target.key, target: target.path)
+        defer { marker.release() }
+        let first = HolderScan.scan(target)
+
+        // Ask every holder, and every process we cannot look into (it may run
+        // daxmap); a process nobody listens for is not a daxmap process.
+        let request = RetireWire.encode(.retire(key: target.key, deadlineMilliseconds: milliseconds))
+        let answers = Locked([Int32: RetireWire.Answer]())
+        let pending = Locked(0)
+        var daxmapPids = Set<Int32>()
+        for pid in first.found.map(\.pid) + first.unreadable {
+            guard case .success(let fd) = RetireSocket.connect(to: pid) else { continue }
+            daxmapPids.insert(pid)
+            pending.withLock { $0 += 1 }
+            let ask: @Sendable () -> Void = {
+                defer { Syscalls.close(fd) }
+                let answer = RetireSocket.ask(fd, request, timeout: .milliseconds(milliseconds) + grace)
+                if case .success(let a) = answer { answers.withLock { $0[pid] = a } }
+                pending.withLock { $0 -= 1 }
+            }
+            if !DetachedThread.start(name: "daxmap-retire", ask) { ask() }
+        }
+
+        // Wait for the answers and for /proc to show nobody holding it; non-daxmap
+        // holders get the deadline, daxmap ones the deadline and a grace to answer.
+        let deadline = started + .milliseconds(milliseconds)
+        var last = first
+        while true {
+            let waiting = pending.withLock { $0 }
+            if waiting == 0 {
+                last = HolderScan.scan(target)
+                if last.found.isEmpty || clock.now >= deadline { break }
+            } else if clock.now >= deadline + grace {
+                last = HolderScan.scan(target)
+                break
+            }
+            usleep(waiting == 0 ? 50_000 : 10_000)
+        }
+
+        let got = answers.withLock { $0 }
+        let refused = got.values.filter(\.refused).map(\.pid).sorted()
+        let accepted = got.values.filter { !$0.refused && $0.devices > 0 }
+        let stragglers = last.found.map { found in
+            DaxHolderProcess(pid: found.pid, command: found.command, mappedRanges: found.ranges,
+                             descriptors: found.descriptors, runsDaxmap: daxmapPids.contains(found.pid),
+                             holders: got[found.pid].map(\.holders))
+        }
+        let outcome = RetireRemoval.perform(removal, target, stillHeld: stragglers)
+        let stillThere = Set(last.found.map(\.pid))
+        let foundPids = Set(first.found.map(\.pid)).union(accepted.filter { $0.devices > 0 }.map(\.pid))
+        return DaxRetirementReport(
+            path: target.path, processesFound: foundPids.count, processesNotified: accepted.count,
+            processesReleased: foundPids.subtracting(stillThere).count,
+            holdersNotified: accepted.reduce(0) { $0 + $1.holders },
+            holdersAnswered: accepted.reduce(0) { $0 + $1.holdersAnswered },
+            unansweredHolders: accepted.reduce(0) { $0 + $1.unansweredHolders },
+            stragglers: stragglers, refused: refused,
+            unreadableProcesses: first.unreadable.filter { !daxmapPids.contains($0) || refused.contains($0) }.count,
+            faultSignals: accepted.reduce(0) { $0 + $1.faultSignals },
+            duration: clock.now - started, removal: outcome)
+    }
+}

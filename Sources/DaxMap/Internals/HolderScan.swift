@@ -1,0 +1,105 @@
+import Glibc
+
+/// Every process of the host that maps or has open a ``RetireTarget``, from
+/// `/proc/*/maps` and `/proc/*/fd`. Processes that vanish during the scan are
+/// skipped; those whose files cannot be read (another uid, without
+/// privilege) are counted and listed, never guessed at.
+struct HolderScan: Sendable {
+    /// One holding process.
+    struct Found: Sendable, Hashable {
+        var pid: Int32
+        var command: String
+        /// Address ranges that map the target, merged where adjacent.
+        var ranges: [Range<UInt64>]
+        var descriptors: Int
+        var bytesMapped: UInt64 { ranges.reduce(0) { $0 + UInt64($1.count) } }
+    }
+
+    var found: [Found] = []
+    /// Processes whose maps or descriptors could not be read.
+    var unreadable: [Int32] = []
+
+    /// Scans every process but `excluding`.
+    static func scan(_ target: RetireTarget, excluding: Int32 = getpid()) -> HolderScan {
+        var scan = HolderScan()
+        for pid in processes() where pid != excluding {
+            switch holding(pid, target) {
+            case .holds(let found): scan.found.append(found)
+            case .unreadable: scan.unreadable.append(pid)
+            case .none, .vanished: break
+            }
+        }
+        return scan
+    }
+
+    /// Every pid listed in /proc.
+    static func processes() -> [Int32] {
+        guard let dir = opendir("/proc") else { return [] }
+        defer { closedir(dir) }
+        var pids: [Int32] = []
+        while let entry = readdir(dir) {
+            if let pid = Int32(name(of: entry)) { pids.append(pid) }
+        }
+        return pids.sorted()
+    }
+
+    /// `/proc/PID/comm`, without its newline.
+    static func command(of pid: Int32) -> String? {
+        Syscalls.readText("/proc/\(pid)/comm", limit: 64).map { String($0.prefix { $0 != "\n" }) }
+    }
+
+    private enum Holding { case holds(Found), none, vanished, unreadable }
+
+    private static func holding(_ pid: Int32, _ target: RetireTarget) -> Holding {
+        let maps: String
+        switch Syscalls.open("/proc/\(pid)/maps", O_RDONLY) {
+        case .success(let fd):
+            Syscalls.close(fd)
+            guard let text = Syscalls.readText("/proc/\(pid)/maps", limit: 64 << 20) else { return .vanished }
+            maps = text
+        case .failure(let errno):
+            return errno == .noSuchFileOrDirectory || errno == .noSuchProcess ? .vanished : .unreadable
+        }
+        var ranges: [Range<UInt64>] = []
+        for line in maps.split(separator: "\n") {
+            guard let range = mappedRange(line, target) else { continue }
+            if let last = ranges.last, last.upperBound == range.lowerBound {
+                ranges[ranges.count - 1] = last.lowerBound..<range.upperBound
+            } else {
+                ranges.append(range)
+            }
+        }
+        guard let dir = opendir("/proc/\(pid)/fd") else {
+            let e = Glibc.errno
+            return e == ENOENT || e == ESRCH ? .vanished : .unreadable
+        }
+        defer { closedir(dir) }
+        var descriptors = 0
+        while let entry = readdir(dir) {
+            let fd = name(of: entry)
+            guard Int(fd) != nil, case .success(let st) = Syscalls.status(ofPath: "/proc/\(pid)/fd/\(fd)") else { continue }
+            if target.matchesOpenFile(st) { descriptors += 1 }
+        }
+        guard !ranges.isEmpty || descriptors > 0 else { return .none }
+        return .holds(Found(pid: pid, command: command(of: pid) ?? "?", ranges: ranges, descriptors: descriptors))
+    }
+
+    /// The address range of a maps line (`start-end perms offset MAJ:MIN inode path`) when it maps the target.
+    static func mappedRange(_ line: Substring, _ target: RetireTarget) -> Range<UInt64>? {
+        let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+        guard fields.count >= 5, let inode = UInt64(fields[4]), inode != 0 || target.kind != .file else { return nil }
+        let dev = fields[3].split(separator: ":")
+        let bounds = fields[0].split(separator: "-")
+        guard dev.count == 2, let major = UInt32(dev[0], radix: 16), let minor = UInt32(dev[1], radix: 16),
+              bounds.count == 2, let start = UInt64(bounds[0], radix: 16), let end = UInt64(bounds[1], radix: 16),
+              start < end else { return nil }
+        let path = fields.count > 5 ? fields[5].drop { $0 == " " } : ""
+        guard major != 0 || minor != 0 || !path.isEmpty, // anonymous memory
+              target.matchesMapping(major: major, minor: minor, inode: inode, path: path) else { return nil }
+        return start..<end
+    }
+
+    private static func name(of entry: UnsafeMutablePointer<dirent>) -> String {
+        withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+}

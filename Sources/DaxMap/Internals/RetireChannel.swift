@@ -1,0 +1,113 @@
+import Glibc
+internal import DaxMapSync
+
+/// This process's end of the retire channel: the devices it has open, and one
+/// thread (`daxmap-retire`) blocked in `accept` on `\0daxmap.<pid>`, started
+/// at the first device open. It costs nothing until a request comes; each
+/// request is served on a thread of its own (a retire waits for a deadline).
+///
+/// Only uid 0 and this process's own uid may ask (`SO_PEERCRED`); anyone else
+/// gets a refusal and is counted (``DaxRetirement/refusedRequests``).
+final class RetireChannel: Sendable {
+    static let shared = RetireChannel()
+
+    private struct Entry: Sendable {
+        weak var device: DaxDevice?
+    }
+
+    private struct State: Sendable {
+        var listening = false
+        var devices: [ObjectIdentifier: Entry] = [:]
+        var refused = 0
+    }
+
+    private let state = Locked(State())
+
+    /// Requests refused because of the asker's uid.
+    var refusedRequests: Int { state.withLock { $0.refused } }
+
+    /// Remembers `device` (weakly) and starts listening if nothing listens yet.
+    func register(_ device: DaxDevice) {
+        let start = state.withLock { s -> Bool in
+            s.devices = s.devices.filter { $0.value.device != nil }
+            s.devices[ObjectIdentifier(device)] = Entry(device: device)
+            defer { s.listening = true }
+            return !s.listening
+        }
+        guard start, let fd = RetireSocket.listen() else { return }
+        if !DetachedThread.start(name: "daxmap-retire", { self.accept(on: fd) }) { Syscalls.close(fd) }
+    }
+
+    /// Open devices of this process with `key` among their retire keys.
+    func devices(matching key: String) -> [DaxDevice] {
+        state.withLock { s in s.devices.values.compactMap(\.device) }
+            .filter { $0.lifecycle == .alive || $0.lifecycle == .going }
+            .filter { RetireTarget.keys(of: $0.identity, kind: $0.kind).contains(key) }
+    }
+
+    private func accept(on fd: CInt) {
+        while true {
+            let connection = Glibc.accept(fd, nil, nil) // accept4 is not imported
+            if connection >= 0 { _ = fcntl(connection, F_SETFD, FD_CLOEXEC) }
+            if connection < 0 {
+                if Glibc.errno != EINTR { usleep(100_000) } // EMFILE and the like: try again later
+                continue
+            }
+            if !DetachedThread.start(name: "daxmap-retire", { self.serve(connection) }) { serve(connection) }
+        }
+    }
+
+    private func serve(_ fd: CInt) {
+        defer { Syscalls.close(fd) }
+        let uid = RetireSocket.peerUID(fd)
+        // Read the request first, even one to refuse: closing a connection with an
+        // unread message resets it, and the asker would not see the refusal.
+        let text = RetireSocket.receive(fd, timeout: .seconds(5))
+        guard let uid, uid == 0 || uid == getuid() else {
+            state.withLock { $0.refused += 1 }
+            var answer = RetireWire.Answer(pid: getpid())
+            answer.refused = true
+            answer.reason = "uid \(uid.map(String.init) ?? "unknown") may not ask process \(getpid()) (uid \(getuid())): only root or the same uid"
+            RetireSocket.send(fd, RetireWire.encode(answer))
+            return
+        }
+        guard let text, let request = RetireWire.decodeRequest(text) else { return }
+        RetireSocket.send(fd, RetireWire.encode(answer(request)))
+    }
+
+    func answer(_ request: RetireWire.Request) -> RetireWire.Answer {
+        var answer = RetireWire.Answer(pid: getpid())
+        switch request {
+        case .status(let key):
+            let devices = self.devices(matching: key)
+            answer.devices = devices.count
+            for device in devices {
+                let (held, unheld) = MappingRegistry.shared.holders(of: device)
+                answer.holders += held.count
+                answer.mappings += held.reduce(0) { $0 + $1.mappings.filter(\.isUsable).count }
+                    + unheld.filter(\.isUsable).count
+            }
+            answer.released = answer.mappings == 0
+        case .retire(let key, let ms):
+            let devices = self.devices(matching: key)
+            let faultsBefore = DaxMonitor.statistics.faultsRecorded
+            let deadline = Duration.milliseconds(ms)
+            let runs = devices.map { $0.dispatcher.startRemoval(source: .operator, deadline: deadline) }
+            // The removals keep their deadline on their own threads; this bound only guards against a bug.
+            let limit = ContinuousClock.now + deadline + .seconds(5)
+            while ContinuousClock.now < limit && runs.contains(where: { $0.completedReport == nil }) {
+                usleep(2_000)
+            }
+            let reports = runs.compactMap(\.completedReport)
+            answer.devices = devices.count
+            answer.holders = reports.reduce(0) { $0 + $1.holdersNotified }
+            answer.holdersAnswered = reports.reduce(0) { $0 + $1.holdersAnswered }
+            answer.unansweredHolders = reports.reduce(0) { $0 + $1.unansweredHolders.count }
+            answer.mappings = reports.reduce(0) { $0 + $1.mappingsRevoked }
+            answer.faultSignals = DaxMonitor.statistics.faultsRecorded &- faultsBefore
+            answer.released = reports.count == runs.count && answer.unansweredHolders == 0 && answer.mappings == 0
+                && devices.allSatisfy { $0.lifecycle == .gone || $0.lifecycle == .closed }
+        }
+        return answer
+    }
+}

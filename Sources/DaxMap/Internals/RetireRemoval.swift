@@ -1,0 +1,66 @@
+internal import CDaxMap
+import Glibc
+import SystemPackage
+
+/// The last step of a retire, once the holders let go: disable or unbind
+/// the target, or say why that is the operator's to do.
+enum RetireRemoval {
+    static func perform(_ removal: DaxRetirement.Removal, _ target: RetireTarget,
+                        stillHeld: [DaxHolderProcess]) -> DaxRetirementReport.Outcome {
+        if removal == .none { return .notRequested }
+        if !stillHeld.isEmpty {
+            return .withheld("\(stillHeld.count) process(es) still hold it (\(stillHeld.map(\.summary).joined(separator: "; "))); nothing was removed under them")
+        }
+        let major = cdaxmap_dev_major(target.device), minor = cdaxmap_dev_minor(target.device)
+        switch (removal, target.kind) {
+        case (.disable, .charDevice):
+            guard let name = Sysfs.devicePath(ofCharDevice: major, minor: minor).flatMap(Sysfs.lastComponent) else {
+                return .failed(DaxError(.notFound, operation: "disable", path: target.path,
+                                        message: "no sysfs entry for \(major):\(minor); is it already gone?"))
+            }
+            switch Daxctl.disable(device: name) {
+            case .success: return .removed("disabled \(name) (daxctl enable-device \(name) brings it back)")
+            case .failure(let error): return .failed(error)
+            }
+        case (.unbind, .charDevice):
+            return unbind(sysfs: "/sys/dev/char/\(major):\(minor)", target.path)
+        case (.unbind, .blockDevice), (.unbind, .mount):
+            return unbind(sysfs: "/sys/dev/block/\(major):\(minor)/device", target.path)
+        case (.disable, .blockDevice), (.disable, .mount):
+            return .leftToOperator("a file system device (\(major):\(minor)): unmount it, then 'ndctl disable-namespace' its namespace; daxmap does not unmount")
+        case (_, .file):
+            return .leftToOperator("a file is not a device: delete or truncate it, or retire its mount or /dev/daxX.Y")
+        case (.none, _):
+            return .notRequested
+        }
+    }
+
+    /// Writes the device's name to its driver's `unbind`.
+    private static func unbind(sysfs device: String, _ path: String) -> DaxRetirementReport.Outcome {
+        guard let resolved = Syscalls.realpath(device), let name = Sysfs.lastComponent(resolved) else {
+            return .failed(DaxError(.notFound, operation: "unbind", path: path,
+                                    message: "\(device) does not exist: no sysfs device to unbind"))
+        }
+        guard let driver = Syscalls.realpath(resolved + "/driver") else {
+            return .failed(DaxError(.notFound, operation: "unbind", path: path,
+                                    message: "\(name) is bound to no driver (already unbound?)"))
+        }
+        let unbind = driver + "/unbind"
+        let fd: CInt
+        switch Syscalls.open(unbind, O_WRONLY) {
+        case .success(let f): fd = f
+        case .failure(let errno):
+            let why = errno == .readOnlyFileSystem ? "/sys is mounted read-only (a container?)" : "\(errno)"
+            return .failed(DaxError(errno == .readOnlyFileSystem || errno == .permissionDenied ? .permissionDenied : .system,
+                                    operation: "unbind", path: unbind, errno: errno,
+                                    message: "cannot open the driver's unbind file: \(why)"))
+        }
+        defer { Syscalls.close(fd) }
+        let written = name.withCString { p in retryingOnInterrupt { write(fd, p, strlen(p)) } }
+        if case .failure(let errno) = written {
+            return .failed(DaxError(.system, operation: "unbind", path: unbind, errno: errno,
+                                    message: "the kernel refused to unbind \(name): \(errno)"))
+        }
+        return .removed("unbound \(name) from \(Sysfs.lastComponent(driver) ?? driver) (write \(name) to \(driver)/bind to bring it back)")
+    }
+}

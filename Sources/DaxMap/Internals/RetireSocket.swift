@@ -1,0 +1,94 @@
+import Glibc
+
+/// The retire channel's sockets: `SOCK_SEQPACKET` on the abstract AF_UNIX
+/// name `\0daxmap.<pid>` (no file, gone with the process; a message is one
+/// request or one answer).
+enum RetireSocket {
+    static func name(of pid: Int32) -> String { "daxmap.\(pid)" }
+
+    /// A socket bound and listening on this process's name; nil when that fails.
+    static func listen() -> CInt? {
+        let fd = socket(AF_UNIX, CInt(SOCK_SEQPACKET.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        let bound = withAddress(of: getpid()) { bind(fd, $0, $1) }
+        guard bound == 0, Glibc.listen(fd, 16) == 0 else {
+            Syscalls.close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// Why a process could not be asked.
+    enum Failure: Error, Sendable, Hashable {
+        /// Nobody listens on its name: not a daxmap process (or one without a device open).
+        case notDaxmap
+        /// It listens but did not answer in time, or answered something else.
+        case noAnswer
+    }
+
+    /// Connects to `pid`'s channel.
+    static func connect(to pid: Int32) -> Result<CInt, Failure> {
+        let fd = socket(AF_UNIX, CInt(SOCK_SEQPACKET.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return .failure(.noAnswer) }
+        let rc = withAddress(of: pid) { address, length in
+            retryingOnInterrupt { Glibc.connect(fd, address, length) }
+        }
+        guard case .success = rc else {
+            Syscalls.close(fd)
+            return .failure(.notDaxmap)
+        }
+        return .success(fd)
+    }
+
+    /// Sends `text` as one message, then waits up to `timeout` for the answer.
+    static func ask(_ fd: CInt, _ text: String, timeout: Duration) -> Result<RetireWire.Answer, Failure> {
+        // A failed send may still have an answer waiting (a refusal): read it anyway.
+        _ = send(fd, text)
+        guard let reply = receive(fd, timeout: timeout),
+              let answer = RetireWire.decodeAnswer(reply) else { return .failure(.noAnswer) }
+        return .success(answer)
+    }
+
+    @discardableResult
+    static func send(_ fd: CInt, _ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { b in
+            guard case .success(let n) = retryingOnInterrupt({ Glibc.send(fd, b.baseAddress, b.count, CInt(MSG_NOSIGNAL)) })
+            else { return false }
+            return n == b.count
+        }
+    }
+
+    /// One message, or nil at `timeout`, end of stream or an error.
+    static func receive(_ fd: CInt, timeout: Duration) -> String? {
+        let (seconds, atto) = max(timeout, .milliseconds(1)).components
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int(atto / 1_000_000_000_000))
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { b in retryingOnInterrupt { recv(fd, b.baseAddress, b.count, 0) } }
+        guard case .success(let count) = n, count > 0 else { return nil }
+        return String(decoding: buffer[0..<count], as: UTF8.self)
+    }
+
+    /// The peer's uid (`SO_PEERCRED`), nil when the kernel does not say.
+    static func peerUID(_ fd: CInt) -> uid_t? {
+        var credentials = Credentials(pid: 0, uid: 0, gid: 0)
+        var length = socklen_t(MemoryLayout<Credentials>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return nil }
+        return credentials.uid
+    }
+
+    private static func withAddress<T>(of pid: Int32, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(name(of: pid).utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { path in
+            path[0] = 0 // abstract
+            for (i, b) in bytes.prefix(path.count - 1).enumerated() { path[i + 1] = b }
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + bytes.count)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
+        }
+    }
+}
