@@ -219,6 +219,63 @@ import Testing
         #expect(disable.status == 3, "\(disable)")
         #expect(disable.stdout.contains("\"removal\":\"leftToOperator\""), "\(disable)")
     }
+
+    /// The channel's name is predictable, so anyone may bind another process's
+    /// name first: only a listener whose credentials are that process's is believed.
+    @Test func anImpostorListeningUnderAnotherProcesssNameIsNotBelieved() async throws {
+        let child = background("exec sleep 60")
+        defer { kill(child, SIGKILL); var st: Int32 = 0; waitpid(child, &st, 0) }
+        #expect(child > 0)
+        // This test process binds the child's name, as an impostor would.
+        let fd = socket(AF_UNIX, CInt(SOCK_SEQPACKET.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let name = Array(RetireSocket.name(of: child).utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { p in for (i, b) in name.enumerated() { p[i + 1] = b } }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + name.count)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        #expect(bound == 0 && listen(fd, 4) == 0)
+        let result = RetireSocket.connect(to: child)
+        #expect(result == .failure(RetireSocket.Failure.notDaxmap))
+        if case .success(let c) = result { close(c) }
+    }
+
+    /// Connections that send nothing tie up at most `maximumServing` threads, and
+    /// the channel answers again once they go.
+    @Test func aFloodOfSilentConnectionsIsBoundedAndTheChannelRecovers() async throws {
+        let dir = scratch()
+        defer { dir.remove() }
+        let device = try DaxDevice.createEmulated(at: dir.file("flood"), size: 2 << 20)
+        defer { device.close() }
+        func threads() -> Int {
+            guard let d = opendir("/proc/self/task") else { return -1 }
+            defer { closedir(d) }
+            var n = 0
+            while let e = readdir(d) { if e.pointee.d_name.0 != 46 { n += 1 } } // not "." or ".."
+            return n
+        }
+        let before = threads()
+        var clients: [CInt] = []
+        for _ in 0..<40 {
+            if case .success(let c) = RetireSocket.connect(to: getpid()) { clients.append(c) }
+        }
+        #expect(clients.count == 40)
+        try await Task.sleep(for: .seconds(1)) // the listener accepts them all meanwhile
+        let during = threads()
+        #expect(during - before <= min(RetireChannel.maximumServing, 16) + 2, "threads \(before) -> \(during) for 40 silent connections")
+        for c in clients { close(c) }
+        var answered = false
+        _ = await waitUntil(seconds: 10) {
+            guard case .success(let c) = RetireSocket.connect(to: getpid()) else { return false }
+            defer { close(c) }
+            if case .success(let a) = RetireSocket.ask(c, RetireWire.encode(.status(key: "no-such-key")), timeout: .seconds(1)) {
+                answered = a.pid == getpid() && !a.refused
+            }
+            return answered
+        }
+        #expect(answered, "the channel answers once the silent connections are gone")
+    }
 }
 
 private extension String {
@@ -232,4 +289,5 @@ private extension String {
         }
         return count
     }
+
 }

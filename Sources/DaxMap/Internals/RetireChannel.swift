@@ -19,7 +19,12 @@ final class RetireChannel: Sendable {
         var listening = false
         var devices: [ObjectIdentifier: Entry] = [:]
         var refused = 0
+        var serving = 0
     }
+
+    /// Requests served at once; more connections are closed unanswered, so a
+    /// local user who opens thousands cannot exhaust this process's threads.
+    static let maximumServing = 8
 
     private let state = Locked(State())
 
@@ -53,7 +58,17 @@ final class RetireChannel: Sendable {
                 if Glibc.errno != EINTR { usleep(100_000) } // EMFILE and the like: try again later
                 continue
             }
-            if !DetachedThread.start(name: "daxmap-retire", { self.serve(connection) }) { serve(connection) }
+            let admitted = state.withLock { s -> Bool in
+                guard s.serving < Self.maximumServing else { return false }
+                s.serving += 1
+                return true
+            }
+            guard admitted else { Syscalls.close(connection); continue }
+            let serveOne: @Sendable () -> Void = {
+                self.serve(connection)
+                self.state.withLock { $0.serving -= 1 }
+            }
+            if !DetachedThread.start(name: "daxmap-retire", serveOne) { serveOne() }
         }
     }
 

@@ -37,6 +37,12 @@ enum RetireSocket {
             Syscalls.close(fd)
             return .failure(.notDaxmap)
         }
+        // The name is predictable: anyone may bind it first. Only the process
+        // itself is believed (the listener's credentials are taken at listen()).
+        guard peerCredentials(fd)?.pid == pid else {
+            Syscalls.close(fd)
+            return .failure(.notDaxmap)
+        }
         return .success(fd)
     }
 
@@ -71,11 +77,14 @@ enum RetireSocket {
     }
 
     /// The peer's uid (`SO_PEERCRED`), nil when the kernel does not say.
-    static func peerUID(_ fd: CInt) -> uid_t? {
+    static func peerUID(_ fd: CInt) -> uid_t? { peerCredentials(fd)?.uid }
+
+    /// The peer's pid and uid (`SO_PEERCRED`), nil when the kernel does not say.
+    static func peerCredentials(_ fd: CInt) -> (pid: Int32, uid: uid_t)? {
         var credentials = Credentials(pid: 0, uid: 0, gid: 0)
         var length = socklen_t(MemoryLayout<Credentials>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return nil }
-        return credentials.uid
+        return (credentials.pid, credentials.uid)
     }
 
     private static func withAddress<T>(of pid: Int32, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
