@@ -276,6 +276,18 @@ import Testing
         }
         #expect(answered, "the channel answers once the silent connections are gone")
     }
+
+    /// `--then unbind` of a mounted fsdax device is left to the operator (the unmount
+    /// first): unbinding under a mounted XFS livelocks 7.2.
+    @Test func aMountedBlockDeviceIsFoundInMountinfo() {
+        let info = """
+        22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+        36 22 259:0 / /tmp/mnt\\040dax rw,relatime shared:9 - xfs /dev/pmem0 rw,dax=always
+        """
+        #expect(RetireRemoval.mountPoint(major: 259, minor: 0, mountinfo: info) == "/tmp/mnt\\040dax")
+        #expect(RetireRemoval.mountPoint(major: 259, minor: 1, mountinfo: info) == nil)
+        #expect(RetireRemoval.mountPoint(major: 8, minor: 1, mountinfo: info) == "/")
+    }
 }
 
 private extension String {

@@ -25,6 +25,11 @@ enum RetireRemoval {
         case (.unbind, .charDevice):
             return unbind(sysfs: "/sys/dev/char/\(major):\(minor)", target.path)
         case (.unbind, .blockDevice), (.unbind, .mount):
+            // Unbinding under a mounted file system is what livelocks 7.2 (XFS) and
+            // leaves stale mappings (ext4): the unmount comes first, and is the operator's.
+            if let mountPoint = mountPoint(major: major, minor: minor) {
+                return .leftToOperator("\(major):\(minor) is mounted at \(mountPoint): unmount it, then unbind (daxmap does not unmount)")
+            }
             return unbind(sysfs: "/sys/dev/block/\(major):\(minor)/device", target.path)
         case (.disable, .blockDevice), (.disable, .mount):
             return .leftToOperator("a file system device (\(major):\(minor)): unmount it, then 'ndctl disable-namespace' its namespace; daxmap does not unmount")
@@ -33,6 +38,15 @@ enum RetireRemoval {
         case (.none, _):
             return .notRequested
         }
+    }
+
+    /// Where the block device `major:minor` is mounted (`/proc/self/mountinfo`), if anywhere.
+    static func mountPoint(major: UInt32, minor: UInt32, mountinfo: String? = Syscalls.readText("/proc/self/mountinfo", limit: 1 << 20)) -> String? {
+        for line in (mountinfo ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 4, fields[2] == "\(major):\(minor)" { return String(fields[4]) }
+        }
+        return nil
     }
 
     /// Writes the device's name to its driver's `unbind`.
