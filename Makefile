@@ -10,7 +10,7 @@ DEB_PACKAGES := pkg-config libdaxctl-dev libndctl-dev uuid-dev libpmem2-dev libp
 # are fetched with apt-get download, never installed).
 QEMU_PACKAGES := qemu-system-x86 kmod xfsprogs ndctl daxctl cpio xz-utils e2fsprogs stress-ng python3
 
-.PHONY: all deps qemu-deps build release run test tsan asan bench bench-log qemu-test soak clean
+.PHONY: all deps qemu-deps build release run test tsan asan bench bench-log bench-retire qemu-test soak clean
 
 all: build
 
@@ -76,6 +76,13 @@ bench:
 bench-log:
 	@$(MAKE) --no-print-directory release >&2
 	@$(SWIFT) run -c release --skip-build daxlog-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))
+
+# Planned (retire) vs unplanned (truncation) removal of an emulated device held by
+# PROCESSES (50) daxmap hold processes x HOLDERS (4): exit after the request, p50 and max,
+# fault signals. JSON=1 prints only the JSON array.
+bench-retire:
+	@$(MAKE) --no-print-directory release >&2
+	@python3 Benchmarks/retire_bench.py .build/release/daxmap --processes $(or $(PROCESSES),50) --holders $(or $(HOLDERS),4) $(if $(JSON),--json)
 
 # The kernel matrix: every scenario on Debian's 6.1, 6.12 and 7.2 (KERNELS="6.12" to
 # choose), the removal scenarios also as control runs without daxmap (RUNS=daxmap for
