@@ -22,6 +22,9 @@ public struct DaxError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let blockDeviceNotMappable = Code("blockDeviceNotMappable")
         /// Opening or mapping was refused (EACCES/EPERM).
         public static let permissionDenied = Code("permissionDenied")
+        /// Something else still uses it (EBUSY: a mount with a process's working
+        /// directory or an open file in it).
+        public static let busy = Code("busy")
         /// An offset or length is not a multiple of the device alignment.
         public static let misaligned = Code("misaligned")
         /// A range is empty, or reaches past the end of the device or mapping.

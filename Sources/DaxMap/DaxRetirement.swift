@@ -25,6 +25,12 @@ public enum DaxRetirement {
         case disable
         /// Write the device's name to its driver's `unbind` in sysfs.
         case unbind
+        /// For a file system's device (a `/dev/pmemN` or its mount point):
+        /// unmount every mount of it, then unbind. The order that avoids the
+        /// kernels' fsdax removal defects: 7.2's unbind livelocks under a mounted
+        /// XFS, 6.1's umount oopses after an unbind. A device-dax device is only
+        /// unbound. Nothing is unmounted while a process still holds the device.
+        case unmountUnbind = "unmount-unbind"
     }
 
     /// Extra time after the deadline for daxmap processes to send their answer.

@@ -25,7 +25,7 @@ struct RetireCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Seconds holders have to let go (0 to 86400).")
     var deadline: String = "10"
 
-    @Option(help: "What to do once nobody holds it: none, disable (device-dax) or unbind (sysfs).")
+    @Option(help: "What to do once nobody holds it: none, disable (device-dax), unbind (sysfs; refused under a mounted file system) or unmount-unbind (unmount the file system first, then unbind: the order that avoids the fsdax removal defects of 6.1 and 7.2).")
     var then: DaxRetirement.Removal = .none
 
     @Flag(help: "Print one JSON object instead of the summary.")

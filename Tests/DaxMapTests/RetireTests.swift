@@ -284,9 +284,10 @@ import Testing
         22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
         36 22 259:0 / /tmp/mnt\\040dax rw,relatime shared:9 - xfs /dev/pmem0 rw,dax=always
         """
-        #expect(RetireRemoval.mountPoint(major: 259, minor: 0, mountinfo: info) == "/tmp/mnt\\040dax")
+        #expect(RetireRemoval.mountPoint(major: 259, minor: 0, mountinfo: info) == "/tmp/mnt dax")
         #expect(RetireRemoval.mountPoint(major: 259, minor: 1, mountinfo: info) == nil)
         #expect(RetireRemoval.mountPoint(major: 8, minor: 1, mountinfo: info) == "/")
+        #expect(RetireRemoval.unescaped("a\\134b\\011c\\04") == "a\\b\tc\\04")
     }
 }
 

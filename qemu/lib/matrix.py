@@ -187,6 +187,12 @@ def row_for(vmdir):
         why.append('VM killed at the harness timeout')
     if run == 'daxmap' and r['verdict'] != 'PASS':
         why.append('verdict ' + r['verdict'])
+    # Reproducers (scenarios repro-*): whether the kernel showed the defect.
+    if r['scenario'] and r['scenario'].startswith('repro-'):
+        r['reproducer'] = True
+        r['reproduced'] = {'REPRODUCED': 'yes', 'NOT-REPRODUCED': 'no', 'INCONCLUSIVE': 'inconclusive'}.get(r['verdict'])
+        m = re.search(r'^reproduced ([a-z]+)\|', results, re.M)
+        r['reproducedKind'] = m.group(1) if m else None
     r['graceful'] = (not why) if r['verdict'] != 'SKIP' else None
     r['notGraceful'] = why
     return r
@@ -242,6 +248,9 @@ def table(rows):
             v = 'FAIL: ' + short(r['verdictLine'].split(':', 1)[-1].strip(), 60)
         elif v == 'SKIP':
             v = 'SKIP: ' + short(r['skipped'] or '', 60)
+        elif v in ('REPRODUCED', 'NOT-REPRODUCED', 'INCONCLUSIVE'):
+            v = v + ': ' + short(r['verdictLine'].split(':', 1)[-1].strip(), 60)
+            graceful = '-'
         oops = '-'
         if r['oops']:
             oops = (r.get('oopsAt') or short(r['oops'], 40)) + (f" ({r['oopsComm']})" if r.get('oopsComm') else '')
@@ -270,7 +279,9 @@ def main():
             r = row_for(os.path.join(sd, vm))
             if r:
                 rows.append(r)
-    sorder = ['devdax-discover-map', 'devdax-unbind', 'fsdax-xfs-unbind', 'fsdax-ext4-unbind', 'poison', 'memmap']
+    sorder = ['devdax-discover-map', 'devdax-unbind', 'fsdax-xfs-unbind', 'fsdax-ext4-unbind', 'poison', 'memmap',
+              'inject-scrub', 'retire', 'repro-xfs-unbind-livelock', 'repro-fsdax-umount-oops',
+              'repro-devdax-rebind-refcount', 'repro-ext4-unmap-oops']
     rows.sort(key=lambda r: (sorder.index(r['scenario']) if r['scenario'] in sorder else 99, order.get(r['series'], 9),
                              0 if r['run'] == 'control' else 1))
     json.dump(rows, open(os.path.join(run_dir, 'matrix.json'), 'w'), indent=1)
@@ -279,7 +290,7 @@ def main():
         f.write('# Kernel matrix\n\n' + t + '\n\n')
         f.write('Why a cell is not graceful:\n\n')
         for r in rows:
-            if r['notGraceful'] and r['verdict'] != 'SKIP':
+            if r['notGraceful'] and r['verdict'] != 'SKIP' and not r.get('reproducer'):
                 f.write(f"- {r['scenario']} / {r['kernel']} / {r['run']}: {'; '.join(r['notGraceful'])}\n")
     print()
     print(t)

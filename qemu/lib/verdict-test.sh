@@ -40,4 +40,18 @@ case_ expect-oops KNOWN "$boot[ 9] BUG: unable to handle page fault\n[ 9] RIP: 0
     "ok a\nexpect-oops dax_disassociate_entry|umount oopses\nend\n"
 case_ skip SKIP "$boot" 'skip no CXL\n'
 
+# Reproducers: the guest's conclusion is the verdict; no conclusion is a failure.
+rcase() {
+    local name=$1 want=$2 out got
+    printf '%b' "$3" > "$dir/console"; printf '%b' "$4" > "$dir/result"
+    out=$(repro_verdict "$name" "$dir/console" "$dir/result" 0 10); got=${out%% *}
+    if [ "$got" = "$want" ]; then echo "ok   $name: $out"
+    else echo "FAIL $name: want $want, got: $out"; failures=$((failures + 1)); fi
+}
+rcase repro-hit REPRODUCED "$boot$hung" 'signature x\nreproduced hang|the unbind never returned\n'
+rcase repro-miss NOT-REPRODUCED "$boot" 'not-reproduced the unbind returned in 1 s\nend\n'
+rcase repro-inconclusive INCONCLUSIVE "$boot" 'inconclusive the unbind never returned\n'
+rcase repro-setup FAIL "$boot" 'fail setup: mkfs failed\nend\n'
+rcase repro-noboot FAIL '' ''
+
 [ "$failures" = 0 ] && echo "verdict rules: all cases pass" || { echo "verdict rules: $failures case(s) failed"; exit 1; }

@@ -161,3 +161,62 @@ control_verdict() {
     echo "CONTROL $name: recorded (${sum}hung-task reports: $hung${oops:+; oops: $oops}${fails:+; setup: $fails})"
     return 0
 }
+
+# repro_verdict NAME CONSOLE RESULTS QEMU_RC ELAPSED: a reproducer (scenarios/repro-*.sh,
+# plain processes only) says what the kernel did. Prints "REPRODUCED name: KIND: TEXT" or
+# "NOT-REPRODUCED name: TEXT" (status 0: either is the answer a reproducer exists to give),
+# "INCONCLUSIVE name: TEXT" (status 4, counted with the skips: it could not get to the
+# point, e.g. another defect came first), or "FAIL name: ..." when it said nothing (setup).
+repro_verdict() {
+    local name=$1 console=$2 results=$3 qrc=$4 line kind
+    [ -f "$results" ] || : > "$results"
+    if line=$(grep -a -m1 '^reproduced ' "$results"); then
+        line=${line#reproduced }; kind=${line%%|*}
+        echo "REPRODUCED $name: $kind: ${line#*|}"
+        return 0
+    fi
+    if line=$(grep -a -m1 '^not-reproduced ' "$results"); then
+        echo "NOT-REPRODUCED $name: ${line#not-reproduced }"
+        return 0
+    fi
+    if line=$(grep -a -m1 '^inconclusive ' "$results"); then
+        echo "INCONCLUSIVE $name: ${line#inconclusive }"
+        return 4
+    fi
+    line=$(grep -a -m1 '^fail ' "$results" | sed 's/^fail //')
+    if [ -z "$line" ] && ! grep -aq 'DAXMAP-INIT: chroot ready' "$console"; then line="the guest did not reach the scenario (qemu exit $qrc)"; fi
+    echo "FAIL $name: the reproducer came to no conclusion: ${line:-stopped without a result (qemu exit $qrc)}"
+    return 1
+}
+
+# repro_report DIR: DIR/report.md, for a kernel developer: kernel and config, the qemu
+# command line, the guest steps, the verdict, the console excerpt from the signature on.
+repro_report() {
+    local dir=$1 sig kind
+    sig=$(grep -a -m1 '^signature ' "$dir/share/result.txt" 2>/dev/null | sed 's/^signature //')
+    kind=$(grep -a -m1 '^reproduced ' "$dir/share/result.txt" 2>/dev/null | sed 's/^reproduced //; s/|.*//')
+    {
+        echo "# $(cat "$dir/verdict.txt")"
+        echo
+        echo "- kernel: \`${KERNEL_RELEASE:-?}\` (Debian package version ${KERNEL_PKGVER:-?}; image \`${KERNEL_IMAGE:-?}\`)"
+        echo "- config: \`${KERNEL_CONFIG:-not known: a user kernel}\`"
+        echo "- outcome: ${kind:-not reproduced / inconclusive} (a hang, an oops or a warning, as the console shows below)"
+        echo "- produced by: \`make qemu-test SCENARIO=$(basename "$dir") KERNELS=${series:-...}\` (or \`KERNEL=bzImage MODULES=dir\` for your own build)"
+        echo
+        echo "## qemu command line"
+        echo; echo '```'; cat "$dir/qemu-cmdline.txt" 2>/dev/null; echo '```'
+        echo
+        echo "## Steps in the guest (root, in a chroot of a Debian 12 userland; busybox init)"
+        echo; echo '```'; cat "$dir/share/steps.txt" 2>/dev/null; echo '```'
+        echo
+        echo "## Console excerpt"
+        echo; echo '```'
+        if [ -n "$sig" ] && grep -aqE "$sig" "$dir/console.log"; then
+            local n; n=$(grep -anE "$sig" "$dir/console.log" | head -n1 | cut -d: -f1)
+            sed -n "$((n > 5 ? n - 5 : 1)),$((n + 60))p" "$dir/console.log"
+        else
+            grep -a -A3 'DAXMAP-MARK repro' "$dir/console.log" | head -n 40
+        fi
+        echo '```'
+    } > "$dir/report.md"
+}

@@ -15,6 +15,22 @@ fail() { echo "fail $*" >> "$RESULT_FILE"; say "FAIL: $*"; }
 known() { echo "known $*" >> "$RESULT_FILE"; say "known: $*"; }
 # expect_oops REGEX TEXT: the next step is known to oops this kernel.
 expect_oops() { echo "expect-oops $1|$2" >> "$RESULT_FILE"; say "expecting a kernel oops: $2"; sync; }
+# Reproducers (scenarios repro-*: plain processes only, no daxmap) say what they did and
+# what the kernel did: step CMD (the guest steps, for the report, in $RESULTS/steps.txt),
+# signature REGEX (where the console excerpt of the report starts), then one of
+# reproduced hang|oops|warning TEXT, not_reproduced TEXT, inconclusive TEXT.
+step() { printf '%s\n' "$*" >> "$RESULTS/steps.txt"; say "step: $*"; }
+signature() { echo "signature $*" >> "$RESULT_FILE"; }
+reproduced() { local kind=$1; shift; echo "reproduced $kind|$*" >> "$RESULT_FILE"; say "REPRODUCED ($kind): $*"; sync; }
+not_reproduced() { echo "not-reproduced $*" >> "$RESULT_FILE"; say "not reproduced: $*"; }
+inconclusive() { echo "inconclusive $*" >> "$RESULT_FILE"; say "inconclusive: $*"; }
+# new_oops_since MARK: the first oops/BUG line after MARK and its RIP function, if any.
+new_oops_since() {
+    local first rip
+    first=$(dmesg_since "$1" | grep -m1 -E 'BUG: |Oops: |general protection fault|kernel BUG at') || return 1
+    rip=$(dmesg_since "$1" | grep -m1 -E 'RIP: 0010:' | sed -E 's/.*RIP: 0010://; s/\+0x.*//')
+    printf '%s at %s\n' "$(printf '%s' "$first" | sed -E 's/^\[ *[0-9.]+\] //')" "${rip:-?}"
+}
 # hazard REGEX TEXT: the next steps race a known kernel defect; an oops matching REGEX is it.
 hazard() { echo "hazard $1|$2" >> "$RESULT_FILE"; say "known kernel hazard: $2"; sync; }
 finish() { echo "end" >> "$RESULT_FILE"; say "scenario end"; sync; }

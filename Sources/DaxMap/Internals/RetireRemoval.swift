@@ -31,6 +31,21 @@ enum RetireRemoval {
                 return .leftToOperator("\(major):\(minor) is mounted at \(mountPoint): unmount it, then unbind (daxmap does not unmount)")
             }
             return unbind(sysfs: "/sys/dev/block/\(major):\(minor)/device", target.path)
+        case (.unmountUnbind, .charDevice):
+            return unbind(sysfs: "/sys/dev/char/\(major):\(minor)", target.path)
+        case (.unmountUnbind, .blockDevice), (.unmountUnbind, .mount):
+            // Innermost first: a mount stacked on one of ours would keep it busy.
+            for mountPoint in mountPoints(major: major, minor: minor).reversed() {
+                if umount2(mountPoint, 0) != 0 {
+                    let errno = Errno(rawValue: Glibc.errno)
+                    let why = errno == .resourceBusy
+                        ? "it is busy: a process's working directory or an open file is in it (fuser -vm \(mountPoint)); nothing was unbound"
+                        : "umount failed (\(errno)); nothing was unbound"
+                    return .failed(DaxError(errno == .resourceBusy ? .busy : .system, operation: "unmount",
+                                            path: mountPoint, errno: errno, message: why))
+                }
+            }
+            return unbind(sysfs: "/sys/dev/block/\(major):\(minor)/device", target.path)
         case (.disable, .blockDevice), (.disable, .mount):
             return .leftToOperator("a file system device (\(major):\(minor)): unmount it, then 'ndctl disable-namespace' its namespace; daxmap does not unmount")
         case (_, .file):
@@ -42,11 +57,33 @@ enum RetireRemoval {
 
     /// Where the block device `major:minor` is mounted (`/proc/self/mountinfo`), if anywhere.
     static func mountPoint(major: UInt32, minor: UInt32, mountinfo: String? = Syscalls.readText("/proc/self/mountinfo", limit: 1 << 20)) -> String? {
-        for line in (mountinfo ?? "").split(separator: "\n") {
+        mountPoints(major: major, minor: minor, mountinfo: mountinfo).first
+    }
+
+    /// Every mount of the block device `major:minor`, in mount order, with the
+    /// kernel's octal escapes (`\040` for a space) undone.
+    static func mountPoints(major: UInt32, minor: UInt32, mountinfo: String? = Syscalls.readText("/proc/self/mountinfo", limit: 1 << 20)) -> [String] {
+        (mountinfo ?? "").split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
-            if fields.count > 4, fields[2] == "\(major):\(minor)" { return String(fields[4]) }
+            guard fields.count > 4, fields[2] == "\(major):\(minor)" else { return nil }
+            return unescaped(fields[4])
         }
-        return nil
+    }
+
+    /// `\ooo` octal escapes of mountinfo undone.
+    static func unescaped(_ field: Substring) -> String {
+        var bytes: [UInt8] = []
+        var rest = Array(field.utf8)[...]
+        while let b = rest.popFirst() {
+            if b == UInt8(ascii: "\\"), rest.count >= 3, rest.prefix(3).allSatisfy({ (48...55).contains($0) }) {
+                let digits = rest.prefix(3).map { Int($0) - 48 }
+                bytes.append(UInt8(truncatingIfNeeded: digits[0] * 64 + digits[1] * 8 + digits[2]))
+                rest = rest.dropFirst(3)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Writes the device's name to its driver's `unbind`.
