@@ -14,9 +14,9 @@ sleep 0.5
 signature 'refcount_t|WARNING: |BUG: |Oops: '
 kmark repro
 step "echo $name > /sys/bus/dax/drivers/device_dax/unbind"
-timed "unbind" 30 sh -c "echo $name > /sys/bus/dax/drivers/device_dax/unbind" || { inconclusive "the unbind failed or hung"; finish; exit 0; }
+timed "unbind" 30 sh -c "echo $name > /sys/bus/dax/drivers/device_dax/unbind" || { inconclusive "the unbind failed or hung"; hard_stop "reproducer done"; }
 step "echo $name > /sys/bus/dax/drivers/device_dax/bind"
-timed "re-bind" 30 sh -c "echo $name > /sys/bus/dax/drivers/device_dax/bind" || { inconclusive "the re-bind failed or hung"; finish; exit 0; }
+timed "re-bind" 30 sh -c "echo $name > /sys/bus/dax/drivers/device_dax/bind" || { inconclusive "the re-bind failed or hung"; hard_stop "reproducer done"; }
 sleep 1
 step "kill the sleeper (its descriptor is closed)"
 kill "$holder"; wait "$holder" 2>/dev/null
@@ -26,4 +26,4 @@ o=$(new_oops_since repro)
 if [ -n "$o" ]; then reproduced oops "re-bind with a descriptor open: ${w:+$w; then }$o"
 elif [ -n "$w" ]; then reproduced warning "re-bind with a descriptor open: $w"
 else not_reproduced "re-bind with a descriptor open and its close: no warning, no oops"; fi
-finish
+hard_stop "reproducer done"

@@ -32,4 +32,4 @@ if o=$(new_oops_since repro-munmap); then
 else
     not_reproduced "munmap after the unbind: $(grep '^ext4.heldUnmap=' "$RESULTS/facts.txt" | tail -n1 | cut -d= -f2-)"
 fi
-finish
+hard_stop "reproducer done"

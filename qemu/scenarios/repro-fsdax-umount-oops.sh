@@ -32,8 +32,8 @@ if o=$(new_oops_since repro-umount); then
     else
         inconclusive "umount after the unbind oopsed elsewhere: $o"
     fi
-    finish
+    hard_stop "reproducer done"
     exit 0
 fi
 not_reproduced "umount after the unbind: $(grep '^xfs.umount=' "$RESULTS/facts.txt" | tail -n1 | cut -d= -f2-), no oops"
-finish
+hard_stop "reproducer done"

@@ -24,8 +24,7 @@ kmark repro
 step "echo $PFN > /sys/bus/nd/drivers/nd_pmem/unbind   (XFS still mounted, nothing mapping it)"
 if removal xfs sh -c "echo $PFN > /sys/bus/nd/drivers/nd_pmem/unbind"; then
     not_reproduced "the unbind returned in $(grep '^xfs.removalSeconds=' "$RESULTS/facts.txt" | cut -d= -f2) s (pre-remove: $(dmesg_since repro | grep -q 'about to be removed' && echo yes || echo no))"
-    umount $MNT 2>/dev/null
-    finish
+    hard_stop "reproducer done"
     exit 0
 fi
 if grep -qE "$FRAMES" "$RESULTS/facts.txt" || dmesg | grep -qE "$FRAMES"; then
