@@ -8,7 +8,8 @@
                                     a loop (devdax too: the control runs, where no daxmap shares the device).
   plainmap.py hold PATH SIZE        map PATH shared, store into every page once, print READY, then touch
                                     nothing until SIGUSR1; then munmap, print "unmapped" and exit 0 (what
-                                    the kernel does to a mapping that was idle across a removal).
+                                    the kernel does to a mapping that was idle across a removal); with
+                                    PLAINMAP_KEEP_FD=1 the descriptor stays open until SIGUSR2.
   plainmap.py sentinel-write|sentinel-check PATH OFFSET LENGTH
                                     write (msync) / check a deterministic pattern; check exits 0 iff intact.
 Files are mapped MAP_SHARED_VALIDATE|MAP_SYNC unless PLAINMAP_SYNC=0 (plain MAP_SHARED).
@@ -77,7 +78,7 @@ def main():
         size = int(sys.argv[3])
         if not os.path.exists(path):
             with open(path, "wb") as f: f.truncate(size)
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGUSR2})
         fd, addr, size = open_map(path, size)
         for off in range(0, size, 4096):
             ctypes.memset(addr + off, 0x68, 1)
@@ -86,6 +87,11 @@ def main():
         print("munmap", flush=True)
         r = libc.munmap(ctypes.c_void_p(addr), size)
         print("unmapped", r, flush=True)
+        if os.environ.get("PLAINMAP_KEEP_FD") == "1":
+            # The descriptor stays open until SIGUSR2 (a re-bind in between).
+            signal.sigwait({signal.SIGUSR2})
+            os.close(fd)
+            print("closed", flush=True)
     elif mode.startswith("sentinel-"):
         off, length = int(sys.argv[3]), int(sys.argv[4])
         pat = (b"daxmap-control-sentinel:" * (length // 24 + 1))[:length]
