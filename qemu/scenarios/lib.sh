@@ -18,7 +18,7 @@ expect_oops() { echo "expect-oops $1|$2" >> "$RESULT_FILE"; say "expecting a ker
 # Reproducers (scenarios repro-*: plain processes only, no daxmap) say what they did and
 # what the kernel did: step CMD (the guest steps, for the report, in $RESULTS/steps.txt),
 # signature REGEX (where the console excerpt of the report starts), then one of
-# reproduced hang|oops|warning TEXT, not_reproduced TEXT, inconclusive TEXT.
+# reproduced hang|oops|warning|error TEXT, not_reproduced TEXT, inconclusive TEXT.
 step() { printf '%s\n' "$*" >> "$RESULTS/steps.txt"; say "step: $*"; }
 signature() { echo "signature $*" >> "$RESULT_FILE"; }
 reproduced() { local kind=$1; shift; echo "reproduced $kind|$*" >> "$RESULT_FILE"; say "REPRODUCED ($kind): $*"; sync; }
