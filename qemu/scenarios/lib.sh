@@ -21,7 +21,7 @@ expect_oops() { echo "expect-oops $1|$2" >> "$RESULT_FILE"; say "expecting a ker
 # reproduced hang|oops|warning|error TEXT, not_reproduced TEXT, inconclusive TEXT.
 step() { printf '%s\n' "$*" >> "$RESULTS/steps.txt"; say "step: $*"; }
 signature() { echo "signature $*" >> "$RESULT_FILE"; }
-reproduced() { local kind=$1; shift; echo "reproduced $kind|$*" >> "$RESULT_FILE"; say "REPRODUCED ($kind): $*"; sync; }
+reproduced() { local kind=$1; shift; echo "reproduced $kind|$*" >> "$RESULT_FILE"; say "REPRODUCED ($kind): $*"; }   # no sync: it may block behind what was reproduced
 not_reproduced() { echo "not-reproduced $*" >> "$RESULT_FILE"; say "not reproduced: $*"; }
 inconclusive() { echo "inconclusive $*" >> "$RESULT_FILE"; say "inconclusive: $*"; }
 # new_oops_since MARK: the first oops/BUG line after MARK and its RIP function, if any.
