@@ -183,6 +183,11 @@ import Testing
         (["retire", "/tmp", "--deadline", "nan"], "--deadline must be a number of seconds"),
         (["retire", "/tmp", "--deadline", "1e300"], "--deadline must be a number of seconds"),
         (["retire", "/tmp", "--then", "bogus"], "bogus"),
+        // Not DAX: /dev/null would name every process that has it open; a mount on an
+        // ordinary disk or tmpfs would be unmounted and unbound by --then unmount-unbind.
+        (["retire", "/dev/null", "--then", "unbind"], "not device-dax"),
+        (["holders", "/dev/null"], "not device-dax"),
+        (["retire", "/", "--then", "unmount-unbind"], "is not NVDIMM pmem"),
     ])
     func badInputsAreUsageErrorsNamingWhatAndWhy(args: [String], reason: String) {
         let r = runProgram([cli] + args)

@@ -39,9 +39,16 @@ struct RetireTarget: Sendable, Hashable {
         case S_IFCHR:
             kind = .charDevice
             device = UInt64(st.st_rdev)
+            let (major, minor) = (cdaxmap_dev_major(device), cdaxmap_dev_minor(device))
+            // /dev/null or a tty would "retire" every process that has it open.
+            guard let subsystem = Sysfs.subsystem(ofCharDevice: major, minor: minor), subsystem == "dax" else {
+                throw DaxError(.notADaxDevice, operation: "retire", path: path,
+                               message: "is a character device (\(major):\(minor)) of subsystem '\(Sysfs.subsystem(ofCharDevice: major, minor: minor) ?? "unknown")', not device-dax")
+            }
         case S_IFBLK:
             kind = .blockDevice
             device = UInt64(st.st_rdev)
+            try Self.requirePmem(device, path: path)
         case S_IFDIR:
             // A directory stands for its file system only where it is mounted:
             // any other directory would silently mean the whole file system under it.
@@ -52,6 +59,7 @@ struct RetireTarget: Sendable, Hashable {
             }
             kind = .mount
             device = UInt64(st.st_dev)
+            try Self.requirePmem(device, path: path)
         case S_IFREG:
             kind = .file
             device = UInt64(st.st_dev)
@@ -63,6 +71,18 @@ struct RetireTarget: Sendable, Hashable {
 
     /// The marker and wire name of the target: `char-M-m`, `fs-M-m` (a block
     /// device or a mount: the same file system), `file-M-m-INODE`.
+    /// A block device, or the device of a mount, must be NVDIMM pmem (on the nd
+    /// bus): `--then unmount-unbind` of a mount on an ordinary disk would unmount
+    /// and unbind that disk.
+    private static func requirePmem(_ device: UInt64, path: String) throws(DaxError) {
+        let (major, minor) = (cdaxmap_dev_major(device), cdaxmap_dev_minor(device))
+        let subsystem = Sysfs.subsystem(ofDirectory: "/sys/dev/block/\(major):\(minor)/device")
+        guard subsystem == "nd" else {
+            throw DaxError(.notADaxDevice, operation: "retire", path: path,
+                           message: "its block device \(major):\(minor) is not NVDIMM pmem (device subsystem '\(subsystem ?? "none")'); retire a /dev/pmemN, its DAX mount, a DAX file or a /dev/daxX.Y")
+        }
+    }
+
     var key: String {
         switch kind {
         case .charDevice: Self.charKey(device)
