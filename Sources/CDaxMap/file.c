@@ -5,8 +5,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 unsigned int cdaxmap_dev_major(uint64_t dev) { return major((dev_t)dev); }
 unsigned int cdaxmap_dev_minor(uint64_t dev) { return minor((dev_t)dev); }
@@ -20,4 +23,9 @@ int cdaxmap_file_is_dax(int fd) {
     (void)fd;
     return -ENOSYS;
 #endif
+}
+
+int cdaxmap_memfd(const char *name) {
+    int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
+    return fd >= 0 ? fd : -errno;
 }

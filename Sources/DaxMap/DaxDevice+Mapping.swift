@@ -58,7 +58,9 @@ extension DaxDevice {
                 throw DaxError(.closed, operation: "map", path: path, message: "the device is closed")
             }
             let readOnly = options.readOnly || self.options.readOnly
-            let base = try mapAligned(descriptor: s.descriptor, offset: offset, length: Int(length),
+            // Under a simulation the mappings show the simulated cache, never the file.
+            let fd = s.descriptor < 0 ? s.descriptor : persistenceSimulator?.cacheDescriptor ?? s.descriptor
+            let base = try mapAligned(descriptor: fd, offset: offset, length: Int(length),
                                       readOnly: readOnly, prefault: options.prefault, largePages: options.largePages)
             let id = MappingRegistry.shared.nextID()
             let unit = kind == .deviceDax ? Int(alignment) : Syscalls.pageSize

@@ -107,6 +107,10 @@ extension DaxDevice {
             throw DaxError(.notADaxDevice, operation: "open", path: path,
                            message: "is a character device (\(maj):\(min)) of subsystem '\(subsystem ?? "unknown")', not device-dax")
         }
+        if options.simulation != nil {
+            throw DaxError(.invalidArgument, operation: "open", path: path,
+                           message: "a simulated persistence domain needs an emulated device (a plain file), not device-dax: real memory cannot be made to forget")
+        }
         let (fd, st) = try openDescriptor(path, options)
         // Size and alignment from libdaxctl (daxctl_dev_get_align also covers CXL and
         // hmem devices, which have no nd namespace); sysfs if libdaxctl cannot see it.
@@ -150,6 +154,14 @@ extension DaxDevice {
                                    message: "the file is on a DAX mount but MAP_SYNC was refused (\(errno)); allow page granularity (requiredGranularity: .page) to fall back to msync")
                 }
             }
+        } else if let simulation = options.simulation {
+            // The simulation decides the granularity of an emulated device.
+            granularity = simulation.granularity
+            if let required = options.requiredGranularity, granularity > required {
+                Syscalls.close(fd)
+                throw DaxError(.invalidArgument, operation: "open", path: path,
+                               message: "the simulation is \(granularity) granular, coarser than the \(required) granularity required")
+            }
         } else if let required = options.requiredGranularity, required < .page {
             let errno: Errno
             switch FileProbe.mapSync(fd, readOnly: options.readOnly) {
@@ -160,9 +172,23 @@ extension DaxDevice {
             throw DaxError(.mapSyncUnsupported, operation: "mmap", path: path, errno: errno,
                            message: "\(required) granularity needs MAP_SYNC, which this file system refuses (\(errno)): the file is not on a DAX mount (mount -o dax), use a /dev/daxX.Y device, or accept page granularity")
         }
+        if onDax, options.simulation != nil {
+            Syscalls.close(fd)
+            throw DaxError(.invalidArgument, operation: "open", path: path,
+                           message: "a simulated persistence domain needs an emulated device (a plain file), not a file on a DAX mount")
+        }
         if !onDax {
             // A malformed injection sidecar is refused here, not ignored at map time.
             do throws(DaxError) { _ = try InjectionSidecar(devicePath: path).load(operation: "open") } catch {
+                Syscalls.close(fd)
+                throw error
+            }
+        }
+        var simulator: DaxPersistenceSimulator?
+        if let simulation = options.simulation {
+            do throws(DaxError) {
+                simulator = try DaxPersistenceSimulator.make(simulation, path: path, file: fd, size: UInt64(st.st_size))
+            } catch {
                 Syscalls.close(fd)
                 throw error
             }
@@ -172,7 +198,7 @@ extension DaxDevice {
             granularity: granularity, numaNode: nil,
             badblocks: onDax ? FileBadblocks.of(fd, device: UInt64(st.st_dev)) : [], eventIdentity: eventIdentity,
             identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), rdev: 0),
-            options: options, useMapSync: useMapSync, descriptor: fd)
+            options: options, useMapSync: useMapSync, descriptor: fd, simulator: simulator)
     }
 }
 

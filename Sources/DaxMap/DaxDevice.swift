@@ -36,12 +36,17 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         /// How long a removal waits for holders to release their mappings
         /// before it revokes what is left.
         public var removalDeadline: Duration
+        /// Open an emulated device with a simulated persistence domain, which
+        /// loses what was not persisted when the power fails (a test facility;
+        /// see ``DaxPersistenceSimulation``). Its granularity is the device's.
+        public var simulation: DaxPersistenceSimulation?
 
         public init(requiredGranularity: StoreGranularity? = nil, readOnly: Bool = false,
-                    removalDeadline: Duration = .seconds(2)) {
+                    removalDeadline: Duration = .seconds(2), simulation: DaxPersistenceSimulation? = nil) {
             self.requiredGranularity = requiredGranularity
             self.readOnly = readOnly
             self.removalDeadline = removalDeadline
+            self.simulation = simulation
         }
     }
 
@@ -69,6 +74,8 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     let identity: FileIdentity
     let options: OpenOptions
     let useMapSync: Bool
+    /// The simulated persistence domain, when opened with ``OpenOptions/simulation``.
+    public let persistenceSimulator: DaxPersistenceSimulator?
 
     struct State {
         var lifecycle: Lifecycle = .alive
@@ -87,7 +94,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     init(
         path: String, kind: DaxDeviceKind, size: UInt64, alignment: UInt64, granularity: StoreGranularity,
         numaNode: Int?, badblocks: [Range<UInt64>], eventIdentity: DaxDeviceIdentity?, identity: FileIdentity,
-        options: OpenOptions, useMapSync: Bool, descriptor: CInt
+        options: OpenOptions, useMapSync: Bool, descriptor: CInt, simulator: DaxPersistenceSimulator? = nil
     ) {
         self.path = path
         self.kind = kind
@@ -100,8 +107,10 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         self.identity = identity
         self.options = options
         self.useMapSync = useMapSync
+        self.persistenceSimulator = simulator
         self.state = Locked(State(descriptor: descriptor))
         dispatcher.attach(to: self)
+        simulator?.attach(to: self)
         RetireChannel.shared.register(self)
     }
 

@@ -43,6 +43,13 @@ public enum RemovalSource: String, Sendable, Hashable, CustomStringConvertible {
     /// An operator's planned removal (``DaxRetirement/retire(path:deadline:then:)``,
     /// `daxmap retire`), possibly from another process.
     case `operator`
+    /// A simulated power failure (``DaxPersistenceSimulator``): no warning, so
+    /// every mapping is revoked first and holders are told ``DaxFailure/Kind/removed``.
+    case powerFailure
+
+    /// No warning came: mappings are revoked before holders are told, and told
+    /// the memory is gone rather than asked to release it.
+    public var isAbrupt: Bool { self == .powerFailure }
 
     public var description: String { rawValue }
 }

@@ -91,7 +91,8 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         self.id = id
         self.base = UnsafeAddress(base)
         self.slot = slot
-        self.persistence = PersistenceStrategy(granularity: granularity, nonTemporalThreshold: options.nonTemporalThreshold)
+        self.persistence = PersistenceStrategy(granularity: granularity, nonTemporalThreshold: options.nonTemporalThreshold,
+                                               simulator: device.persistenceSimulator)
         self.stateValue = Atomic(State.open.rawValue)
     }
 
@@ -254,6 +255,11 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         try checkWritable("write", offset)
         try check("write", offset, bytes.count)
         guard let src = bytes.baseAddress, bytes.count > 0 else { return }
+        if let simulator = persistence.simulator {
+            return try simulatedStore(simulator, "write", offset, bytes.count, persist: persist) { dst, done, n, fault in
+                cdaxmap_copy_guarded(dst, src + done, n, 0, &fault)
+            }
+        }
         let nt = persistence.streams(bytes.count)
         var fault = cdaxmap_fault()
         if cdaxmap_copy_guarded(base.pointer + offset, src, bytes.count, nt ? 1 : 0, &fault) != 0 {
@@ -267,6 +273,11 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         try checkWritable("fill", offset)
         try check("fill", offset, count)
         guard count > 0 else { return }
+        if let simulator = persistence.simulator {
+            return try simulatedStore(simulator, "fill", offset, count, persist: persist) { dst, _, n, fault in
+                cdaxmap_fill_guarded(dst, CInt(value), n, 0, &fault)
+            }
+        }
         let nt = persistence.streams(count)
         var fault = cdaxmap_fault()
         if cdaxmap_fill_guarded(base.pointer + offset, CInt(value), count, nt ? 1 : 0, &fault) != 0 {
@@ -288,6 +299,9 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     public func persistAll() throws(DaxError) { try persist(at: 0, count: count) }
 
     private func persistRange(_ offset: Int, _ count: Int, streamed: Bool) throws(DaxError) {
+        if let simulator = persistence.simulator {
+            return try simulator.persist(deviceRange(offset, count), operation: "persist")
+        }
         switch persistence.persist(base.pointer, offset, count, streamed: streamed) {
         case .done:
             return
@@ -350,6 +364,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         var lo: UInt = 0, hi: UInt = 0
         let kind = cdaxmap_range_check(slot, start + UInt(offset), start + UInt(offset + max(count, 1)), &lo, &hi)
         if kind != 0 { throw FaultClassifier(self).error(operation, marked: kind, lo: lo, hi: hi) }
+        try persistence.simulator?.checkPowered(operation, offset: self.offset + UInt64(offset))
         Persistence.prepareThread()
     }
 

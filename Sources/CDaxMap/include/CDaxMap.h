@@ -239,6 +239,10 @@ unsigned int cdaxmap_dev_minor(uint64_t dev);
 /// 1, 0, or -errno (-ENOSYS where the headers lack it).
 int cdaxmap_file_is_dax(int fd);
 
+/// An anonymous memory file (memfd_create, close-on-exec): the "CPU cache" of a
+/// simulated persistence domain. Returns the descriptor or -errno.
+int cdaxmap_memfd(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,14 +11,17 @@ struct PersistenceStrategy: Sendable {
     let flushKind: CInt
     /// Copies and fills of at least this many bytes use non-temporal stores.
     let streamingThreshold: Int
+    /// A simulated persistence domain takes over every store and persist.
+    let simulator: DaxPersistenceSimulator?
 
     /// At page granularity non-temporal stores beat ordinary ones (which read
     /// each line for ownership first) only from about 8 KiB: below, the drain of
     /// the streaming stores costs more than `msync` saves (`make bench`).
     static let pageNonTemporalMinimum = 8 << 10
 
-    init(granularity: StoreGranularity, nonTemporalThreshold: Int) {
+    init(granularity: StoreGranularity, nonTemporalThreshold: Int, simulator: DaxPersistenceSimulator? = nil) {
         self.granularity = granularity
+        self.simulator = simulator
         flushKind = granularity == .cacheLine ? Persistence.flushKind : CInt(CDAXMAP_FLUSH_NONE.rawValue)
         streamingThreshold = granularity == .page
             ? max(nonTemporalThreshold, Self.pageNonTemporalMinimum) : nonTemporalThreshold

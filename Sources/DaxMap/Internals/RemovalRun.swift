@@ -85,17 +85,21 @@ extension FailureDispatcher {
         Telemetry.removalStarted(device: device.path, source: run.source, deadline: run.deadline)
         device.publish(.removalStarted(device: device.path, source: run.source))
 
-        // Notify each holder once, with its mappings; mappings nobody holds are revoked at once.
+        // Notify each holder once, with its mappings; mappings nobody holds are revoked at
+        // once, and after an abrupt end (a power failure) every mapping is, before anyone is told.
         let (held, unheld) = MappingRegistry.shared.holders(of: device)
+        let abrupt = run.source.isAbrupt
         var revoked = unheld.filter { $0.revoke() }.count
+        if abrupt { revoked += held.flatMap(\.mappings).filter { $0.revoke() }.count }
+        let kind: DaxFailure.Kind = abrupt ? .removed : .preRemove
         let calls = HolderCalls()
         let everything = 0..<device.size
         for (holder, mappings) in held {
-            call(holder, DaxFailure(device: device.path, range: everything, kind: .preRemove, mappings: mappings),
+            call(holder, DaxFailure(device: device.path, range: everything, kind: kind, mappings: mappings),
                  calls: calls, then: { if calls.allAnswered { run.poke() } })
         }
         if !held.isEmpty {
-            device.publish(.notified(DaxFailure(device: device.path, range: everything, kind: .preRemove),
+            device.publish(.notified(DaxFailure(device: device.path, range: everything, kind: kind),
                                      holders: held.count))
         }
 
