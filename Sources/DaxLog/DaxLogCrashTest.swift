@@ -73,6 +73,10 @@ public struct DaxLogCrashTest: Sendable {
             throw refuse("writers must be between 1 and 255, not \(configuration.writers)")
         }
         guard configuration.operations >= 1 else { throw refuse("operations must be 1 or more, not \(configuration.operations)") }
+        guard configuration.evictionProbability.isFinite, (0...1).contains(configuration.evictionProbability) else {
+            throw refuse("the eviction probability must be between 0 and 1, not \(configuration.evictionProbability)")
+        }
+        if let n = configuration.skipPersistEvery, n < 1 { throw refuse("skip-persist-every must be 1 or more, not \(n)") }
         let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
         guard configuration.deviceSize >= 4 * page, configuration.deviceSize % page == 0,
               configuration.deviceSize <= 1 << 30 else {

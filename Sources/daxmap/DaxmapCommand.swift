@@ -7,6 +7,7 @@ struct DaxmapCommand: AsyncParsableCommand {
         abstract: "Map DAX memory and survive its failures.",
         subcommands: [ListCommand.self, InfoCommand.self, DemoCommand.self, WatchCommand.self,
                       HoldCommand.self, VerifyCommand.self, PoisonCommand.self, MapCheckCommand.self,
-                      InjectCommand.self, ScrubCommand.self, HoldersCommand.self, RetireCommand.self]
+                      InjectCommand.self, ScrubCommand.self, HoldersCommand.self, RetireCommand.self,
+                      CrashTestCommand.self]
     )
 }

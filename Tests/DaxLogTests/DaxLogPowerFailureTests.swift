@@ -81,6 +81,7 @@ import Testing
             (DaxLogCrashTest.Configuration(cycles: 0), "cycles"),
             (.init(writers: 0), "writers"), (.init(writers: 256), "writers"),
             (.init(operations: 0), "operations"), (.init(deviceSize: 4097), "device size"),
+            (.init(evictionProbability: -0.1), "eviction probability"), (.init(skipPersistEvery: 0), "skip-persist-every"),
         ] {
             #expect { try DaxLogCrashTest(configuration) } throws: {
                 ($0 as? DaxLogError)?.code == .invalidArgument && "\($0)".contains(why)
