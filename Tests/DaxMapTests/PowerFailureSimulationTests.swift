@@ -1,4 +1,5 @@
 import Glibc
+import DaxMapSync
 import Testing
 @testable import DaxMap
 
@@ -187,6 +188,51 @@ import Testing
         #expect(failure.persistsSkipped == 2)
         let survived = (0..<4).map { Self.fileBytes(device.path, ($0 * 4096)..<($0 * 4096 + 64)) == [UInt8](repeating: UInt8($0 + 1), count: 64) }
         #expect(survived == [true, false, true, false])
+    }
+
+    @Test func writesPersistedByEveryThreadSurviveAndAMappingAtAnOffsetWritesThere() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try Self.device(dir, size: 256 << 10, DaxPersistenceSimulation(seed: 6, evictionProbability: 0.2,
+                                                                                    powerFailureAtPoint: 3000))
+        // Eight threads, each its own mapping of its own 32 KiB, appending 100-byte records until the power fails.
+        let acknowledged = Locked<[Int: Int]>([:])
+        await withTaskGroup(of: Void.self) { group in
+            for t in 0..<8 {
+                group.addTask {
+                    guard let m = try? device.map(offset: UInt64(t * 32768), length: 32768) else { return }
+                    for i in 0..<300 {
+                        do { try Self.write(m, UInt8(1 + i % 250), at: i * 100, count: 100, persist: true) } catch { return }
+                        acknowledged.withLock { $0[t] = i + 1 }
+                    }
+                }
+            }
+        }
+        let failure = try #require(device.persistenceSimulator?.powerFailure)
+        #expect(failure.point == 3000)
+        _ = await device.beginRemoval()
+        let counts = acknowledged.withLock { $0 }
+        #expect(counts.values.reduce(0, +) > 50)
+        for (t, n) in counts {
+            for i in 0..<n {
+                let at = t * 32768 + i * 100
+                #expect(Self.fileBytes(device.path, at..<(at + 100)) == [UInt8](repeating: UInt8(1 + i % 250), count: 100),
+                        "thread \(t) record \(i) was acknowledged but is not on the media")
+            }
+        }
+    }
+
+    @Test func anInjectedMediaFailureMeetsASimulatedDevice() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try Self.device(dir, DaxPersistenceSimulation(seed: 10))
+        let m = try device.map()
+        try DaxFaultInjector(device).inject(.media, offset: UInt64(2 * pageSize))
+        #expect { try Self.write(m, 1, at: 2 * pageSize + 8, count: 8, persist: true) } throws: {
+            ($0 as? DaxError)?.code == .mediaFailure
+        }
+        try Self.write(m, 2, at: 0, count: 8, persist: true) // elsewhere the device works
+        #expect(Self.fileBytes(device.path, 0..<8) == [UInt8](repeating: 2, count: 8))
     }
 
     @Test func whatCannotBeSimulatedIsRefusedWithTheReason() throws {
