@@ -84,7 +84,8 @@ extension DaxLog {
         c.next = result.next
         c.lost = []
         for r in result.lost { c.addLost(r) }
-        c.state = result.corrupted ? .failed : .open
+        c.state = .open
+        if !result.stale.isEmpty && !options.readOnly { try eraseStale(&c, m, result.stale, operation: operation) }
         if let previous {
             for r in previous.lost { c.addLost(r.clamped(to: header.headSequence..<UInt64.max)) }
             if previous.next > c.next {
@@ -96,7 +97,23 @@ extension DaxLog {
         }
         c.recovery = DaxLogRecovery(firstSequence: header.headSequence, nextSequence: c.next,
                                     recordCount: c.entries.count, lost: c.lost, failedRanges: result.failed,
-                                    stop: result.stop)
+                                    stop: result.stop, corrupted: result.corrupted)
+    }
+
+    /// Erases the record headers of an append the power cut short, the last
+    /// first and the torn one last, each persisted before the next: a power
+    /// failure in between leaves a shorter chain that the next recovery finds
+    /// (and erases) again, never a record a later append could line up with.
+    private func eraseStale(_ c: inout LogCore, _ m: DaxMapping, _ positions: [UInt64], operation: String) throws(DaxLogError) {
+        let zeros = [UInt8](repeating: 0, count: LogLayout.recordHeader)
+        let capacity = UInt64(self.capacity)
+        for position in positions.reversed() {
+            let at = LogLayout.headerArea + Int(position % capacity)
+            try withBytes(zeros) { (b: UnsafeRawBufferPointer) throws(DaxLogError) in
+                try store(&c, m, .recordStore(index: 0), b, at: at, operation: operation, sequence: nil)
+            }
+            try persist(&c, m, .recordPersist, spans: [at..<(at + LogLayout.recordHeader)], operation: operation, sequence: nil)
+        }
     }
 
     private func format(_ c: inout LogCore, _ m: DaxMapping, operation: String) throws(DaxLogError) -> LogHeader {

@@ -172,7 +172,8 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
         return try core.withLock { (c: inout LogCore) throws(DaxLogError) -> Range<UInt64> in
             try appendLocked(&c, lengths: records.map(\.count)) { i, sequence, generation, buffer in
                 records[i].withUnsafeBytes {
-                    LogLayout.encode(type: LogLayout.typeData, sequence: sequence, bytes: $0, generation: generation, into: buffer)
+                    LogLayout.encode(type: LogLayout.typeData, sequence: sequence, bytes: $0, generation: generation,
+                                     batch: LogLayout.Batch(i, of: records.count), into: buffer)
                 }
             }
         }

@@ -7,13 +7,17 @@ public struct DaxLogRecovery: Sendable, Hashable, CustomStringConvertible {
     public enum StopReason: Sendable, Hashable, CustomStringConvertible {
         /// The next position holds no record of this log: every record written was read.
         case cleanEnd
-        /// The last record was being written when the writer stopped (a crash,
-        /// a kill, a power loss): its checksum fails and nothing follows. It was
-        /// never acknowledged; it is not returned.
+        /// The last append was being written when the writer stopped (a crash,
+        /// a kill, a power loss): its record at `sequence` fails its checksum
+        /// and no later append follows (records of the same append that reached
+        /// the media anyway are erased when the log is opened for writing). It
+        /// was never acknowledged; it is not returned. A corrupted last record
+        /// looks the same: there is nothing after it to tell them apart.
         case tornTail(sequence: UInt64, deviceOffset: UInt64)
-        /// A record fails its checksum but a valid record follows it: the
-        /// media corrupted an acknowledged record. The scan stops there; the
-        /// records from `sequence` on are not returned.
+        /// Not produced any more: a record that fails its checksum while a later
+        /// append is intact is reported in ``DaxLogRecovery/corrupted`` (and
+        /// ``DaxLogRecovery/lost``), and the scan goes on past it. Kept so code
+        /// that matches on it still compiles.
         case checksumMismatch(sequence: UInt64, deviceOffset: UInt64)
         /// A failed range (poison, removed memory) holds the record at
         /// `firstLost` and no later record of this log could be found past it:
@@ -43,23 +47,31 @@ public struct DaxLogRecovery: Sendable, Hashable, CustomStringConvertible {
     public var lost: [Range<UInt64>]
     /// The failed device ranges the scan met.
     public var failedRanges: [DaxFailedRange]
+    /// Sequence numbers whose records fail their checksum while a later append
+    /// is intact: acknowledged records the media corrupted (a torn header is
+    /// recognised when the next record starts within 1 MiB). They are in
+    /// ``lost`` too; the records after them are returned.
+    public var corrupted: [Range<UInt64>]
     /// Why the scan stopped.
     public var stop: StopReason
 
     public init(firstSequence: UInt64, nextSequence: UInt64, recordCount: Int, lost: [Range<UInt64>],
-                failedRanges: [DaxFailedRange], stop: StopReason) {
+                failedRanges: [DaxFailedRange], stop: StopReason, corrupted: [Range<UInt64>] = []) {
         self.firstSequence = firstSequence
         self.nextSequence = nextSequence
         self.recordCount = recordCount
         self.lost = lost
         self.failedRanges = failedRanges
         self.stop = stop
+        self.corrupted = corrupted
     }
 
     /// How many sequence numbers were lost.
     public var lostCount: UInt64 { lost.reduce(0) { $0 + UInt64($1.count) } }
 
     public var description: String {
-        "records \(firstSequence)..<\(nextSequence): \(recordCount) intact, \(lostCount) lost; stopped at \(stop)"
+        "records \(firstSequence)..<\(nextSequence): \(recordCount) intact, \(lostCount) lost"
+            + (corrupted.isEmpty ? "" : " (corrupted: \(corrupted.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")))")
+            + "; stopped at \(stop)"
     }
 }

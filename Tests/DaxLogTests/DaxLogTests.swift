@@ -59,7 +59,8 @@ import Testing
         #expect(try again.append(payload(4)) == 4, "the torn record's place is reused")
     }
 
-    @Test func aCorruptedRecordInTheMiddleStopsTheScanAndRefusesAppends() throws {
+    @Test(arguments: [30, 6]) // a payload byte, then a byte of the header (its length)
+    func aCorruptedRecordInTheMiddleIsLostAndTheRecordsAfterItAreReturned(byteOffset: Int) throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("dev")
@@ -67,14 +68,50 @@ import Testing
         for s in 0..<5 as Range<UInt64> { try log.append(payload(s)) }
         log.close()
         let at = 4096 + LogLayout.recordSize(payload(0).count) + LogLayout.recordSize(payload(1).count)
-        var byte = readBytes(path, at: at + 30, count: 1)
+        var byte = readBytes(path, at: at + byteOffset, count: 1)
         byte[0] ^= 0x40
-        patch(path, at: at + 30, byte)
+        patch(path, at: at + byteOffset, byte)
         let again = try DaxLog.open(device: try DaxDevice.open(path), options: .init(creation: .never))
-        #expect(again.recovery.stop == .checksumMismatch(sequence: 2, deviceOffset: UInt64(at)))
-        #expect(try again.records().map(\.sequence) == [0, 1])
-        #expect(again.state == .failed)
-        #expect(throws: DaxLogError.self) { try again.append([1]) }
+        #expect(again.recovery.stop == .cleanEnd)
+        #expect(again.recovery.corrupted == [2..<3] && again.recovery.lost == [2..<3])
+        #expect(try again.records().map(\.sequence) == [0, 1, 3, 4])
+        #expect(again.state == .open && again.nextSequence == 5)
+        #expect(try again.append(payload(5)) == 5)
+        again.close()
+        let third = try DaxLog.open(device: try DaxDevice.open(path), options: .init(creation: .never))
+        #expect(try third.records().map(\.sequence) == [0, 1, 3, 4, 5] && third.recovery.corrupted == [2..<3])
+    }
+
+    /// A batch the power cut short: a later record of it reached the media, an earlier one did not.
+    @Test func aTornBatchIsATornTailAndItsStaleRecordsAreErased() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("dev")
+        let log = try DaxLog.open(device: try DaxDevice.createEmulated(at: path, size: 1 << 20))
+        for s in 0..<3 as Range<UInt64> { try log.append(payload(s)) }
+        try log.append(contentsOf: (3..<7 as Range<UInt64>).map(payload))
+        log.close()
+        var at = 4096
+        for s in 0..<4 as Range<UInt64> { at += s < 3 ? LogLayout.recordSize(payload(s).count) : 0 }
+        // Record 3 (the batch's first) torn; 4, 5, 6 intact, as eviction can leave them.
+        var byte = readBytes(path, at: at + 40, count: 1)
+        byte[0] ^= 0x01
+        patch(path, at: at + 40, byte)
+        let again = try DaxLog.open(device: try DaxDevice.open(path), options: .init(creation: .never))
+        #expect(again.recovery.stop == .tornTail(sequence: 3, deviceOffset: UInt64(at)))
+        #expect(again.recovery.corrupted.isEmpty && again.recovery.lost.isEmpty)
+        #expect(try again.records().map(\.sequence) == [0, 1, 2] && again.state == .open)
+        // Erased: the batch's record headers are zeros now.
+        var position = at
+        for s in 3..<7 as Range<UInt64> {
+            #expect(readBytes(path, at: position, count: LogLayout.recordHeader).allSatisfy { $0 == 0 }, "record \(s)")
+            position += LogLayout.recordSize(payload(s).count)
+        }
+        // New records of other sizes go where the batch was; none of its records comes back.
+        try again.append([UInt8](repeating: 9, count: payload(3).count))
+        again.close()
+        let third = try DaxLog.open(device: try DaxDevice.open(path), options: .init(creation: .never))
+        #expect(try third.records().map(\.sequence) == [0, 1, 2, 3] && third.recovery.stop == .cleanEnd)
     }
 
     @Test func somethingElseIsRefusedAndLeftUntouchedUnlessOverwriteIsAsked() throws {

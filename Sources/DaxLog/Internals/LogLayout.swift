@@ -5,8 +5,14 @@
 ///                  one with the higher epoch wins, so a torn header update
 ///                  falls back to the previous one
 /// [4096, length)   the data area, a circle of records at 8-byte alignment
-/// record           crc32c u32 · length u32 · sequence u64 · type u32 · 0 u32 · bytes · 0-padding to 8
+/// record           crc32c u32 · length u32 · sequence u64 · type u32 · batch index u16 ·
+///                  batch rest u16 · bytes · 0-padding to 8
 /// ```
+/// The batch fields say where a record stands in its append: its index and how
+/// many records of the same append follow it (both saturate at 65535; a single
+/// record is 0, 0). Recovery needs them to tell a batch the power cut in the
+/// middle (an unacknowledged tail, whose later records may have reached the
+/// media before an earlier one) from a corrupted acknowledged record.
 /// The record checksum covers everything after its own field, seeded with the
 /// log's generation (chosen at format), so records of an earlier log in the
 /// same region never pass. A record is valid only with the sequence number
@@ -33,12 +39,13 @@ enum LogLayout {
 
     /// Encodes a record into `buffer` (at least `recordSize(bytes.count)` bytes).
     static func encode(type: UInt32, sequence: UInt64, bytes: UnsafeRawBufferPointer, generation: UInt64,
-                       into buffer: UnsafeMutableRawBufferPointer) {
+                       batch: Batch = .single, into buffer: UnsafeMutableRawBufferPointer) {
         let size = recordSize(bytes.count)
         buffer.storeBytes(of: UInt32(bytes.count).littleEndian, toByteOffset: 4, as: UInt32.self)
         buffer.storeBytes(of: sequence.littleEndian, toByteOffset: 8, as: UInt64.self)
         buffer.storeBytes(of: type.littleEndian, toByteOffset: 16, as: UInt32.self)
-        buffer.storeBytes(of: UInt32(0), toByteOffset: 20, as: UInt32.self)
+        buffer.storeBytes(of: batch.index.littleEndian, toByteOffset: 20, as: UInt16.self)
+        buffer.storeBytes(of: batch.rest.littleEndian, toByteOffset: 22, as: UInt16.self)
         if let src = bytes.baseAddress, bytes.count > 0 {
             (buffer.baseAddress! + recordHeader).copyMemory(from: src, byteCount: bytes.count)
         }
@@ -49,12 +56,31 @@ enum LogLayout {
 
     static func seed(_ generation: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: generation ^ (generation >> 32)) }
 
+    /// Where a record stands in its append (saturating at 65535).
+    struct Batch: Sendable {
+        var index: UInt16
+        var rest: UInt16
+        static let single = Batch(index: 0, rest: 0)
+
+        init(index: UInt16, rest: UInt16) {
+            self.index = index
+            self.rest = rest
+        }
+
+        /// Record `i` of an append of `count` records.
+        init(_ i: Int, of count: Int) {
+            index = UInt16(min(i, 0xFFFF))
+            rest = UInt16(min(count - 1 - i, 0xFFFF))
+        }
+    }
+
     /// A decoded record header (not yet checksum-verified).
     struct RecordHeader {
         var crc: UInt32
         var length: Int
         var sequence: UInt64
         var type: UInt32
+        var batch: Batch
         var size: Int { LogLayout.recordSize(length) }
     }
 
@@ -62,12 +88,13 @@ enum LogLayout {
         guard b.count >= recordHeader else { return nil }
         let length = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
         let type = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
-        let zero = b.loadUnaligned(fromByteOffset: 20, as: UInt32.self)
-        guard (typeData...typeGap).contains(type), zero == 0, length <= UInt32(maximumPayload) else { return nil }
+        guard (typeData...typeGap).contains(type), length <= UInt32(maximumPayload) else { return nil }
         return RecordHeader(crc: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 0, as: UInt32.self)),
                             length: Int(length),
                             sequence: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
-                            type: type)
+                            type: type,
+                            batch: Batch(index: UInt16(littleEndian: b.loadUnaligned(fromByteOffset: 20, as: UInt16.self)),
+                                         rest: UInt16(littleEndian: b.loadUnaligned(fromByteOffset: 22, as: UInt16.self))))
     }
 
     /// Whether a whole record (header and padded bytes) passes its checksum.

@@ -18,9 +18,17 @@ struct LogScanner {
         var lost: [Range<UInt64>] = []
         var failed: [DaxFailedRange] = []
         var stop: DaxLogRecovery.StopReason = .cleanEnd
-        /// A corrupted acknowledged record: appends must not overwrite what follows.
-        var corrupted = false
+        /// Sequence numbers whose records the media corrupted (a later record is intact); also in `lost`.
+        var corrupted: [Range<UInt64>] = []
+        /// Positions of the records of an append the power cut short, its torn
+        /// record first: later ones may have reached the media before it. They
+        /// are erased (last first) before the log appends over them, or a later
+        /// scan could take one for a record of its own.
+        var stale: [UInt64] = []
     }
+
+    /// How far past a record that is not intact recovery looks for the next one.
+    static let resyncWindow: UInt64 = 1 << 20
 
     /// Reads `count` bytes at data-area place `place` into `buffer`.
     private func read(_ place: UInt64, _ count: Int, _ buffer: inout [UInt8]) -> DaxError? {
@@ -65,12 +73,18 @@ struct LogScanner {
                 continue
             }
             let rawSequence = buffer.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
-            guard let h = buffer.withUnsafeBytes({ LogLayout.decodeHeader($0) }), h.sequence == expected,
-                  UInt64(h.size) <= room else {
-                // Not a record of ours here: the end, or a header torn mid-store.
+            let decoded = buffer.withUnsafeBytes { LogLayout.decodeHeader($0) }
+            guard let h = decoded, h.sequence == expected, UInt64(h.size) <= room else {
+                // Not a record of ours here: the end (zeros, or an earlier lap's record),
+                // a header torn mid-store, or a corrupted one with records after it.
                 let blank = buffer.prefix(LogLayout.recordHeader).allSatisfy { $0 == 0 }
-                if rawSequence == expected && !blank { r.stop = .tornTail(sequence: expected, deviceOffset: dataDeviceOffset + place) }
-                break
+                let earlierLap = decoded.map { $0.sequence < expected && UInt64($0.size) <= room } == true
+                    && record(at: position, accepted: 0..<expected, &buffer) != nil
+                if blank || earlierLap { break }
+                guard let resumed = resync(at: position, expected: expected, torn: rawSequence == expected, end: end, &r, &buffer)
+                else { break }
+                (position, expected) = resumed
+                continue
             }
             if let e = read(place, h.size, &buffer) {
                 guard let resumed = pastFailure(e, at: position, expected: expected, end: end, &r, &buffer) else { break }
@@ -78,18 +92,10 @@ struct LogScanner {
                 continue
             }
             guard buffer.withUnsafeBytes({ LogLayout.verify($0, h, generation: header.generation) }) else {
-                // Torn (the last store) or corrupted (a later record is intact)?
-                var probe = [UInt8]()
-                let after = position + UInt64(h.size)
-                let following = record(at: after, accepted: (expected + 1)..<(expected + 2), &probe) != nil
-                    || record(at: after + (capacity - after % capacity), accepted: (expected + 1)..<(expected + 2), &probe) != nil
-                if following {
-                    r.stop = .checksumMismatch(sequence: expected, deviceOffset: dataDeviceOffset + place)
-                    r.corrupted = true
-                } else {
-                    r.stop = .tornTail(sequence: expected, deviceOffset: dataDeviceOffset + place)
-                }
-                break scanning
+                // Torn (the last append) or corrupted (a later append is intact)?
+                guard let resumed = resync(at: position, expected: expected, torn: true, end: end, &r, &buffer) else { break }
+                (position, expected) = resumed
+                continue
             }
             switch h.type {
             case LogLayout.typePad:
@@ -129,28 +135,89 @@ struct LogScanner {
             skip = max(8, (failedEnd - dataDeviceOffset - place + 7) & ~7)
         }
         // Plausible numbers: no more records than fit in the rest of the lap.
-        let accepted = expected..<(expected + capacity / 8 + 1)
-        var candidate = position + skip
-        while candidate < end {
+        if let (candidate, h) = firstRecord(from: position + skip, accepted: expected..<(expected + capacity / 8 + 1),
+                                            limit: end, &buffer) {
+            if h.sequence > expected { r.lost.append(expected..<h.sequence) }
+            return (candidate, h.sequence)
+        }
+        r.stop = .failedRange(failed, firstLost: expected)
+        r.tail = min(position + skip, end)
+        return nil
+    }
+
+    /// The first valid record of this log from logical position `start` on
+    /// (before `limit`) with a sequence number in `accepted`, stepping over failed pages.
+    private func firstRecord(from start: UInt64, accepted: Range<UInt64>, limit: UInt64,
+                             _ buffer: inout [UInt8]) -> (UInt64, LogLayout.RecordHeader)? {
+        var candidate = start
+        while candidate < limit {
             let p = candidate % capacity
             if capacity - p < UInt64(LogLayout.recordHeader) {
                 candidate += capacity - p
                 continue
             }
-            if let h = record(at: candidate, accepted: accepted, &buffer) {
-                if h.sequence > expected { r.lost.append(expected..<h.sequence) }
-                return (candidate, h.sequence)
-            }
-            if let e2 = read(p, 8, &buffer) {
-                // Another failed page: jump past it.
-                let next = (e2.offset ?? (dataDeviceOffset + p)) + max(e2.length ?? 4096, 8)
+            if let h = record(at: candidate, accepted: accepted, &buffer) { return (candidate, h) }
+            if let e = read(p, 8, &buffer) {
+                // A failed page: jump past it.
+                let next = (e.offset ?? (dataDeviceOffset + p)) + max(e.length ?? 4096, 8)
                 candidate += max(8, next > dataDeviceOffset + p ? (next - dataDeviceOffset - p + 7) & ~7 : 8)
                 continue
             }
             candidate += 8
         }
-        r.stop = .failedRange(failed, firstLost: expected)
-        r.tail = min(position + skip, end)
         return nil
+    }
+
+    /// The record `sequence` right after the record `h` at `position` (or, past
+    /// a pad, at the start of the next lap), and the pad's position if one was skipped.
+    private func record(after position: UInt64, _ h: LogLayout.RecordHeader, sequence: UInt64,
+                        _ buffer: inout [UInt8]) -> (position: UInt64, header: LogLayout.RecordHeader, pad: UInt64?)? {
+        let after = position + UInt64(h.size)
+        let accepted = sequence..<(sequence + 1)
+        if let n = record(at: after, accepted: accepted, &buffer) { return (after, n, nil) }
+        let lap = after + (capacity - after % capacity)
+        guard lap != after, let n = record(at: lap, accepted: accepted, &buffer) else { return nil }
+        return (lap, n, capacity - after % capacity >= UInt64(LogLayout.recordHeader) ? after : nil)
+    }
+
+    /// The bytes at `position` should be record `expected` and are not intact
+    /// (`torn`: they claim to be). A later record of this log nearby decides:
+    /// none — a torn tail (when `torn`) or the end; one of the same append,
+    /// which no later append follows — the power cut that append short, a torn
+    /// tail whose stale records are to be erased; otherwise the record was
+    /// acknowledged and the media corrupted it: its numbers are lost, the scan
+    /// goes on. Returns where to go on, or nil (the scan stops).
+    private func resync(at position: UInt64, expected: UInt64, torn: Bool, end: UInt64,
+                        _ r: inout Result, _ buffer: inout [UInt8]) -> (UInt64, UInt64)? {
+        let place = position % capacity
+        let window = min(capacity, Self.resyncWindow)
+        guard let (found, q) = firstRecord(from: position + 8, accepted: (expected + 1)..<(expected + 1 + window / 8),
+                                           limit: min(position + window, end), &buffer) else {
+            if torn { r.stop = .tornTail(sequence: expected, deviceOffset: dataDeviceOffset + place) }
+            return nil
+        }
+        // Of the same append as `expected` (its index reaches back to it)?
+        if q.batch.index == 0xFFFF || UInt64(q.batch.index) >= q.sequence - expected {
+            var chain = [position, found], at = found, last = q
+            var complete = true
+            while last.batch.rest > 0 {
+                guard let n = record(after: at, last, sequence: last.sequence + 1, &buffer) else {
+                    complete = false
+                    break
+                }
+                if let pad = n.pad { chain.append(pad) }
+                chain.append(n.position)
+                (at, last) = (n.position, n.header)
+            }
+            let followed = complete && record(after: at, last, sequence: last.sequence + 1, &buffer) != nil
+            if !followed {
+                r.stop = .tornTail(sequence: expected, deviceOffset: dataDeviceOffset + place)
+                r.stale = chain
+                return nil
+            }
+        }
+        r.lost.append(expected..<q.sequence)
+        r.corrupted.append(expected..<q.sequence)
+        return (found, q.sequence)
     }
 }
