@@ -34,10 +34,15 @@ public struct DaxLogCrashTest: Sendable {
         /// Breaks the log's persistence on purpose (see
         /// ``DaxPersistenceSimulation/skipPersistEvery``): the run must then report losses.
         public var skipPersistEvery: Int?
+        /// Each cycle goes on with the log the previous power failure left (its
+        /// recovery then runs under the simulation, and the power may fail in it
+        /// too), and checks everything acknowledged since the last fresh device;
+        /// after a failed cycle the next starts fresh. False: a fresh device every cycle.
+        public var continuing: Bool
 
         public init(cycles: Int = 200, seed: UInt64? = nil, writers: Int = 4, operations: Int = 40,
                     deviceSize: UInt64 = 256 << 10, granularity: StoreGranularity = .cacheLine,
-                    evictionProbability: Double = 0, skipPersistEvery: Int? = nil) {
+                    evictionProbability: Double = 0, skipPersistEvery: Int? = nil, continuing: Bool = true) {
             self.cycles = cycles
             self.seed = seed
             self.writers = writers
@@ -46,6 +51,7 @@ public struct DaxLogCrashTest: Sendable {
             self.granularity = granularity
             self.evictionProbability = evictionProbability
             self.skipPersistEvery = skipPersistEvery
+            self.continuing = continuing
         }
     }
 
@@ -96,8 +102,11 @@ public struct DaxLogCrashTest: Sendable {
         var report = DaxLogCrashTestReport(seed: seed, cycles: 0, recordsAcknowledged: 0, recordsRecovered: 0, recordsLost: 0,
                                            recordsCorrupt: 0, tornTails: 0, checkpointsLost: 0, unitsEvicted: 0,
                                            persistsSkipped: 0, powerFailures: [:], failedCycles: [])
+        var carried: CrashLedger?
         for index in 0..<configuration.cycles {
-            let cycle = try await runCycle(index, path: path)
+            let (cycle, ledger) = try await runCycle(index, path: path, powerFailure: .random, continuing: carried)
+            // The next cycle goes on with this log, unless this one failed: then a fresh device.
+            carried = configuration.continuing && cycle.passed ? ledger : nil
             report.cycles += 1
             report.recordsAcknowledged += cycle.acknowledged
             report.recordsRecovered += cycle.recovered
@@ -114,20 +123,33 @@ public struct DaxLogCrashTest: Sendable {
         return report
     }
 
-    /// Runs cycle `index` (its seed derives from the run's) with the power failing at `point`.
+    /// Runs cycle `index` (its seed derives from the run's) on a fresh device,
+    /// with the power failing at `point` of its workload.
     public func runCycle(_ index: Int, path: String, powerFailure point: PowerFailurePoint = .random)
         async throws(DaxLogError) -> DaxLogCrashTestCycle {
+        try await runCycle(index, path: path, powerFailure: point, continuing: nil).cycle
+    }
+
+    /// One cycle: on a fresh device, or (`continuing`, what the previous cycles
+    /// acknowledged) on the log the previous power failure left, whose
+    /// recovery — erasing a torn append, writing a gap — the power may cut too.
+    private func runCycle(_ index: Int, path: String, powerFailure point: PowerFailurePoint,
+                          continuing: CrashLedger?) async throws(DaxLogError) -> (cycle: DaxLogCrashTestCycle, ledger: CrashLedger) {
         let cycleSeed = CrashPayload.mix(seed &+ UInt64(index))
         var cycle = DaxLogCrashTestCycle(index: index, seed: cycleSeed, powerFailure: nil, workloadPoints: 0, appendsBegun: 0,
                                          acknowledged: 0, checkpoints: 0, recovered: 0, lost: 0, corrupt: 0, tornTail: false,
                                          checkpointLost: false, recoveryStop: "", error: nil)
-        try freshDevice(path)
+        if continuing == nil { try freshDevice(path) }
+        var ledger = continuing ?? CrashLedger(writers: configuration.writers)
+        let acknowledgedBefore = ledger.acknowledged.count, checkpointsBefore = ledger.checkpoints
         let simulation = DaxPersistenceSimulation(granularity: configuration.granularity, seed: cycleSeed,
                                                   evictionProbability: configuration.evictionProbability,
                                                   skipPersistEvery: configuration.skipPersistEvery)
         let device = try device(path, DaxDevice.OpenOptions(removalDeadline: .seconds(1), simulation: simulation))
         guard let simulator = device.persistenceSimulator else { preconditionFailure("opened without its simulation") }
-        let log = try DaxLog.open(device: device, options: .init(creation: .ifBlank))
+        // A fresh log is made with the power on; a continued one is recovered under the simulation.
+        var log: DaxLog?
+        if continuing == nil { log = try DaxLog.open(device: device, options: .init(creation: .ifBlank)) }
         let start = simulator.points
         switch point {
         case .random:
@@ -139,23 +161,26 @@ public struct DaxLogCrashTest: Sendable {
         case .afterWorkload:
             break
         }
-
-        var ledger = CrashLedger()
-        cycle.error = workload(log, simulator, seed: cycleSeed, ledger: &ledger, begun: &cycle.appendsBegun)
-        cycle.acknowledged = ledger.acknowledged.count
-        cycle.checkpoints = ledger.checkpoints
+        if log == nil {
+            do throws(DaxLogError) { log = try DaxLog.open(device: device, options: .init(creation: .never)) } catch {
+                if simulator.isPowered { cycle.error = "the log did not open again with the power on: \(error)" }
+            }
+        }
+        if let log { cycle.error = workload(log, simulator, seed: seed, ledger: &ledger, begun: &cycle.appendsBegun) }
+        cycle.acknowledged = ledger.acknowledged.count - acknowledgedBefore
+        cycle.checkpoints = ledger.checkpoints - checkpointsBefore
         cycle.workloadPoints = simulator.points - start
         cycle.powerFailure = await simulator.failPower() // returns the scheduled one if it came
-        log.close()
+        log?.close()
         device.close()
 
-        // Recovery: the device as the next boot finds it, no simulation.
+        // Recovery: the device as the next boot finds it, read-only (the next cycle's open does the writing).
         do throws(DaxLogError) {
-            let again = try self.device(path, DaxDevice.OpenOptions())
+            let again = try self.device(path, DaxDevice.OpenOptions(readOnly: true))
             defer { again.close() }
-            let recovered = try DaxLog.open(device: again, options: .init(creation: .never))
+            let recovered = try DaxLog.open(device: again, options: .init(creation: .never, readOnly: true))
             defer { recovered.close() }
-            let verdict = ledger.check(first: recovered.recovery.firstSequence, records: try recovered.records(), seed: cycleSeed)
+            let verdict = ledger.check(first: recovered.recovery.firstSequence, records: try recovered.records(), seed: seed)
             cycle.recovered = verdict.recovered
             cycle.lost = verdict.lost
             cycle.corrupt = verdict.corrupt
@@ -163,27 +188,26 @@ public struct DaxLogCrashTest: Sendable {
             cycle.recoveryStop = recovered.recovery.stop.description
             if case .tornTail = recovered.recovery.stop { cycle.tornTail = true }
             if !recovered.recovery.lost.isEmpty, cycle.error == nil {
-                cycle.error = "recovery reports sequence numbers lost to failed ranges: \(recovered.recovery.lost)"
+                cycle.error = "recovery reports sequence numbers lost: \(recovered.recovery)"
             }
+            if cycle.passed { ledger.settle(first: recovered.recovery.firstSequence) }
         } catch {
-            cycle.lost = cycle.acknowledged
+            cycle.lost = ledger.acknowledged.count
             cycle.error = "the log could not be recovered: \(error)"
         }
-        return cycle
+        return (cycle, ledger)
     }
 
     /// The writers' turns until the power fails; returns what went wrong otherwise.
     private func workload(_ log: DaxLog, _ simulator: DaxPersistenceSimulator, seed: UInt64,
                           ledger: inout CrashLedger, begun: inout Int) -> String? {
-        var state = seed
+        var state = CrashPayload.mix(seed ^ UInt64(ledger.acknowledged.count) ^ UInt64(log.nextSequence) << 32)
         func draw() -> UInt64 {
             state = CrashPayload.mix(state)
             return state
         }
-        var counters = [UInt32](repeating: 0, count: configuration.writers)
         func next(_ writer: Int) -> [UInt8] {
-            defer { counters[writer] += 1 }
-            return CrashPayload.make(seed: seed, writer: writer, counter: counters[writer])
+            CrashPayload.make(seed: seed, writer: writer, counter: ledger.nextCounter(writer))
         }
         for _ in 0..<configuration.operations {
             let writer = Int(draw() % UInt64(configuration.writers)), choice = draw() % 100
@@ -207,7 +231,8 @@ public struct DaxLogCrashTest: Sendable {
                     let record = next(writer)
                     begun += 1
                     let s = try log.append(record)
-                    ledger.acknowledge(s, writer: writer, counter: counters[writer] - 1)
+                    let claim = CrashPayload.claim(record)!
+                    ledger.acknowledge(s, writer: claim.writer, counter: claim.counter)
                 }
             } catch {
                 return simulator.isPowered ? "the workload failed with the power on: \(error)" : nil

@@ -10,6 +10,16 @@ struct CrashLedger {
     private var discarding: UInt64?
     /// Checkpoints acknowledged.
     private(set) var checkpoints = 0
+    /// Each writer's next record number (begun appends count, acknowledged or not).
+    private var counters: [UInt32]
+
+    init(writers: Int) { counters = [UInt32](repeating: 0, count: writers) }
+
+    /// The number for `writer`'s next record.
+    mutating func nextCounter(_ writer: Int) -> UInt32 {
+        defer { counters[writer] += 1 }
+        return counters[writer]
+    }
 
     mutating func acknowledge(_ sequence: UInt64, writer: Int, counter: UInt32) {
         acknowledged[sequence] = (writer, counter)
@@ -21,6 +31,14 @@ struct CrashLedger {
         discarded = max(discarded, sequence)
         discarding = nil
         checkpoints += 1
+    }
+
+    /// After a recovery that passed: the head it found is where the log is
+    /// (a checkpoint in flight took effect or did not), and what is below it is gone.
+    mutating func settle(first: UInt64) {
+        discarded = max(discarded, first)
+        discarding = nil
+        acknowledged = acknowledged.filter { $0.key >= first }
     }
 
     struct Verdict {

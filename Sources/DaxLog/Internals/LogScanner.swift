@@ -149,19 +149,39 @@ struct LogScanner {
     /// (before `limit`) with a sequence number in `accepted`, stepping over failed pages.
     private func firstRecord(from start: UInt64, accepted: Range<UInt64>, limit: UInt64,
                              _ buffer: inout [UInt8]) -> (UInt64, LogLayout.RecordHeader)? {
+        // Candidates are decoded from 64 KiB read at once; only a plausible
+        // header costs a read of its record and a checksum.
+        let header = UInt64(LogLayout.recordHeader)
+        var chunk = [UInt8](), chunkPlace: UInt64 = 0, chunkCount: UInt64 = 0
         var candidate = start
         while candidate < limit {
             let p = candidate % capacity
-            if capacity - p < UInt64(LogLayout.recordHeader) {
+            if capacity - p < header {
                 candidate += capacity - p
                 continue
             }
-            if let h = record(at: candidate, accepted: accepted, &buffer) { return (candidate, h) }
-            if let e = read(p, 8, &buffer) {
-                // A failed page: jump past it.
-                let next = (e.offset ?? (dataDeviceOffset + p)) + max(e.length ?? 4096, 8)
-                candidate += max(8, next > dataDeviceOffset + p ? (next - dataDeviceOffset - p + 7) & ~7 : 8)
-                continue
+            if p < chunkPlace || p + header > chunkPlace + chunkCount {
+                var n = min(64 << 10, capacity - p)
+                while true {
+                    guard let e = read(p, Int(n), &chunk) else { break }
+                    let failed = e.offset ?? (dataDeviceOffset + p)
+                    if failed >= dataDeviceOffset + p + header {
+                        n = (failed - dataDeviceOffset - p) & ~7 // read up to the failed page
+                        continue
+                    }
+                    n = 0
+                    // A failed page here: jump past it.
+                    let next = failed + max(e.length ?? 4096, 8)
+                    candidate += max(8, next > dataDeviceOffset + p ? (next - dataDeviceOffset - p + 7) & ~7 : 8)
+                    break
+                }
+                guard n > 0 else { continue }
+                (chunkPlace, chunkCount) = (p, n)
+            }
+            let h = chunk.withUnsafeBytes { LogLayout.decodeHeader(UnsafeRawBufferPointer(rebasing: $0[Int(p - chunkPlace)...])) }
+            if let h, accepted.contains(h.sequence), UInt64(h.size) <= capacity - p,
+               let verified = record(at: candidate, accepted: accepted, &buffer) {
+                return (candidate, verified)
             }
             candidate += 8
         }
