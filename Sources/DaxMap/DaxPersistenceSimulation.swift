@@ -41,6 +41,8 @@ public struct DaxPersistenceSimulation: Sendable, Hashable {
     public var evictionProbability: Double
     /// The power fails at this point (1 is the first store, flush or fence
     /// after opening): that point does not happen, nor does anything after it.
+    /// Counted from each open: ``DaxDevice/reopen()`` (same options) fails at
+    /// the same point again; open without it to recover.
     public var powerFailureAtPoint: Int?
     /// Breaks persistence on purpose, to prove a test catches it: every
     /// `skipPersistEvery`-th persist call returns as if done but writes nothing

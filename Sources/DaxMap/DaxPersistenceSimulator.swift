@@ -79,7 +79,16 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
                            message: "an empty file cannot hold a simulated persistence domain; give it a size first")
         }
         let count = Int(size)
-        let media = dup(fd)
+        // The cache is memory: refuse what cannot fit rather than be killed filling it.
+        if case .success(let st) = Syscalls.status(of: fd) {
+            let data = UInt64(max(st.st_blocks, 0)) * 512
+            let memory = UInt64(max(sysconf(Int32(_SC_PHYS_PAGES)), 0)) * UInt64(Syscalls.pageSize)
+            if memory > 0, data > memory / 2 {
+                throw DaxError(.invalidArgument, operation: "open", path: path, length: size,
+                               message: "the simulation keeps a copy of the device in memory: its \(data) bytes of data do not fit in half of this machine's \(memory) bytes of RAM; simulate a smaller device")
+            }
+        }
+        let media = fcntl(fd, F_DUPFD_CLOEXEC, 0)
         guard media >= 0 else {
             throw DaxError(.system, operation: "dup", path: path, errno: Errno(rawValue: errno), message: "cannot keep a descriptor of the media")
         }
@@ -103,14 +112,24 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
         case .success(let p): view = p
         case .failure(let e): throw fail("mmap", e, "cannot map the simulated cache")
         }
-        // The cache starts as the media is: what was persisted before.
+        // The cache starts as the media is: what was persisted before. Only the
+        // file's data is read (holes stay untouched zero pages of the cache).
+        let seekData: CInt = 3, seekHole: CInt = 4 // SEEK_DATA, SEEK_HOLE (Linux), which Glibc does not export
         var done = 0
         while done < count {
-            let n = pread(media, view + done, min(count - done, 1 << 20), off_t(done))
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw fail("pread", Errno(rawValue: errno), "cannot read the device file into the simulated cache", unmap: view) }
-            if n == 0 { break } // shorter than its size a moment ago: the rest reads as zeros
-            done += n
+            let data = lseek(media, off_t(done), seekData)
+            if data < 0 && errno == ENXIO { break } // only a hole is left
+            if data > 0 { done = min(Int(data), count) }
+            let found = data < 0 ? -1 : lseek(media, off_t(done), seekHole)
+            var hole = found < 0 ? count : min(Int(found), count) // no SEEK_DATA/SEEK_HOLE: read it all
+            if hole <= done { hole = count }
+            while done < hole {
+                let n = pread(media, view + done, min(hole - done, 1 << 20), off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw fail("pread", Errno(rawValue: errno), "cannot read the device file into the simulated cache", unmap: view) }
+                if n == 0 { done = count; break } // shorter than its size a moment ago: the rest reads as zeros
+                done += n
+            }
         }
         var seed = configuration.seed ?? 0
         if configuration.seed == nil {

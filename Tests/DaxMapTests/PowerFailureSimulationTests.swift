@@ -235,6 +235,25 @@ import Testing
         #expect(Self.fileBytes(device.path, 0..<8) == [UInt8](repeating: 2, count: 8))
     }
 
+    @Test func aSparseTerabyteFileIsSimulatedWithoutReadingItsHoles() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("sparse.img")
+        let fd = open(path, O_RDWR | O_CREAT, 0o644)
+        #expect(ftruncate(fd, off_t(1) << 40) == 0)
+        #expect(pwrite(fd, [UInt8](repeating: 7, count: 4096), 4096, off_t(1) << 39) == 4096) // data in the middle
+        close(fd)
+        // Reading the holes too would fill a terabyte of memory: this test would not finish.
+        let device = try DaxDevice.open(path, options: .init(simulation: .init(seed: 12)))
+        let m = try device.map(offset: UInt64(1) << 39, length: 1 << 16)
+        var back = [UInt8](repeating: 0, count: 8)
+        try back.withUnsafeMutableBytes { try m.read(at: 0, into: $0) }
+        #expect(back == [UInt8](repeating: 7, count: 8)) // the data region was read into the cache
+        try Self.write(m, 9, at: 8192, count: 64, persist: true)
+        await device.persistenceSimulator?.failPower()
+        #expect(Self.fileBytes(path, ((1 << 39) + 8192)..<((1 << 39) + 8256)) == [UInt8](repeating: 9, count: 64))
+    }
+
     @Test func whatCannotBeSimulatedIsRefusedWithTheReason() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
