@@ -7,10 +7,12 @@ internal import DaxMapSync
 /// A mapped range of a ``DaxDevice``.
 ///
 /// Guarded accesses (``read(at:into:)``, ``write(_:at:persist:)``, ``fill(_:at:count:persist:)``,
-/// ``persist(at:count:)``) turn a fault into a thrown ``DaxError`` (`.mediaFailure`,
-/// `.deviceRemoved`, `.revoked`, `.closed`) instead of a SIGBUS. Raw access
-/// through ``withUnsafeMutableBytes(_:)`` is unguarded: a fault there follows
-/// the mapping's ``FaultPolicy``.
+/// ``persist(at:count:)``, and typed ``load(_:at:)`` / ``store(_:at:persist:)``) turn a
+/// fault into a thrown ``DaxError`` (`.mediaFailure`, `.deviceRemoved`, `.revoked`,
+/// `.closed`) instead of a SIGBUS. Raw access through ``withUnsafeMutableBytes(_:)``,
+/// ``withUnsafeBytes(_:)`` and the checked typed views
+/// ``withUnsafeBufferPointer(of:at:count:_:)`` / ``withUnsafeMutableBufferPointer(of:at:count:_:)``
+/// is unguarded: a fault there follows the mapping's ``FaultPolicy``.
 ///
 /// Lifetime: ``close()`` releases the device memory at once (the range becomes
 /// a `PROT_NONE` reservation, so a stale pointer cannot reach other memory);
@@ -346,7 +348,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         return try body(UnsafeRawBufferPointer(start: base.pointer, count: count))
     }
 
-    private func check(_ operation: String, _ offset: Int, _ count: Int) throws(DaxError) {
+    func check(_ operation: String, _ offset: Int, _ count: Int) throws(DaxError) {
         switch state {
         case .open: break
         case .revoked:
