@@ -43,9 +43,10 @@ test: deps
 	./qemu/lib/verdict-test.sh     # the qemu harness's verdict rules, on made-up consoles
 
 # The threaded tests under ThreadSanitizer: writers with faults and removals,
-# the signal tests, the uevent listener, the hold/verify workload, the range-table stress.
+# the signal tests, the uevent listener, the hold/verify workload, the range-table stress,
+# the simulated persistence domain (eight threads to one simulated cache).
 tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|RangeTable'
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|RangeTable|PowerFailureSimulation'
 
 # The whole suite under AddressSanitizer + LeakSanitizer, in its own scratch path.
 # Sanitizer options travel in the environment, so the CLI tests' child processes
