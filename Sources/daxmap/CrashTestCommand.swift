@@ -17,7 +17,8 @@ struct CrashTestCommand: AsyncParsableCommand {
             PATH: a directory (a scratch device in it, removed at the end), or a file that does not exist yet \
             (created and kept); an existing file is refused, never overwritten. Default: a scratch device in \
             $TMPDIR or /tmp. \
-            Exit status: 0 nothing lost, 2 records lost or corrupt (or a checkpoint undone), 1 an error.
+            Exit status: 0 nothing lost, 2 records lost or corrupt (or a checkpoint undone), 1 an error, \
+            130/143 interrupted by SIGINT/SIGTERM (the scratch device removed).
             """)
 
     @Argument(help: "Where the scratch device goes (a directory, or a new file).")
@@ -81,6 +82,13 @@ struct CrashTestCommand: AsyncParsableCommand {
         let place: ScratchDevice
         do { place = try ScratchDevice(path) } catch { throw fail(error) }
         defer { place.finish() }
+        // Interrupted: the scratch device goes too (a kept one stays, as it would at the end).
+        let scratch = place
+        SignalStop.install { sig in
+            scratch.finish()
+            printError("daxmap: crash-test: interrupted by signal \(sig)" + (scratch.kept ? "; the device is kept at \(scratch.path)" : "; scratch device removed"))
+            return 128 + sig
+        }
         if !json {
             printLine("crash-test: \(cycles) cycles on \(place.path) (\(granularity), \(writers) writers, eviction \(evict ? "\(evictionProbability)" : "off")"
                 + (skipPersistEvery.map { ", 1 persist in \($0) skipped on purpose" } ?? "") + "), seed \(test.seed)")

@@ -4,7 +4,7 @@ import Glibc
 /// Where a command that rewrites a device file at will (crash-test) may put it:
 /// a scratch file it made in a directory (removed at the end), or a new file
 /// it created (kept). Never a file that existed before.
-struct ScratchDevice {
+struct ScratchDevice: Sendable {
     let path: String
     /// Created at a path the user named: left in place at the end.
     let kept: Bool

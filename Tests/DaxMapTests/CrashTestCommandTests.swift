@@ -34,6 +34,14 @@ import Testing
         #expect(runShell("ls -A \(quoted(dir.path))").stdout.isEmpty)
     }
 
+    @Test func aTerminatedRunRemovesItsScratchDevice() {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let r = runShell("timeout --preserve-status -s TERM 2 \(quoted(cli)) crash-test \(quoted(dir.path)) --cycles 100000000")
+        #expect(r.status == 143 && r.stderr.contains("interrupted by signal 15; scratch device removed"), "\(r.status) \(r.stderr)")
+        #expect(runShell("ls -A \(quoted(dir.path))").stdout.isEmpty)
+    }
+
     @Test func theSameSeedPrintsTheSameRun() {
         let a = runProgram([cli, "crash-test", "--cycles", "30", "--seed", "77", "--evict", "--json"])
         let b = runProgram([cli, "crash-test", "--cycles", "30", "--seed", "77", "--evict", "--json"])
