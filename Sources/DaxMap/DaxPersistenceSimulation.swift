@@ -28,8 +28,8 @@
 ///   so code that relies on "not persisted yet means not on the media" is caught.
 ///   Raw stores (``DaxMapping/withUnsafeMutableBytes(_:)``) reach the file only
 ///   when persisted.
-/// - The cache is this process's: another process opening the file sees only
-///   what was persisted. Replay is exact for one thread: the same seed and the
+/// - The cache belongs to the opened device: another process, or another open
+///   of the same file, sees only what was persisted. Replay is exact for one thread: the same seed and the
 ///   same calls give the same points, evictions and outcome.
 public struct DaxPersistenceSimulation: Sendable, Hashable {
     /// The unit stores are made persistent in: `.cacheLine` (64 bytes, the
