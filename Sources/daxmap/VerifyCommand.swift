@@ -59,7 +59,9 @@ struct VerifyCommand: ParsableCommand {
                         if byNumber[s] == RecordPayload.bytes(holder: entry.holder, sequence: s) {
                             verified += 1
                         } else if firstBad == nil {
-                            firstBad = "\(path) holder \(entry.holder) record \(s): \(byNumber[s] == nil ? "missing (\(log.recovery.stop))" : "wrong bytes")"
+                            let corrupted = log.recovery.corrupted.contains { $0.contains(s) }
+                            let why = corrupted ? "corrupted (checksum mismatch; the records after it are intact)" : "missing (\(log.recovery.stop))"
+                            firstBad = "\(path) holder \(entry.holder) record \(s): \(byNumber[s] == nil ? why : "wrong bytes")"
                         }
                     }
                 }
