@@ -300,7 +300,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     /// Writes back everything stored through this mapping so far.
     public func persistAll() throws(DaxError) { try persist(at: 0, count: count) }
 
-    private func persistRange(_ offset: Int, _ count: Int, streamed: Bool) throws(DaxError) {
+    func persistRange(_ offset: Int, _ count: Int, streamed: Bool) throws(DaxError) {
         if let simulator = persistence.simulator {
             return try simulator.persist(deviceRange(offset, count), operation: "persist")
         }
@@ -328,7 +328,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     }
 
     /// A store into a read-only mapping would be a SIGSEGV (read as "revoked"): refuse it.
-    private func checkWritable(_ operation: String, _ offset: Int) throws(DaxError) {
+    func checkWritable(_ operation: String, _ offset: Int) throws(DaxError) {
         guard options.readOnly || device.options.readOnly else { return }
         throw DaxError(.permissionDenied, operation: operation, path: device.path, offset: self.offset + UInt64(max(offset, 0)),
                        message: "the mapping is read-only (the device or the mapping was opened read-only)")
