@@ -129,7 +129,8 @@ func persistDescription(_ g: StoreGranularity) -> String {
 /// Benchmark 1b: cache-line persistence semantics measured on the same target,
 /// whatever its real granularity (on /dev/shm this is an emulation: DRAM is not
 /// persistent, and daxmap refuses cache-line granularity there).
-func runCacheLineBenchmark(_ target: CopyTarget, options: BenchOptions, source: AlignedBuffer) {
+@discardableResult
+func runCacheLineBenchmark(_ target: CopyTarget, options: BenchOptions, source: AlignedBuffer) -> [CopyRow] {
     let region = target.region
     let flush = flushName(cdaxmap_flush_detect())
     let emulated = target.device.granularity == .page
@@ -169,10 +170,12 @@ func runCacheLineBenchmark(_ target: CopyTarget, options: BenchOptions, source: 
     if let pmem2 { writers.append(Pmem2Writer(pmem2)) }
     var cursors = [Int](repeating: 0, count: writers.count)
     var rows: [[String]] = []
+    var copyRows: [CopyRow] = []
     for block in copyBlocks {
         let r = measureInterleaved(writers, cursors: &cursors, source: source.pointer, block: block,
                                    seconds: options.cellSeconds * 0.8, rounds: options.rounds)
         let p = pmem2 != nil ? r[2] : .nan
+        copyRows.append(CopyRow(block: block, daxmap: r[0], pmem2: p, memcpy: r[1]))
         rows.append([sizeName(block), fixed(r[0], 3), pmem2 != nil ? fixed(p, 3) : "-", fixed(r[1], 3),
                      pmem2 != nil ? fixed(r[0] / p, 3) : "-", fixed(r[0] / r[1], 3)])
     }
@@ -205,6 +208,7 @@ func runCacheLineBenchmark(_ target: CopyTarget, options: BenchOptions, source: 
     report("  (DRAM behind a KVM guest: real PMem/CXL media can shift the crossover)")
     report()
     withExtendedLifetime((mapping, pmem2, raw)) {}
+    return copyRows
 }
 
 /// The non-temporal threshold at page granularity: daxmap's page path (guarded

@@ -68,6 +68,7 @@ private func measureOne(_ writer: any BlockWriter, source: UnsafeRawPointer, blo
         throughput(w, source: source, block: block, seconds: seconds, cursor: &cursor)
     }
     if let w = writer as? DaxmapWriter { return run(w) }
+    if let w = writer as? DaxmapParallelWriter { return run(w) }
     if let w = writer as? Pmem2Writer { return run(w) }
     if let w = writer as? MemcpyWriter { return run(w) }
     if let w = writer as? DaxmapCacheLineWriter { return run(w) }

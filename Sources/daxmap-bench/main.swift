@@ -19,13 +19,16 @@ let started = nowNanoseconds()
 report("daxmap-bench: release build, \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPU(s), flush \(flushName(cdaxmap_flush_detect())), avx512f \(cdaxmap_cpu_has_avx512f() != 0 ? "yes" : "no")")
 report()
 
-var rows: [CopyRow] = []
+var rows: [CopyRow] = [], cacheLineRows: [CopyRow] = [], parallelRows: [ParallelRow] = []
+var pagePath = "page"
 if options.copy || options.cacheLine {
     let target = CopyTarget(path: options.target, workingSet: options.workingSet)
     let source = AlignedBuffer(count: copyBlocks.max()!)
+    pagePath = target.device.granularity == .page ? "page" : "cacheLine"
     if options.copy { rows = runCopyBenchmark(target, options: options, source: source) }
     if options.copy { runPageThresholdBenchmark(target, options: options, source: source) }
-    if options.cacheLine { runCacheLineBenchmark(target, options: options, source: source) }
+    if options.copy { parallelRows = runParallelBenchmark(target, options: options, source: AlignedBuffer(count: parallelBlocks.max()!)) }
+    if options.cacheLine { cacheLineRows = runCacheLineBenchmark(target, options: options, source: source) }
     target.remove()
 }
 if options.copy { runScrubBenchmark(options: options) }
@@ -37,8 +40,13 @@ if options.holder {
 report("total \(fixed(Double(nowNanoseconds() - started) / 1e9, 1)) s")
 
 if options.json {
-    let objects = rows.map {
-        "{\"block\": \($0.block), \"daxmap_gbps\": \(fixed($0.daxmap, 4)), \"libpmem2_gbps\": \(fixed($0.pmem2, 4)), \"memcpy_gbps\": \(fixed($0.memcpy, 4))}"
+    // Every row keeps block/daxmap/libpmem2/memcpy; "path" says which: the target's own
+    // granularity, the cache-line path (emulated on a page target), or parallel (with the limit).
+    func row(_ r: CopyRow, _ path: String) -> String {
+        "{\"block\": \(r.block), \"path\": \"\(path)\", \"daxmap_gbps\": \(fixed(r.daxmap, 4)), \"libpmem2_gbps\": \(r.pmem2.isNaN ? "null" : fixed(r.pmem2, 4)), \"memcpy_gbps\": \(fixed(r.memcpy, 4))}"
+    }
+    let objects = rows.map { row($0, pagePath) } + cacheLineRows.map { row($0, "cacheLine") } + parallelRows.map {
+        "{\"block\": \($0.block), \"path\": \"parallel\", \"daxmap_gbps\": \(fixed($0.daxmap, 4)), \"libpmem2_gbps\": \(fixed($0.pmem2, 4)), \"memcpy_gbps\": \(fixed($0.memcpy, 4)), \"limit_gbps\": \(fixed($0.limit, 4))}"
     }
     writeAll(STDOUT_FILENO, "[" + objects.joined(separator: ", ") + "]\n")
 }
