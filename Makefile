@@ -10,7 +10,7 @@ DEB_PACKAGES := pkg-config libdaxctl-dev libndctl-dev uuid-dev libpmem2-dev libp
 # are fetched with apt-get download, never installed).
 QEMU_PACKAGES := qemu-system-x86 kmod xfsprogs ndctl daxctl cpio xz-utils e2fsprogs stress-ng python3
 
-.PHONY: all deps qemu-deps build release run test tsan asan bench bench-log bench-retire qemu-test soak clean
+.PHONY: all deps bench-deps qemu-deps build release run test tsan asan bench bench-log bench-retire qemu-test soak clean
 
 all: build
 
@@ -20,6 +20,11 @@ deps:
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
+
+# fio (Debian's 3.33, libpmem and dev-dax engines) for `make bench`'s comparison.
+bench-deps:
+	@dpkg-query -W -f='$${Status}' fio 2>/dev/null | grep -q 'install ok installed' || \
+	  { echo "installing: fio"; $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q fio; }
 
 qemu-deps:
 	@missing=$$(for p in $(QEMU_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -64,10 +69,15 @@ asan: deps
 	$(ASAN_ENV) $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan --disable-xctest
 
 # Benchmarks print numbers; they never assert. JSON=1 prints only the JSON array
-# on standard output (the build's own output goes to standard error).
+# on standard output (the build's own output goes to standard error). Then fio on the
+# same target, and a plot of both in $(BENCH_OUT)/bench.svg (copy.json and fio.json beside it).
+BENCH_OUT ?= .bench-out
 bench:
-	@$(MAKE) --no-print-directory release >&2
-	@$(SWIFT) run -c release --skip-build daxmap-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))
+	@$(MAKE) --no-print-directory release bench-deps >&2
+	@mkdir -p $(BENCH_OUT)
+	@$(SWIFT) run -c release --skip-build daxmap-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET)) --json-file $(BENCH_OUT)/copy.json
+	@python3 Benchmarks/fio_bench.py $(if $(TARGET),--target $(TARGET)) --out $(BENCH_OUT)/fio.json $(if $(JSON),>&2)
+	@python3 Benchmarks/plot_bench.py $(BENCH_OUT)/copy.json $(BENCH_OUT)/fio.json $(BENCH_OUT)/bench.svg
 	@# Then the log benchmark; under JSON=1 its output goes to stderr, so stdout stays the copy array.
 	@$(SWIFT) run -c release --skip-build daxlog-bench $(if $(TARGET),--target $(TARGET)) $(if $(JSON),>&2)
 

@@ -4,6 +4,8 @@ import Glibc
 struct BenchOptions {
     /// Print only the copy table as a JSON array on stdout; everything else to stderr.
     var json = false
+    /// Also write that JSON array to this file (what `make bench` plots).
+    var jsonFile: String?
     /// `/dev/daxX.Y`, a file on a DAX mount, or a file (created as an emulated
     /// device when missing). Default: an emulated file on /dev/shm.
     var target: String?
@@ -19,10 +21,11 @@ struct BenchOptions {
     var removalRepeats = 5
 
     static let usage = """
-    usage: daxmap-bench [--json] [--target PATH] [--copy-only | --holder-only]
+    usage: daxmap-bench [--json] [--json-file FILE] [--target PATH] [--copy-only | --holder-only]
                         [--working-set MIB] [--cell-ms MS] [--samples N]
 
       --json           only the copy table, as a JSON array, on stdout (the rest on stderr)
+      --json-file FILE also write that JSON array to FILE
       --target PATH    /dev/daxX.Y, a file on a DAX mount, or a file (created as an
                        emulated device if missing); default: a file on /dev/shm
       --copy-only      the copy+persist tables only (benchmark 1)
@@ -47,6 +50,7 @@ struct BenchOptions {
         while let arg = it.next() {
             switch arg {
             case "--json": o.json = true
+            case "--json-file": o.jsonFile = value(arg)
             case "--target": o.target = value(arg)
             case "--copy-only": o.holder = false
             case "--holder-only": o.copy = false; o.cacheLine = false

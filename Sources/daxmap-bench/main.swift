@@ -39,7 +39,7 @@ if options.holder {
 }
 report("total \(fixed(Double(nowNanoseconds() - started) / 1e9, 1)) s")
 
-if options.json {
+if options.json || options.jsonFile != nil {
     // Every row keeps block/daxmap/libpmem2/memcpy; "path" says which: the target's own
     // granularity, the cache-line path (emulated on a page target), or parallel (with the limit).
     func row(_ r: CopyRow, _ path: String) -> String {
@@ -48,5 +48,12 @@ if options.json {
     let objects = rows.map { row($0, pagePath) } + cacheLineRows.map { row($0, "cacheLine") } + parallelRows.map {
         "{\"block\": \($0.block), \"path\": \"parallel\", \"daxmap_gbps\": \(fixed($0.daxmap, 4)), \"libpmem2_gbps\": \(fixed($0.pmem2, 4)), \"memcpy_gbps\": \(fixed($0.memcpy, 4)), \"limit_gbps\": \(fixed($0.limit, 4))}"
     }
-    writeAll(STDOUT_FILENO, "[" + objects.joined(separator: ", ") + "]\n")
+    let array = "[" + objects.joined(separator: ", ") + "]\n"
+    if options.json { writeAll(STDOUT_FILENO, array) }
+    if let file = options.jsonFile {
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { fail("cannot write \(file): errno \(errno)") }
+        writeAll(fd, array)
+        close(fd)
+    }
 }
