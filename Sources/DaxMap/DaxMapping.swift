@@ -35,13 +35,20 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         /// the device alignment.
         public var largePages: Bool
         /// Copies and fills of at least this many bytes use non-temporal stores;
-        /// smaller ones ordinary stores and a flush. 256 bytes, like libpmem2,
-        /// confirmed by `make bench`. At page granularity, where `msync` dominates
-        /// small copies, non-temporal stores start at 8 KiB at the earliest.
+        /// smaller ones ordinary stores and a flush. Default
+        /// ``defaultNonTemporalThreshold``: 256 bytes, like libpmem2, confirmed by
+        /// `make bench`. At page granularity, where `msync` dominates small
+        /// copies, non-temporal stores start at 8 KiB at the earliest — unless
+        /// the environment sets the threshold.
         public var nonTemporalThreshold: Int
 
+        /// 256, or the environment's `DAXMAP_MOVNT_THRESHOLD` (bytes, read once
+        /// per process, as libpmem2's `PMEM_MOVNT_THRESHOLD`), which then also
+        /// lifts the 8 KiB minimum at page granularity.
+        public static var defaultNonTemporalThreshold: Int { Persistence.thresholdOverride ?? 256 }
+
         public init(prefault: Bool = false, faultPolicy: FaultPolicy = .replacePages, readOnly: Bool = false,
-                    largePages: Bool = true, nonTemporalThreshold: Int = 256) {
+                    largePages: Bool = true, nonTemporalThreshold: Int = Options.defaultNonTemporalThreshold) {
             self.prefault = prefault
             self.faultPolicy = faultPolicy
             self.readOnly = readOnly
@@ -109,6 +116,10 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     public var description: String {
         "mapping \(id) of \(device.path) [\(offset), \(offset + UInt64(count))) \(state)"
     }
+
+    /// Copies and fills of at least this many bytes use non-temporal stores on
+    /// this mapping (``Options/nonTemporalThreshold`` after the granularity's minimum).
+    public var nonTemporalThreshold: Int { persistence.streamingThreshold }
 
     /// The device range this mapping covers.
     public var deviceRange: Range<UInt64> { offset..<(offset + UInt64(count)) }

@@ -15,7 +15,7 @@ func complain(_ text: String) {
 
 let args = CommandLine.arguments
 guard args.count == 3 else {
-    complain("usage: daxmap-probe foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler DIR\n")
+    complain("usage: daxmap-probe foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler|thresholds DIR\n")
     exit(2)
 }
 let mode = args[1], dir = args[2]
@@ -175,6 +175,12 @@ case "forged-sigbus":
     forgedSignal()
 case "displaced-handler":
     await displacedHandler()
+case "thresholds":
+    // The non-temporal thresholds this process's environment gives: the default, and
+    // what a page-granularity mapping uses.
+    let (_, mapping) = try patternedMapping(pages: 4)
+    print("default \(DaxMapping.Options.defaultNonTemporalThreshold) page \(mapping.nonTemporalThreshold)")
+    exit(0)
 default:
     complain("unknown mode \(mode)\n")
     exit(2)

@@ -188,3 +188,17 @@ import Testing
         withExtendedLifetime(mapping) {}
     }
 }
+
+/// `DAXMAP_MOVNT_THRESHOLD` sets the non-temporal threshold (read once per process, so in a child).
+@Suite struct NonTemporalThresholdTests {
+    @Test(arguments: [("", "default 256 page 8192"), ("4096", "default 4096 page 4096"), ("0", "default 0 page 0"),
+                      ("12k", "default 256 page 8192"), ("-5", "default 256 page 8192"),
+                      ("99999999999999999999999", "default 256 page 8192")])
+    func theEnvironmentSetsTheThresholdAndNonsenseIsIgnored(value: String, expected: String) {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let set = value.isEmpty ? "env -u DAXMAP_MOVNT_THRESHOLD" : "env DAXMAP_MOVNT_THRESHOLD=\(quoted(value))"
+        let r = runShell("\(set) \(quoted(buildDirectory + "/daxmap-probe")) thresholds \(quoted(dir.path))")
+        #expect(r.status == 0 && r.stdout == expected + "\n", "\(value): \(r.stdout) \(r.stderr)")
+    }
+}

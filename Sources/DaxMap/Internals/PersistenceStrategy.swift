@@ -23,7 +23,8 @@ struct PersistenceStrategy: Sendable {
         self.granularity = granularity
         self.simulator = simulator
         flushKind = granularity == .cacheLine ? Persistence.flushKind : CInt(CDAXMAP_FLUSH_NONE.rawValue)
-        streamingThreshold = granularity == .page
+        // The user's DAXMAP_MOVNT_THRESHOLD is taken as it is, at every granularity.
+        streamingThreshold = granularity == .page && Persistence.thresholdOverride == nil
             ? max(nonTemporalThreshold, Self.pageNonTemporalMinimum) : nonTemporalThreshold
     }
 
