@@ -113,7 +113,7 @@ final class SysfsPoller: Sendable {
         guard Sysfs.exists(devpath, root: sysfsRoot) else { return .absent }
         if requiresDriver && !Sysfs.exists(devpath + "/driver", root: sysfsRoot) { return .unbound(devpath: devpath) }
         // Bound to kmem (system-ram mode) is no device-dax either: the memory went to the page allocator.
-        if requiresDriver, let driver = Syscalls.realpath(sysfsRoot + devpath + "/driver"),
+        if requiresDriver, let driver = Syscalls.readlink(sysfsRoot + devpath + "/driver"),
            !Sysfs.servesDeviceDax(driver: driver) {
             return .unbound(devpath: devpath)
         }
