@@ -116,6 +116,16 @@ enum SystemRAMFixture {
         #expect(e.message == "dax1.0 is in system-ram mode: kmem hot-plugged its memory as system RAM, so there is no device-dax memory to map; use the memory through its NUMA node, or make it devdax again: daxctl offline-memory dax1.0, then daxctl reconfigure-device --mode=devdax dax1.0")
     }
 
+    @Test func deviceAtPathIsFoundByDeviceNumber() throws {
+        #expect(DaxDiscovery.daxDevice(atPath: "/dev/null") == nil)        // a character device, not dax
+        #expect(DaxDiscovery.daxDevice(atPath: "/nonexistent/dax9.9") == nil)
+        #expect(DaxDiscovery.daxDevice(atPath: "/tmp") == nil)
+        for d in try DaxDiscovery.daxDevices() {
+            guard case .success = Syscalls.status(ofPath: d.path) else { continue }  // no node (containers)
+            #expect(DaxDiscovery.daxDevice(atPath: d.path) == d)
+        }
+    }
+
     @Test func kmemIsNoDeviceDaxDriver() {
         #expect(Sysfs.servesDeviceDax(driver: "/sys/bus/dax/drivers/device_dax"))
         #expect(Sysfs.servesDeviceDax(driver: "../../../../bus/dax/drivers/device_dax"))

@@ -3,7 +3,8 @@
 # the BIOS set up) as a device-dax with no NVDIMM namespace and no CXL region behind it.
 # The machine re-types 512 MiB of RAM in e820 as soft-reserved (memmap=512M%1G-1+0xefffffff);
 # dax_hmem makes a device-dax of it (kmem binds it first on 6.3+, offline here:
-# memhp_default_state=offline, so it is reconfigured to devdax). Then: daxmap list = daxctl
+# memhp_default_state=offline: daxmap info reports it as system-ram, then it is
+# reconfigured to devdax). Then: daxmap list = daxctl
 # list (region /platform/hmem.N, no namespace), daxmap info (size, alignment from
 # libdaxctl), holders on it through a device_dax unbind and a daxctl disable-device: every
 # holder told, the process alive, every record there after re-enable.
@@ -26,9 +27,11 @@ fact hmemInitialMode "$mode ($(basename "$(readlink "/sys/bus/dax/devices/$name/
 need_daxmap hold
 if [ "$mode" = system-ram ]; then
     # kmem took it at boot (6.3+ binds hmem devices to kmem): refused as such, then devdax.
-    "$DAXMAP" info "$DAXDEV" > "$WORK/info-sysram.out" 2>&1; rc=$?
-    grep -q "is in system-ram mode" "$WORK/info-sysram.out" && [ $rc = 1 ] && ok "daxmap info refuses $name while kmem has it" ||
-        fail "daxmap info on $name in system-ram mode: exit $rc: $(head -c 200 "$WORK/info-sysram.out")"
+    "$DAXMAP" info "$DAXDEV" --json > "$WORK/info-sysram.out" 2>&1; rc=$?
+    cp "$WORK/info-sysram.out" "$RESULTS/daxmap-info-hmem-system-ram.json"
+    [ $rc = 0 ] && jcheck "daxmap info reports $name as system-ram, not mappable, while kmem has it" "$WORK/info-sysram.out" \
+        "j['kind'] == 'system-ram' and j['mappable'] is False and 'is in system-ram mode' in j['reason']" ||
+        { [ $rc = 0 ] || fail "daxmap info on $name in system-ram mode: exit $rc: $(head -c 200 "$WORK/info-sysram.out")"; }
     timed "daxctl reconfigure-device --mode=devdax" 30 daxctl reconfigure-device --mode=devdax "$name" > "$WORK/reconfigure.out" 2>&1 ||
         abort "setup: daxctl reconfigure-device --mode=devdax $name failed: $(tail -n 2 "$WORK/reconfigure.out" | tr '\n' ' ')"
     daxctl list -R -D > "$WORK/daxctl-hmem.json" 2>&1

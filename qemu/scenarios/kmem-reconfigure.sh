@@ -4,8 +4,8 @@
 # blocks, bind kmem, online them). To the holders that is a removal:
 #   1. without -f, --no-online (auto-online policy "offline"): every holder told, released
 #      or revoked, the process alive; while the device is system RAM, daxmap list shows it
-#      as daxctl does (mode, 0 memory blocks online) and daxmap info / hold refuse it,
-#      saying what to do; back (--mode=devdax): the holder reopens, verify finds every
+#      as daxctl does (mode, 0 memory blocks online), daxmap info reports it (node, blocks,
+#      not mappable, why) and daxmap hold refuses it, saying what to do; back (--mode=devdax): the holder reopens, verify finds every
 #      record (the memory was never given to the page allocator).
 #   2. with -f (policy "online_movable": the kernel onlines it): the same, list shows every
 #      block online and movable; back with -f (offlines first). Records are checked, not
@@ -46,13 +46,12 @@ PY
     then ok "$tag: daxmap list shows $name as daxctl does: system-ram, $online of its memory blocks online"
     else fail "$tag: daxmap list and daxctl list disagree on $name in system-ram mode (or not $online online): $(head -c 300 "$WORK/list-$tag.json")"; fi
     [ "$m" = kmem ] || return 0
-    "$DAXMAP" info "$dev" > "$WORK/info-sysram.out" 2>&1; rc=$?
+    "$DAXMAP" info "$dev" --json > "$WORK/info-sysram.out" 2>&1; rc=$?
     cp "$WORK/info-sysram.out" "$RESULTS/"
-    say "daxmap info $dev -> $rc: $(head -c 400 "$WORK/info-sysram.out")"
-    if [ $rc = 1 ] && grep -q "is in system-ram mode" "$WORK/info-sysram.out" && grep -q "NUMA node" "$WORK/info-sysram.out" &&
-       grep -q "reconfigure-device --mode=devdax $name" "$WORK/info-sysram.out"; then
-        ok "$tag: daxmap info refuses the system-ram device, naming its node and the way back"
-    else fail "$tag: daxmap info on the system-ram device: exit $rc: $(head -c 200 "$WORK/info-sysram.out")"; fi
+    say "daxmap info $dev --json -> $rc: $(head -c 600 "$WORK/info-sysram.out")"
+    [ $rc = 0 ] && jcheck "$tag: daxmap info reports the system-ram device: its node, 0 blocks online, not mappable, the way back" "$WORK/info-sysram.out" \
+        "j['kind'] == 'system-ram' and j['numa_node'] is not None and j['online_memblocks'] == 0 and j['total_memblocks'] > 0 and j['mappable'] is False and 'reconfigure-device --mode=devdax $name' in j['reason']" ||
+        { [ $rc = 0 ] || fail "$tag: daxmap info on the system-ram device: exit $rc: $(head -c 200 "$WORK/info-sysram.out")"; }
     "$DAXMAP" hold "$dev" --acked "$WORK/acked-refused.log" --holders 1 --timeout 5 > "$WORK/hold-sysram.out" 2>&1; rc=$?
     if [ $rc = 1 ] && grep -q "is in system-ram mode" "$WORK/hold-sysram.out"; then ok "$tag: daxmap hold refuses to map it"
     else fail "$tag: daxmap hold on the system-ram device: exit $rc: $(head -c 200 "$WORK/hold-sysram.out")"; fi
