@@ -12,7 +12,8 @@ extension DaxDevice {
     /// - Any other regular file is an emulated device (page granularity, `msync`).
     ///
     /// - Throws: `.notFound`, `.notADaxDevice` (a directory, a character device
-    ///   that is not device-dax), `.blockDeviceNotMappable` (`/dev/pmem0`),
+    ///   that is not device-dax), `.systemRAM` (a device-dax in system-ram mode:
+    ///   `kmem` has its memory), `.blockDeviceNotMappable` (`/dev/pmem0`),
     ///   `.permissionDenied`, `.mapSyncUnsupported` (cache-line granularity
     ///   required where `MAP_SYNC` is refused), `.system`.
     public static func open(_ path: String, options: OpenOptions = OpenOptions()) throws(DaxError) -> DaxDevice {

@@ -69,8 +69,8 @@ EOF
             # No NVDIMM: RAM 1G..1.5G re-typed in e820 as soft-reserved (0xefffffff, what
             # firmware gives EFI_MEMORY_SP memory), which dax_hmem turns into a device-dax.
             args+=(-machine pc -m 2G)
-            # memhp_default_state=offline: kmem (which 6.3+ binds to hmem by default) adds
-            # the memory offline, so the scenario can take it back as devdax.
+            # memhp_default_state=offline: kmem (which 6.12 and 7.2 bind to hmem devices at
+            # boot; 6.1 binds device_dax) adds the memory offline, so it can become devdax.
             append+=" memmap=512M%0x40000000-1+0xefffffff memhp_default_state=offline"
             ;;
         *) die "unknown machine $machine" ;;
