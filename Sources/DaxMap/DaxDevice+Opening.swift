@@ -12,7 +12,8 @@ extension DaxDevice {
     /// - Any other regular file is an emulated device (page granularity, `msync`).
     ///
     /// - Throws: `.notFound`, `.notADaxDevice` (a directory, a character device
-    ///   that is not device-dax), `.blockDeviceNotMappable` (`/dev/pmem0`),
+    ///   that is not device-dax), `.systemRAM` (a device-dax in system-ram mode:
+    ///   `kmem` has its memory), `.blockDeviceNotMappable` (`/dev/pmem0`),
     ///   `.permissionDenied`, `.mapSyncUnsupported` (cache-line granularity
     ///   required where `MAP_SYNC` is refused), `.system`.
     public static func open(_ path: String, options: OpenOptions = OpenOptions()) throws(DaxError) -> DaxDevice {
@@ -111,11 +112,16 @@ extension DaxDevice {
             throw DaxError(.invalidArgument, operation: "open", path: path,
                            message: "a simulated persistence domain needs an emulated device (a plain file), not device-dax: real memory cannot be made to forget")
         }
-        let (fd, st) = try openDescriptor(path, options)
         // Size and alignment from libdaxctl (daxctl_dev_get_align also covers CXL and
         // hmem devices, which have no nd namespace); sysfs if libdaxctl cannot see it.
         let lookup = DeviceLookup(major: maj, minor: min)
         let info = lookup.device
+        // In system-ram mode the node stays but nothing is behind it (open: ENXIO): say what it is.
+        let driver = Sysfs.driver(ofCharDevice: maj, minor: min)
+        if info?.mode == .systemRAM || (driver != nil && !Sysfs.servesDeviceDax(driver: driver)) {
+            throw systemRAMError(path, info, name: info?.name ?? Sysfs.lastComponent(sysfs) ?? path)
+        }
+        let (fd, st) = try openDescriptor(path, options)
         let size = info?.size ?? Sysfs.number(sysfs + "/size") ?? 0
         let align = info?.align ?? Sysfs.number(sysfs + "/align") ?? UInt64(Syscalls.pageSize)
         let numa = info?.targetNode ?? Sysfs.number(sysfs + "/target_node").map { Int($0) }
@@ -131,6 +137,27 @@ extension DaxDevice {
             badblocks: lookup.badblocks, eventIdentity: try? DaxDeviceIdentity.resolve(path: path),
             identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), rdev: UInt64(st.st_rdev)),
             options: options, useMapSync: false, descriptor: fd)
+    }
+
+    /// The refusal of a device in system-ram mode: what it is (its NUMA node, how much
+    /// of it is online) and the two ways on (its node, or back to devdax).
+    static func systemRAMError(_ path: String, _ info: DaxDeviceInfo?, name: String) -> DaxError {
+        let node = info?.targetNode.map(String.init)
+        var what = "kmem hot-plugged its memory as system RAM"
+        var facts: [String] = []
+        if let node { facts.append("NUMA node \(node)") }
+        if let ram = info?.systemRAM {
+            facts.append("\(ram.onlineBlocks) of \(ram.totalBlocks) memory blocks online"
+                + (ram.movable.map { $0 ? ", movable" : ", not movable" } ?? ""))
+        }
+        if !facts.isEmpty { what += " (" + facts.joined(separator: ", ") + ")" }
+        let back = info?.systemRAM?.onlineBlocks == 0
+            ? "daxctl reconfigure-device --mode=devdax \(name)"
+            : "daxctl offline-memory \(name), then daxctl reconfigure-device --mode=devdax \(name)"
+        let use = node.map { "use the memory through NUMA node \($0) (numactl --membind=\($0), mbind)" }
+            ?? "use the memory through its NUMA node"
+        return DaxError(.systemRAM, operation: "open", path: path,
+                        message: "\(name) is in system-ram mode: \(what), so there is no device-dax memory to map; \(use), or make it devdax again: \(back)")
     }
 
     private static func openFile(_ path: String, _ options: OpenOptions) throws(DaxError) -> DaxDevice {

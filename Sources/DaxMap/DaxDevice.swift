@@ -209,12 +209,13 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     }
 
     /// Whether the memory behind this device has gone: the device-dax node is
-    /// unbound or removed, or the file was truncated to nothing or deleted.
+    /// unbound, removed or given to kmem as system RAM, or the file was truncated
+    /// to nothing or deleted.
     func hasVanished() -> Bool {
         switch kind {
         case .deviceDax:
             let rdev = identity.rdev
-            return Sysfs.driver(ofCharDevice: cdaxmap_dev_major(rdev), minor: cdaxmap_dev_minor(rdev)) == nil
+            return !Sysfs.servesDeviceDax(driver: Sysfs.driver(ofCharDevice: cdaxmap_dev_major(rdev), minor: cdaxmap_dev_minor(rdev)))
         case .fsdaxFile, .emulated:
             // The block device under a DAX file system disappears with its pfn/namespace.
             if let devpath = sysfsDevicePath, !Sysfs.exists(devpath) { return true }

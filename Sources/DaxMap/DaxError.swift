@@ -25,6 +25,11 @@ public struct DaxError: Error, Hashable, Sendable, CustomStringConvertible {
         /// Something else still uses it (EBUSY: a mount with a process's working
         /// directory or an open file in it).
         public static let busy = Code("busy")
+        /// A device-dax instance in system-ram mode: `kmem` hot-plugged its memory as
+        /// system RAM, so there is nothing to map. Use the memory through its NUMA node,
+        /// or give it back as devdax (`daxctl offline-memory`, then
+        /// `daxctl reconfigure-device --mode=devdax`).
+        public static let systemRAM = Code("systemRAM")
         /// An offset or length is not a multiple of the device alignment.
         public static let misaligned = Code("misaligned")
         /// A range is empty, or reaches past the end of the device or mapping.

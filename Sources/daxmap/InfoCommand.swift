@@ -3,7 +3,8 @@ import DaxMap
 
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "info", abstract: "Open PATH and show what daxmap sees: kind, size, alignment, granularity.")
+        commandName: "info", abstract: "Open PATH and show what daxmap sees: kind, size, alignment, granularity.",
+        discussion: "A device-dax in system-ram mode (kmem) is reported with its NUMA node and memory blocks, and why it cannot be mapped (exit 0).")
 
     @Argument(help: "A /dev/daxX.Y device, a file on a DAX mount, or a plain file (emulated).")
     var path: String
@@ -13,7 +14,14 @@ struct InfoCommand: ParsableCommand {
 
     func run() throws {
         let device: DaxDevice
-        do { device = try DaxDevice.open(path, options: .init(requiredGranularity: .page)) } catch { throw fail(error) }
+        do { device = try DaxDevice.open(path, options: .init(requiredGranularity: .page)) } catch {
+            // A device in system-ram mode is reported as such (it cannot be opened, but it exists).
+            if error.code == .systemRAM, let info = DaxDiscovery.daxDevice(atPath: path) {
+                reportSystemRAM(info, refusal: error)
+                return
+            }
+            throw fail(error)
+        }
         defer { device.close() }
         if json {
             printLine(device.json.rendered())
@@ -26,6 +34,39 @@ struct InfoCommand: ParsableCommand {
                   granularity  \(device.granularity)
                   numa node    \(device.numaNode.map(String.init) ?? "unknown")
                   badblocks    \(device.badblocks.isEmpty ? "none known" : device.badblocks.map { "[\($0.lowerBound), \($0.upperBound))" }.joined(separator: " "))
+                """)
+        }
+    }
+}
+
+extension InfoCommand {
+    /// What `daxctl list` says of a system-ram device, and why daxmap will not map it.
+    func reportSystemRAM(_ info: DaxDeviceInfo, refusal: DaxError) {
+        let ram = info.systemRAM
+        if json {
+            var fields: [(String, JSON)] = [
+                ("path", .string(path)), ("kind", .string(info.mode.rawValue)), ("size", .uint(info.size)),
+                ("align", info.align.map { .uint($0) } ?? .null), ("numa_node", info.targetNode.map { .int(Int64($0)) } ?? .null),
+            ]
+            if let ram {
+                fields += [("online_memblocks", .int(Int64(ram.onlineBlocks))), ("total_memblocks", .int(Int64(ram.totalBlocks))),
+                           ("movable", ram.movable.map { .bool($0) } ?? .null),
+                           ("memblock_size", ram.blockSize.map { .uint($0) } ?? .null)]
+            }
+            fields += [("mappable", .bool(false)), ("reason", .string(refusal.message))]
+            printLine(JSON.object(fields).rendered())
+        } else {
+            let blocks = ram.map { r in
+                "\(r.onlineBlocks) of \(r.totalBlocks) blocks online (\(r.onlineState))"
+                    + (r.blockSize.map { ", \(humanBytes($0)) each" } ?? "") + (r.movable.map { $0 ? ", movable" : ", not movable" } ?? "")
+            } ?? "unknown (needs root)"
+            printLine("""
+                \(path)
+                  kind         system-ram (kmem): not mappable
+                  size         \(info.size) bytes (\(humanBytes(info.size)))
+                  numa node    \(info.targetNode.map(String.init) ?? "unknown")
+                  memory       \(blocks)
+                  why          \(refusal.message)
                 """)
         }
     }

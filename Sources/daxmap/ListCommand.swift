@@ -67,6 +67,10 @@ struct ListCommand: AsyncParsableCommand {
             out += "  /dev/\(text(d["chardev"]))  \(text(d["mode"]))  size \(bytes(d["size"]))"
             if let align = d["align"] { out += "  align \(bytes(align))" }
             if let node = d["target_node"] { out += "  target node \(text(node))" }
+            if let online = d["online_memblocks"], let total = d["total_memblocks"] {
+                out += "  memory blocks \(text(online))/\(text(total)) online"
+                if case .bool(let movable)? = d["movable"] { out += movable ? " (movable)" : " (not movable)" }
+            }
             if let state = d["state"] { out += "  \(text(state))" }
             out += "\n"
         }

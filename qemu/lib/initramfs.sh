@@ -8,6 +8,7 @@ GUEST_MODULES=(
     virtio_pci                            # a module on 6.1 (built in on 6.12 and 7.2)
     9pnet_virtio 9p                       # host root + results share
     nfit nd_pmem nd_btt dax_pmem device_dax nd_e820   # NVDIMM / legacy pmem / devdax
+    kmem dax_hmem                         # system-ram mode (kmem), soft-reserved memory (hmem)
     xfs ext4                              # fsdax filesystems
 )
 

@@ -5,6 +5,7 @@
 #   - nvdimm:  one 1 GiB NVDIMM (no label-size: a labelled region is misaligned)
 #   - nvdimm2: two 1 GiB NVDIMMs (region0, region1)
 #   - memmap:  no NVDIMM, 4 GiB RAM, memmap=512M!2G (legacy pmem0 via nd_e820)
+#   - hmem:    no NVDIMM, 2 GiB RAM, 512 MiB of it soft-reserved (dax_hmem's device-dax)
 # TCG by default (/dev/kvm is not usable here); QEMU_ACCEL overrides.
 # Sets VM_RC: qemu's exit status (124 = outer timeout).
 
@@ -24,12 +25,13 @@ run_vm() {
         /tmp/*|/run/*|/var/tmp/*|/dev/*|/proc/*|/sys/*)
             if [ -f "$DAXMAP" ]; then cp "$DAXMAP" "$share/daxmap"; guest_daxmap=/tmp/results/daxmap; fi ;;
     esac
+    # GUEST_MODULES_DIR resolved: a symlinked cache (a worktree's) would lead outside the chroot.
     cat > "$share/config.sh" <<EOF
 SCENARIO='$name'
 REPO='$REPO'
 DAXMAP='$guest_daxmap'
 HARNESS=/tmp/results/harness
-GUEST_MODULES_DIR='${KERNEL_MODULES:-}'
+GUEST_MODULES_DIR='${KERNEL_MODULES:+$(readlink -f "$KERNEL_MODULES")}'
 GUEST_TIMEOUT='$((VM_TIMEOUT - 30))'
 HUNG_TASK_TIMEOUT='${HUNG_TASK_TIMEOUT:-20}'
 GUEST_SHELL='$GUEST_SHELL'
@@ -62,6 +64,14 @@ EOF
         memmap)
             args+=(-machine pc -m 4G)
             append+=" memmap=512M!2G"
+            ;;
+        hmem)
+            # No NVDIMM: RAM 1G..1.5G re-typed in e820 as soft-reserved (0xefffffff, what
+            # firmware gives EFI_MEMORY_SP memory), which dax_hmem turns into a device-dax.
+            args+=(-machine pc -m 2G)
+            # memhp_default_state=offline: kmem (which 6.12 and 7.2 bind to hmem devices at
+            # boot; 6.1 binds device_dax) adds the memory offline, so it can become devdax.
+            append+=" memmap=512M%0x40000000-1+0xefffffff memhp_default_state=offline"
             ;;
         *) die "unknown machine $machine" ;;
     esac

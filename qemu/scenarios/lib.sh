@@ -342,7 +342,8 @@ timed() {
 }
 
 # devdax_removal METHOD DAXDEV NS: holders on DAXDEV, remove it by METHOD
-# (device_dax | namespace | dax_pmem | daxctl), check daxmap's side and the kernel's,
+# (device_dax | namespace | dax_pmem | daxctl | kmem: reconfigure-device --mode=system-ram
+# --no-online | kmem-force: the same with -f, onlined), check daxmap's side and the kernel's,
 # restore the device and verify every acknowledged record.
 devdax_removal() {
     local m=$1 dev=$2 ns=$3 name; name=$(basename "$dev")
@@ -360,7 +361,9 @@ devdax_removal() {
         namespace)  timed "$tag: ndctl disable-namespace" 30 ndctl disable-namespace "$ns" ;;
         dax_pmem)   timed "$tag: unbind" 30 sh -c "echo ${name%%.*}.${name##*.} > /sys/bus/nd/drivers/dax_pmem/unbind" ;;
         daxctl)     timed "$tag: daxctl disable-device" 30 daxctl disable-device "$name" ;;
-    esac || { fail "$tag: removal by $m failed"; fact "removal.$tag" "failed or stuck"; return 1; }
+        kmem)       timed "$tag: daxctl reconfigure-device --mode=system-ram --no-online" 30 daxctl reconfigure-device --mode=system-ram --no-online "$name" > "$WORK/$tag.out" 2>&1 ;;
+        kmem-force) timed "$tag: daxctl reconfigure-device -f --mode=system-ram" 30 daxctl reconfigure-device -f --mode=system-ram "$name" > "$WORK/$tag.out" 2>&1 ;;
+    esac || { fail "$tag: removal by $m failed: $(tail -n 2 "$WORK/$tag.out" 2>/dev/null | tr '\n' ' ')"; fact "removal.$tag" "failed or stuck"; return 1; }
     fact "removal.$tag" returned
     ok "$tag: removal by $m returned (it does not wait for holders)"
     check_plain_died "$tag" "$dev"
@@ -371,17 +374,23 @@ devdax_removal() {
     fi
     local sig; sig=$(dmesg_since "$tag" | grep -c 'Sending SIGBUS' || true)
     say "kernel: $sig 'Sending SIGBUS' messages after the removal"
+    # A scenario's own checks while the device is away (kmem-reconfigure: system-ram mode).
+    if declare -F while_removed > /dev/null; then while_removed "$tag" "$dev" "$m"; fi
     # Restore while the holder process is still alive (its descriptor closed by the removal).
     case $m in
         device_dax) drv_bind "$name" device_dax dax ;;
         namespace)  ndctl enable-namespace "$ns" > /dev/null ;;
         dax_pmem)   drv_bind "${name%%.*}.${name##*.}" dax_pmem nd ;;
         daxctl)     daxctl enable-device "$name" > /dev/null ;;
+        kmem)       daxctl reconfigure-device --mode=devdax "$name" > /dev/null ;;            # never onlined
+        kmem-force) daxctl reconfigure-device -f --mode=devdax "$name" > /dev/null ;;   # -f offlines the memory first
     esac || { fail "$tag: cannot restore $dev after $m"; return 1; }
     wait_path "$dev" 10 || { fail "$tag: $dev did not come back"; return 1; }
     check_hold "$tag" $holders '["uevent", "accessError", "sysfs"]'
     jcheck "$tag: the device came back to the living process" "$WORK/hold-$tag.json" "j['devicesBack'] == 1"
     jcheck "$tag: old mappings did not come back to life" "$WORK/hold-$tag.json" "j['oldMappingsAlive'] == 0"
+    # A removal that may destroy the contents (kmem onlining the memory) has them checked by the scenario.
+    if declare -F check_records > /dev/null; then check_records "$tag" "$dev" "$m"; return; fi
     jcheck "$tag: reopen in the same process reads the records" "$WORK/hold-$tag.json" "j['reopenedRecordsIntact'] == 1"
     check_verify "$tag" "$dev"
 }

@@ -24,10 +24,15 @@ public struct DaxDeviceInfo: Sendable, Hashable {
     public var isEnabled: Bool
     /// How the kernel uses the device.
     public var mode: DaxDeviceMode
+    /// In system-ram mode: how much of its memory is online, and in which zone;
+    /// `nil` in devdax mode, or when libdaxctl cannot read it (the device's
+    /// `resource` is root-only).
+    public var systemRAM: DaxSystemRAM?
 
     public init(
         name: String, regionID: Int, major: UInt32, minor: UInt32, size: UInt64, align: UInt64?,
-        resource: UInt64?, targetNode: Int?, isEnabled: Bool, mode: DaxDeviceMode
+        resource: UInt64?, targetNode: Int?, isEnabled: Bool, mode: DaxDeviceMode,
+        systemRAM: DaxSystemRAM? = nil
     ) {
         self.name = name
         self.regionID = regionID
@@ -39,6 +44,7 @@ public struct DaxDeviceInfo: Sendable, Hashable {
         self.targetNode = targetNode
         self.isEnabled = isEnabled
         self.mode = mode
+        self.systemRAM = systemRAM
     }
 
     /// The character device's path, e.g. `/dev/dax0.0`.

@@ -1,3 +1,6 @@
+internal import CDaxMap
+import Glibc
+
 /// Finds the DAX and NVDIMM devices of this machine, the way `daxctl list` and
 /// `ndctl list` do (through libdaxctl and libndctl).
 ///
@@ -36,6 +39,15 @@ public enum DaxDiscovery {
     /// The corresponding C functions are `ndctl_new` and `ndctl_bus_get_first`.
     public static func nvdimmBuses() throws(DaxError) -> [NvdimmBus] {
         try Ndctl.buses().get()
+    }
+
+    /// The device-dax instance a `/dev/daxX.Y` node names (by its device number), in
+    /// whatever mode it is: what to report about a device that cannot be opened, such
+    /// as one in system-ram mode. nil when `path` is no character device libdaxctl lists.
+    public static func daxDevice(atPath path: String) -> DaxDeviceInfo? {
+        guard case .success(let st) = Syscalls.status(ofPath: path), st.st_mode & S_IFMT == S_IFCHR else { return nil }
+        let rdev = UInt64(st.st_rdev)
+        return device(major: cdaxmap_dev_major(rdev), minor: cdaxmap_dev_minor(rdev))
     }
 
     // MARK: Lookups for opening a device

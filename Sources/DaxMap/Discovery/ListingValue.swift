@@ -68,12 +68,19 @@ public enum ListingValue: Sendable, Hashable {
     }
 
     /// One device-dax instance as `daxctl list -D` prints it: `chardev`,
-    /// `size`, `target_node`, `align`, `mode`, and `state` when disabled.
+    /// `size`, `target_node`, `align`, `mode`; in system-ram mode
+    /// `online_memblocks`, `total_memblocks` and `movable` (only while some
+    /// block is online); `state` when disabled.
     public static func daxDevice(_ device: DaxDeviceInfo) -> ListingValue {
         var f: [Field] = [Field("chardev", .string(device.name)), Field("size", .uint(device.size))]
         if let node = device.targetNode { f.append(Field("target_node", .int(Int64(node)))) }
         if let align = device.align { f.append(Field("align", .uint(align))) }
         f.append(Field("mode", .string(device.mode.rawValue)))
+        if device.mode == .systemRAM, let ram = device.systemRAM {
+            f.append(Field("online_memblocks", .int(Int64(ram.onlineBlocks))))
+            f.append(Field("total_memblocks", .int(Int64(ram.totalBlocks))))
+            if let movable = ram.movable { f.append(Field("movable", .bool(movable))) }
+        }
         if !device.isEnabled { f.append(Field("state", .string("disabled"))) }
         return .object(f)
     }

@@ -11,7 +11,11 @@
 /// - `add` or `bind` at the device's path or an ancestor -> ``DeviceTransition/returned``.
 ///   So is an `add`/`bind` of a device with the same subsystem and `DEVNAME` at another
 ///   path: after `ndctl enable-region` the kernel brings `dax0.0` back under `dax0.1`.
-/// - Everything else (`change`, `bdi`, other regions, descendants) -> nil.
+/// - A `bind` of the device (or of one with its `DEVNAME`) to `kmem` -> removed: it became
+///   system RAM (`daxctl reconfigure-device --mode=system-ram` unbinds `device_dax`, adds
+///   the memory blocks, binds `kmem`), so it is not back until `device_dax` binds it again.
+/// - Everything else (`change`, `bdi`, memory blocks going online/offline, other
+///   regions, descendants) -> nil.
 struct RemovalClassifier: Sendable, Hashable {
     /// The device this classifier watches.
     var identity: DaxDeviceIdentity
@@ -30,6 +34,12 @@ struct RemovalClassifier: Sendable, Hashable {
             guard let old = event["DEVPATH_OLD"] else { return nil }
             return identity.isAtOrBelow(old) ? .removed : nil
         case .add, .bind:
+            // `kmem` binding the device (reconfigure-device --mode=system-ram) takes its
+            // memory for the page allocator: still gone, not back.
+            if event.action == .bind, event.subsystem == "dax", event.driver == Sysfs.systemRAMDriver {
+                return identity.isAtOrBelow(event.devpath) || (identity.devname != nil && event.devname == identity.devname)
+                    ? .removed : nil
+            }
             if identity.isAtOrBelow(event.devpath) { return .returned }
             if let name = identity.devname, event.devname == name,
                 identity.subsystem == nil || identity.subsystem == event.subsystem

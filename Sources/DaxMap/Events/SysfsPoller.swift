@@ -11,7 +11,8 @@ internal import DaxMapSync
 ///
 /// "Bound" means a `driver` link in the device's directory, if the device had one when
 /// the poller was created (device-dax, whose `device_dax` unbind leaves the device in
-/// place); devices that never have one (the pmem block device) are bound while present.
+/// place), leading to any driver but `kmem` (system-ram mode); devices that never have
+/// one (the pmem block device) are bound while present.
 ///
 /// - Warning: polling misses an unbind and bind that both happen between two looks
 ///   (`daxctl disable-device; daxctl enable-device` in quick succession). Only the
@@ -111,6 +112,11 @@ final class SysfsPoller: Sendable {
         }
         guard Sysfs.exists(devpath, root: sysfsRoot) else { return .absent }
         if requiresDriver && !Sysfs.exists(devpath + "/driver", root: sysfsRoot) { return .unbound(devpath: devpath) }
+        // Bound to kmem (system-ram mode) is no device-dax either: the memory went to the page allocator.
+        if requiresDriver, let driver = Syscalls.readlink(sysfsRoot + devpath + "/driver"),
+           !Sysfs.servesDeviceDax(driver: driver) {
+            return .unbound(devpath: devpath)
+        }
         return .bound(devpath: devpath)
     }
 }

@@ -64,7 +64,8 @@ enum Daxctl {
         let node = daxctl_dev_get_target_node(d)
         // No public mode getter: `daxctl list` calls a device "system-ram"
         // exactly when it has a memory object, and so do we.
-        let mode: DaxDeviceMode = daxctl_dev_get_memory(d) != nil ? .systemRAM : .devdax
+        let memory = daxctl_dev_get_memory(d)
+        let mode: DaxDeviceMode = memory != nil ? .systemRAM : .devdax
         return DaxDeviceInfo(
             name: name,
             regionID: regionID,
@@ -75,7 +76,22 @@ enum Daxctl {
             resource: resource == 0 || resource == UInt64.max ? nil : resource,
             targetNode: node < 0 ? nil : Int(node),
             isEnabled: daxctl_dev_is_enabled(d) != 0,
-            mode: mode)
+            mode: mode,
+            systemRAM: memory.flatMap { systemRAM($0, resourceKnown: resource != 0 && resource != UInt64.max) })
+    }
+
+    /// The memory blocks of a system-ram device, as `daxctl list` prints them: only
+    /// when the device's address is known (libdaxctl counts blocks from it).
+    private static func systemRAM(_ m: OpaquePointer, resourceKnown: Bool) -> DaxSystemRAM? {
+        guard resourceKnown else { return nil }
+        let total = daxctl_memory_num_sections(m), online = daxctl_memory_is_online(m)
+        guard total >= 0, online >= 0 else { return nil }
+        let movable = daxctl_memory_is_movable(m)
+        let block = daxctl_memory_get_block_size(m)
+        return DaxSystemRAM(
+            onlineBlocks: Int(online), totalBlocks: Int(total),
+            movable: movable == 0 || movable == 1 ? movable == 1 : nil,
+            blockSize: block == 0 || block == UInt.max ? nil : UInt64(block))
     }
 
     /// Disables the device-dax device `name` (`dax0.0`), as `daxctl disable-device` does.

@@ -88,6 +88,14 @@ enum Syscalls {
         return String(cString: p)
     }
 
+    /// Where a symbolic link points, unresolved (sysfs `driver` links are relative).
+    static func readlink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = Glibc.readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
 }
 

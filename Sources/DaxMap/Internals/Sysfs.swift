@@ -33,6 +33,17 @@ enum Sysfs {
         Syscalls.realpath("\(root)/dev/char/\(major):\(minor)/driver")
     }
 
+    /// The dax bus driver that hot-plugs a device's memory as system RAM.
+    static let systemRAMDriver = "kmem"
+
+    /// Whether a dax device bound as `driver` (a `driver` link's target, nil when
+    /// unbound) serves device-dax mappings: bound, and not to `kmem`, which takes the
+    /// memory for the page allocator (`daxctl reconfigure-device --mode=system-ram`).
+    static func servesDeviceDax(driver: String?) -> Bool {
+        guard let driver else { return false }
+        return lastComponent(driver) != systemRAMDriver
+    }
+
     /// The subsystem of a canonical sysfs device directory (`dax`, `block`, `nd`...).
     static func subsystem(ofDirectory directory: String) -> String? {
         Syscalls.realpath(directory + "/subsystem").flatMap(lastComponent)
