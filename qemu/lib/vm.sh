@@ -63,6 +63,26 @@ EOF
             args+=(-machine pc -m 4G)
             append+=" memmap=512M!2G"
             ;;
+        cxl)
+            # qemu 7.2's type-3 property is memdev= (persistent; volatile-memdev needs a
+            # newer qemu). The label area (lsa) holds the region and namespace labels; the
+            # serial (sn=) makes the interleave-set cookie stable, without it re-enabling
+            # the region fails ("invalid interleave-set-cookie"). Region commit needs
+            # hypervisor=off: with the hypervisor bit set the kernel refuses to invalidate
+            # caches ("Failed to synchronize CPU cache state"). The later -cpu wins.
+            # pcie_ports=compat: without it cxl_pci fails its probe ("Failed to get
+            # interrupt for event Info log") and there is no memdev.
+            truncate -s 256M "$dir/cxl-pmem0.img"
+            truncate -s 128K "$dir/cxl-lsa0.img"
+            args+=(-machine q35,cxl=on -m 2G,slots=4,maxmem=8G -cpu "${QEMU_CPU:-max},hypervisor=off"
+                   -object "memory-backend-file,id=cxl-mem0,share=on,mem-path=$dir/cxl-pmem0.img,size=256M"
+                   -object "memory-backend-file,id=cxl-lsa0,share=on,mem-path=$dir/cxl-lsa0.img,size=128K"
+                   -device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1
+                   -device cxl-rp,port=0,bus=cxl.1,id=root_port13,chassis=0,slot=2
+                   -device cxl-type3,bus=root_port13,memdev=cxl-mem0,lsa=cxl-lsa0,id=cxl-pmem0,sn=0x1234
+                   -M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G)
+            append+=" pcie_ports=compat"
+            ;;
         *) die "unknown machine $machine" ;;
     esac
     append+=" ${QEMU_EXTRA_APPEND:-}"
@@ -101,5 +121,5 @@ EOF
         if [ "$VERBOSE" = 1 ]; then sleep 0.3; kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null; fi
     fi
     [ -f "$dir/console.log" ] || : > "$dir/console.log"
-    if [ "$KEEP" != 1 ]; then rm -f "$dir"/nvdimm*.img; fi
+    if [ "$KEEP" != 1 ]; then rm -f "$dir"/nvdimm*.img "$dir"/cxl-*.img; fi
 }

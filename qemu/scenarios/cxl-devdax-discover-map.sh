@@ -1,0 +1,66 @@
+#!/bin/bash
+# CXL: a persistent type-3 memdev -> cxl create-region -> devdax. `daxmap list --json`
+# shows the memdev, the region (as `cxl list` says: size, resource, decode_state, serial)
+# tied to its nd region and dax device, and the dax device names its region and memdevs;
+# `daxmap info` says devdax and names them too; `daxmap map-check` maps the whole device,
+# writes a cache line per page (the window is slow under TCG: touch it sparsely),
+# persists, verifies. The tools' and sysfs' view is saved as fixtures.
+. "$HARNESS/scenarios/lib.sh"
+. "$HARNESS/scenarios/cxl-lib.sh"
+cxl_setup
+ok "kernel: $CXL_REGION (mem0) -> nd $ND_REGION -> $DAXDEV"
+cxl_fixtures "$RESULTS/fixtures"
+need_daxmap list
+dax=$(basename "$DAXDEV")
+if dx "$WORK/list" list --json; then
+    cp "$WORK/list.json" "$RESULTS/daxmap-list.json"
+    python3 - "$WORK/list.json" "$RESULTS/fixtures/cxl-list-M.json" "$RESULTS/fixtures/cxl-list-RT.json" \
+        "$CXL_REGION" "$ND_REGION" "$dax" > "$WORK/cmp.txt" 2>&1 <<'PY'
+import json, sys
+got, memdevs, regions = (json.load(open(p)) for p in sys.argv[1:4])
+region, nd, dax = sys.argv[4:7]
+errors = []
+cxl = [x["cxl"] for x in got if "cxl" in x]
+if len(cxl) != 1:
+    print("no single cxl object"); sys.exit(1)
+cxl = cxl[0]
+for ref, key, name in ((memdevs, "memdevs", "memdev"), (regions, "regions", "region")):
+    ours = {x[name]: x for x in cxl.get(key, [])}
+    for r in ref:
+        o = ours.get(r[name])
+        if o is None:
+            errors.append(f"{name} {r[name]} missing"); continue
+        for k, v in r.items():
+            if o.get(k) != v: errors.append(f"{r[name]} {k}: {o.get(k)} != cxl list {v}")
+r = [x for x in cxl.get("regions", []) if x["region"] == region]
+if not r or r[0].get("nd_region") != nd or dax not in r[0].get("chardevs", []):
+    errors.append(f"{region} does not name nd {nd} and {dax}: {r}")
+if not r or r[0].get("type") != "pmem": errors.append(f"{region} type is not pmem")
+devs = [d for x in got if "devices" in x for d in x["devices"] if d.get("chardev") == dax]
+if not devs or devs[0].get("cxl_region") != region or devs[0].get("memdevs") != ["mem0"]:
+    errors.append(f"{dax} does not name {region} and mem0: {devs}")
+print("; ".join(errors) or "same")
+sys.exit(1 if errors else 0)
+PY
+    if [ $? = 0 ]; then ok "daxmap list --json: memdev and region as cxl list -M / -R -T, tied to $ND_REGION and $dax"
+    else fail "daxmap list --json differs: $(head -c 400 "$WORK/cmp.txt")"; fi
+else
+    fail "daxmap list --json exited $?: $(tail -n1 "$WORK/list.err")"
+fi
+size=$(cat "/sys/bus/dax/devices/$dax/size")
+need_daxmap info
+if dx "$WORK/info" info "$DAXDEV" --json; then
+    jcheck "daxmap info: devdax, size $size, align 2 MiB, on $CXL_REGION (mem0)" "$WORK/info.json" \
+        "j['kind'] == 'devdax' and j['size'] == $size and j['align'] == 2097152 and j.get('cxl_region') == '$CXL_REGION' and j.get('memdevs') == ['mem0']"
+else
+    fail "daxmap info $DAXDEV exited $?: $(tail -n1 "$WORK/info.err")"
+fi
+need_daxmap map-check
+if dx "$WORK/mc" map-check "$DAXDEV" --json; then
+    cp "$WORK/mc.json" "$RESULTS/map-check.json"
+    jcheck "map-check: whole device ($size bytes) written, persisted, verified" "$WORK/mc.json" \
+        "j['verified'] is True and j['size'] == $size and j['align'] == 2097152"
+else
+    fail "daxmap map-check $DAXDEV exited $?: $(tail -n2 "$WORK/mc.err" | tr '\n' ' ')"
+fi
+finish
