@@ -228,3 +228,39 @@ cxl_removal() {
     cxl_check_hold "$tag" $holders 1
     check_verify "$tag" "$DAXDEV"
 }
+
+# cxl_retire: the planned removal of the CXL devdax: a hold process (2 holders) drained by
+# `daxmap retire --then disable` with 0 fault signals and no SIGBUS from the kernel;
+# `daxctl enable-device`; every record verified.
+cxl_retire() {
+    local tag=cxl-retire rc name; name=$(basename "$DAXDEV")
+    start_hold "$tag" 2 "$DAXDEV"
+    wait_ready "$tag"
+    sleep 1
+    kmark "$tag"
+    say "daxmap retire $DAXDEV --deadline 10 --then disable"
+    timeout 90 "$DAXMAP" retire "$DAXDEV" --deadline 10 --then disable --json > "$WORK/retire.json" 2> "$WORK/retire.err"; rc=$?
+    cp "$WORK/retire.json" "$RESULTS/retire-cxl.json" 2>/dev/null
+    fact "retire.$tag" "exit $rc"
+    if [ $rc = 0 ]; then ok "$tag: daxmap retire exited 0"
+    else fail "$tag: daxmap retire exited $rc: $(head -c 200 "$WORK/retire.json") $(tail -n1 "$WORK/retire.err")"; fi
+    jchecks "$WORK/retire.json" \
+        "$tag: the hold process released in time, 0 fault signals, $name disabled" \
+        "j['processesReleased'] == 1 and j['stragglers'] == [] and j['faultSignals'] == 0 and j['removal'] == 'removed'"
+    wait_pid_timeout "${HOLD_PID[$tag]}" 60; rc=$?
+    cp "$WORK/hold-$tag.json" "$RESULTS/hold-$tag.json" 2>/dev/null
+    fact "exit.$tag" "$rc daxmap hold"
+    if [ $rc = 0 ]; then ok "$tag: daxmap hold exited 0 after the retire"
+    else fail "$tag: daxmap hold exited $rc after the retire"; kill -9 "${HOLD_PID[$tag]}" 2>/dev/null; fi
+    jchecks "$WORK/hold-$tag.json" \
+        "$tag: every holder told by the operator" "j['removalSource'] == 'operator' and j['holdersPreRemoved'] == 2" \
+        "$tag: 0 fault signals in the hold process" "j['faultSignals'] == 0" \
+        "$tag: no descriptor left open" "j['descriptorsOpen'] == 0"
+    if [ -e "/sys/bus/dax/devices/$name/driver" ]; then fail "$tag: $name still bound after --then disable"
+    else ok "$tag: $name disabled (no driver bound)"; fi
+    if [ "$(dmesg_since "$tag" | grep -c 'Sending SIGBUS')" = 0 ]; then ok "$tag: no SIGBUS sent by the kernel"
+    else fail "$tag: the kernel sent SIGBUS during the planned removal"; fi
+    timed "$tag: daxctl enable-device" 30 daxctl enable-device "$name" > /dev/null
+    wait_path "$DAXDEV" 10 || { fail "$tag: $DAXDEV did not come back after enable-device"; return 1; }
+    check_verify "$tag" "$DAXDEV"
+}
