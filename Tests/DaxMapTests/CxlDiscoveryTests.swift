@@ -174,20 +174,6 @@ enum CxlFixture {
 }
 
 @Suite struct CxlHostTests {
-    /// Names in a directory, [] when it does not exist (no /sys/bus/cxl on a machine without CXL).
-    private func entries(_ path: String) -> Set<String> {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: Set<String> = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.insert(name) }
-        }
-        return names
-    }
-
     @Test func topologyMatchesTheCxlBus() throws {
         let t = try DaxDiscovery.cxlTopology()
         let bus = entries("/sys/bus/cxl/devices")
@@ -204,5 +190,24 @@ enum CxlFixture {
         let device = try DaxDevice.createEmulated(at: path, size: 1 << 20)
         defer { device.close() }
         #expect(device.cxlRegion == nil)
+    }
+}
+
+/// `daxmap list` on this host: CXL appears exactly when the kernel has a CXL bus with devices.
+@Suite struct CxlListCommandTests {
+    @Test func listShowsCxlOnlyWhereThereIsCxl() throws {
+        let cxlOnHost = !entries("/sys/bus/cxl/devices").isEmpty
+        let json = runProgram([buildDirectory + "/daxmap", "list", "--json"])
+        #expect(json.status == 0, "stderr: \(json.stderr)")
+        #expect(json.stderr.isEmpty, "a machine without CXL must not complain: \(json.stderr)")
+        let listing = try TestJSON.parse(json.stdout)
+        guard case .array(let items) = listing else {
+            Issue.record("not an array: \(json.stdout)")
+            return
+        }
+        #expect(items.contains { $0["cxl"] != nil } == cxlOnHost, "\(json.stdout)")
+        let text = runProgram([buildDirectory + "/daxmap", "list"])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("CXL\n") == cxlOnHost, "\(text.stdout)")
     }
 }

@@ -48,19 +48,10 @@ else
     fail "daxmap list --json exited $?: $(tail -n1 "$WORK/list.err")"
 fi
 size=$(cat "/sys/bus/dax/devices/$dax/size")
-need_daxmap info
-if dx "$WORK/info" info "$DAXDEV" --json; then
-    jcheck "daxmap info: devdax, size $size, align 2 MiB, on $CXL_REGION (mem0)" "$WORK/info.json" \
-        "j['kind'] == 'devdax' and j['size'] == $size and j['align'] == 2097152 and j.get('cxl_region') == '$CXL_REGION' and j.get('memdevs') == ['mem0']"
-else
-    fail "daxmap info $DAXDEV exited $?: $(tail -n1 "$WORK/info.err")"
-fi
-need_daxmap map-check
-if dx "$WORK/mc" map-check "$DAXDEV" --json; then
-    cp "$WORK/mc.json" "$RESULTS/map-check.json"
-    jcheck "map-check: whole device ($size bytes) written, persisted, verified" "$WORK/mc.json" \
-        "j['verified'] is True and j['size'] == $size and j['align'] == 2097152"
-else
-    fail "daxmap map-check $DAXDEV exited $?: $(tail -n2 "$WORK/mc.err" | tr '\n' ' ')"
-fi
+dx_checks "$WORK/info" info "$DAXDEV" --json -- \
+    "daxmap info: devdax, size $size, align 2 MiB, on $CXL_REGION (mem0)" \
+    "j['kind'] == 'devdax' and j['size'] == $size and j['align'] == 2097152 and j.get('cxl_region') == '$CXL_REGION' and j.get('memdevs') == ['mem0']"
+dx_checks "$WORK/map-check" map-check "$DAXDEV" --json -- \
+    "map-check: whole device ($size bytes) written, persisted, verified" \
+    "j['verified'] is True and j['size'] == $size and j['align'] == 2097152"
 finish

@@ -154,6 +154,22 @@ for name, expr in zip(args[0::2], args[1::2]):
 PY
 }
 
+# dx_checks OUT ARGS... -- NAME EXPR [NAME EXPR...]: daxmap ARGS (stdout in OUT.json, saved
+# to the share), then jchecks over its JSON; a non-zero exit fails, naming the command.
+dx_checks() {
+    local out=$1; shift
+    local -a cmd=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do cmd+=("$1"); shift; done
+    shift
+    need_daxmap "${cmd[0]}"
+    if dx "$out" "${cmd[@]}"; then
+        cp "$out.json" "$RESULTS/$(basename "$out").json" 2>/dev/null
+        jchecks "$out.json" "$@"
+    else
+        fail "daxmap ${cmd[*]} exited $?: $(tail -n2 "$out.err" | tr '\n' ' ' | head -c 200)"
+    fi
+}
+
 # cxl_check_hold TAG N BACK: check_hold's checks (and, BACK=1, those of a holder process that
 # lived across the device's return), batched.
 cxl_check_hold() {
