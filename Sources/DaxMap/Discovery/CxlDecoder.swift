@@ -4,7 +4,12 @@
 public struct CxlDecoder: Sendable, Hashable {
     /// Where the decoder sits, the grouping `cxl list -D` prints.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
-        case root, port, endpoint
+        /// A platform memory window (ACPI CFMWS), where regions are made.
+        case root
+        /// A host bridge's or switch's decoder.
+        case port
+        /// A memdev's decoder: host physical to device physical addresses.
+        case endpoint
     }
 
     /// The kernel name, e.g. `decoder2.0` (`decoder`).
