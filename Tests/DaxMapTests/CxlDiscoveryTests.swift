@@ -5,17 +5,10 @@ import Testing
 /// The fixture files captured from a 6.12 kernel with qemu 7.2's CXL type-3 device
 /// (Fixtures/kernel-6.12-qemu-cxl/README.md), and the objects they describe as daxmap's types.
 enum CxlFixture {
-    static let directory: String = {
-        let file = "\(#filePath)"
-        let dir = file[..<(file.lastIndex(of: "/") ?? file.endIndex)]
-        return "\(dir)/Fixtures/kernel-6.12-qemu-cxl"
-    }()
+    static let directory = Fixture.directory("kernel-6.12-qemu-cxl")
 
     static func json(_ name: String) throws -> TestJSON {
-        guard let text = Syscalls.readText("\(directory)/\(name)", limit: 1 << 20) else {
-            throw TestJSON.ParseError(message: "cannot read fixture \(name)")
-        }
-        return try TestJSON.parse(text)
+        try Fixture.json(name, in: directory)
     }
 
     static let windowStart: UInt64 = 0x3_9000_0000  // sysfs region0/resource, "CXL Window 0" in /proc/iomem
