@@ -4,6 +4,8 @@
 #     share (mount_tag results) holding config.sh and what the scenario writes;
 #   - nvdimm:  one 1 GiB NVDIMM (no label-size: a labelled region is misaligned)
 #   - nvdimm2: two 1 GiB NVDIMMs (region0, region1)
+#   - cxl:     q35, one CXL host bridge, root port and 256 MiB persistent type-3 memdev
+#              (mem0, with a label area), behind a 4 GiB fixed memory window
 #   - memmap:  no NVDIMM, 4 GiB RAM, memmap=512M!2G (legacy pmem0 via nd_e820)
 # TCG by default (/dev/kvm is not usable here); QEMU_ACCEL overrides.
 # Sets VM_RC: qemu's exit status (124 = outer timeout).
@@ -51,18 +53,6 @@ EOF
         -virtfs "local,path=$share,mount_tag=results,security_model=none,multidevs=remap"
     )
     case $machine in
-        nvdimm|nvdimm2)
-            args+=(-machine pc,nvdimm=on -m 2G,slots=4,maxmem=8G)
-            for i in 1 $([ "$machine" = nvdimm2 ] && echo 2); do
-                truncate -s 1G "$dir/nvdimm$i.img"
-                args+=(-object "memory-backend-file,id=mem$i,share=on,mem-path=$dir/nvdimm$i.img,size=1G"
-                       -device "nvdimm,id=nvdimm$i,memdev=mem$i")
-            done
-            ;;
-        memmap)
-            args+=(-machine pc -m 4G)
-            append+=" memmap=512M!2G"
-            ;;
         cxl)
             # qemu 7.2's type-3 property is memdev= (persistent; volatile-memdev needs a
             # newer qemu). The label area (lsa) holds the region and namespace labels; the
@@ -82,6 +72,18 @@ EOF
                    -device cxl-type3,bus=root_port13,memdev=cxl-mem0,lsa=cxl-lsa0,id=cxl-pmem0,sn=0x1234
                    -M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G)
             append+=" pcie_ports=compat"
+            ;;
+        nvdimm|nvdimm2)
+            args+=(-machine pc,nvdimm=on -m 2G,slots=4,maxmem=8G)
+            for i in 1 $([ "$machine" = nvdimm2 ] && echo 2); do
+                truncate -s 1G "$dir/nvdimm$i.img"
+                args+=(-object "memory-backend-file,id=mem$i,share=on,mem-path=$dir/nvdimm$i.img,size=1G"
+                       -device "nvdimm,id=nvdimm$i,memdev=mem$i")
+            done
+            ;;
+        memmap)
+            args+=(-machine pc -m 4G)
+            append+=" memmap=512M!2G"
             ;;
         *) die "unknown machine $machine" ;;
     esac
