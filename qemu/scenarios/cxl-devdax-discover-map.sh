@@ -15,35 +15,31 @@ dax=$(basename "$DAXDEV")
 if dx "$WORK/list" list --json; then
     cp "$WORK/list.json" "$RESULTS/daxmap-list.json"
     python3 - "$WORK/list.json" "$RESULTS/fixtures/cxl-list-M.json" "$RESULTS/fixtures/cxl-list-RT.json" \
-        "$CXL_REGION" "$ND_REGION" "$dax" > "$WORK/cmp.txt" 2>&1 <<'PY'
+        "$CXL_REGION" "$ND_REGION" "$dax" <<'PY' 2>&1 | record
 import json, sys
-got, memdevs, regions = (json.load(open(p)) for p in sys.argv[1:4])
 region, nd, dax = sys.argv[4:7]
+name = f"daxmap list --json: memdev and region as cxl list -M / -R -T, tied to {nd} and {dax}"
 errors = []
-cxl = [x["cxl"] for x in got if "cxl" in x]
-if len(cxl) != 1:
-    print("no single cxl object"); sys.exit(1)
-cxl = cxl[0]
-for ref, key, name in ((memdevs, "memdevs", "memdev"), (regions, "regions", "region")):
-    ours = {x[name]: x for x in cxl.get(key, [])}
-    for r in ref:
-        o = ours.get(r[name])
-        if o is None:
-            errors.append(f"{name} {r[name]} missing"); continue
-        for k, v in r.items():
-            if o.get(k) != v: errors.append(f"{r[name]} {k}: {o.get(k)} != cxl list {v}")
-r = [x for x in cxl.get("regions", []) if x["region"] == region]
-if not r or r[0].get("nd_region") != nd or dax not in r[0].get("chardevs", []):
-    errors.append(f"{region} does not name nd {nd} and {dax}: {r}")
-if not r or r[0].get("type") != "pmem": errors.append(f"{region} type is not pmem")
-devs = [d for x in got if "devices" in x for d in x["devices"] if d.get("chardev") == dax]
-if not devs or devs[0].get("cxl_region") != region or devs[0].get("memdevs") != ["mem0"]:
-    errors.append(f"{dax} does not name {region} and mem0: {devs}")
-print("; ".join(errors) or "same")
-sys.exit(1 if errors else 0)
+try:
+    got, memdevs, regions = (json.load(open(p)) for p in sys.argv[1:4])
+    cxl = [x["cxl"] for x in got if "cxl" in x]
+    cxl = cxl[0] if len(cxl) == 1 else {}
+    if not cxl: errors.append("no single cxl object")
+    for ref, key, ident in ((memdevs, "memdevs", "memdev"), (regions, "regions", "region")):
+        ours = {x[ident]: x for x in cxl.get(key, [])}
+        for r in ref:
+            o = ours.get(r[ident], {})
+            errors += [f"{r[ident]} {k}: {o.get(k)} != cxl list {v}" for k, v in r.items() if o.get(k) != v]
+    r = ([x for x in cxl.get("regions", []) if x["region"] == region] or [{}])[0]
+    if r.get("nd_region") != nd or dax not in r.get("chardevs", []) or r.get("type") != "pmem":
+        errors.append(f"{region} is not a pmem region naming nd {nd} and {dax}: {r}")
+    devs = [d for x in got if "devices" in x for d in x["devices"] if d.get("chardev") == dax] or [{}]
+    if devs[0].get("cxl_region") != region or devs[0].get("memdevs") != ["mem0"]:
+        errors.append(f"{dax} does not name {region} and mem0: {devs[0]}")
+except Exception as e:
+    errors.append(repr(e))
+print(f"fail {name}: " + "; ".join(errors)[:400] if errors else f"ok {name}")
 PY
-    if [ $? = 0 ]; then ok "daxmap list --json: memdev and region as cxl list -M / -R -T, tied to $ND_REGION and $dax"
-    else fail "daxmap list --json differs: $(head -c 400 "$WORK/cmp.txt")"; fi
 else
     fail "daxmap list --json exited $?: $(tail -n1 "$WORK/list.err")"
 fi

@@ -160,11 +160,15 @@ cxl_dax_in_region() {
     done
 }
 
+# record: result lines ("ok NAME", "fail NAME: why") from standard input, into result.txt
+# and the log.
+record() { local line; while read -r line; do echo "$line" >> "$RESULT_FILE"; say "$line"; done; }
+
 # jchecks FILE NAME EXPR [NAME EXPR...]: jcheck's checks over one JSON file in one python
 # run: a python start costs 1-3 s under TCG, so a hold's dozen jchecks cost half a minute.
 jchecks() {
     local f=$1; shift
-    python3 - "$f" "$@" <<'PY' | while read -r line; do echo "$line" >> "$RESULT_FILE"; say "$line"; done
+    python3 - "$f" "$@" <<'PY' | record
 import json, sys
 text = open(sys.argv[1], errors="replace").read()
 j = None
