@@ -5,7 +5,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Build-time and run-time packages: the system libraries, their headers, and
 # libpmem2 for the side-by-side benchmark; python3 for the retire tests' plain mapper.
-DEB_PACKAGES := pkg-config libdaxctl-dev libndctl-dev uuid-dev libpmem2-dev libpmemlog-dev python3
+DEB_PACKAGES := pkg-config libdaxctl-dev libndctl-dev libcxl-dev uuid-dev libpmem2-dev libpmemlog-dev python3
 # The qemu harness also needs these on the host (the guest kernel and busybox
 # are fetched with apt-get download, never installed).
 QEMU_PACKAGES := qemu-system-x86 kmod xfsprogs ndctl daxctl cpio xz-utils e2fsprogs stress-ng python3

@@ -28,6 +28,13 @@ let package = Package(
             pkgConfig: "libndctl",
             providers: [.apt(["libndctl-dev", "uuid-dev"])]
         ),
+        // CXL memdevs, decoders and regions (discovery only); libcxl1 ships with ndctl.
+        .systemLibrary(
+            name: "CCxl",
+            path: "Modules/CCxl",
+            pkgConfig: "libcxl",
+            providers: [.apt(["libcxl-dev"])]
+        ),
         // Linked by the benchmark only, never by the library.
         .systemLibrary(
             name: "CPmem2",
@@ -56,7 +63,7 @@ let package = Package(
         .target(
             name: "DaxMap",
             dependencies: [
-                "CDaxMap", "CDaxctl", "CNdctl", "DaxMapSync",
+                "CDaxMap", "CDaxctl", "CNdctl", "CCxl", "DaxMapSync",
                 .product(name: "SystemPackage", package: "swift-system"),
                 // CoreMetrics, not Metrics: Metrics imports Foundation (uuid_* clashes with libdaxctl).
                 .product(name: "Logging", package: "swift-log"),

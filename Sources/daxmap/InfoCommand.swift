@@ -35,6 +35,9 @@ struct InfoCommand: ParsableCommand {
                   numa node    \(device.numaNode.map(String.init) ?? "unknown")
                   badblocks    \(device.badblocks.isEmpty ? "none known" : device.badblocks.map { "[\($0.lowerBound), \($0.upperBound))" }.joined(separator: " "))
                 """)
+            if let cxl = device.cxlRegion {
+                printLine("  cxl region   \(cxl.name) (\(cxl.type ?? "?"), \(cxl.interleaveWays ?? 0)-way) on \(cxl.memdevs.joined(separator: ", "))")
+            }
         }
     }
 }
@@ -84,7 +87,13 @@ extension DaxDevice {
             ("numa_node", numaNode.map { .int(Int64($0)) } ?? .null),
             ("badblock_count", .int(Int64(badblocks.count))),
             ("badblocks", .array(badblocks.map { .object([("offset", .uint($0.lowerBound)), ("length", .uint($0.upperBound - $0.lowerBound))]) })),
-        ])
+        ] + cxlFields)
+    }
+
+    /// `cxl_region` and `memdevs` (`cxl list` names) for a device made from a CXL region.
+    private var cxlFields: [(String, JSON)] {
+        guard let region = cxlRegion else { return [] }
+        return [("cxl_region", .string(region.name)), ("memdevs", .array(region.memdevs.map { .string($0) }))]
     }
 }
 

@@ -5,11 +5,12 @@ import DaxMap
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
-        abstract: "List DAX regions and devices, and NVDIMM buses, regions and namespaces.",
+        abstract: "List DAX regions and devices, NVDIMM buses, regions and namespaces, and CXL memdevs, decoders and regions.",
         discussion: """
             With --json, prints an array: one object per DAX region, as `daxctl list -R -D` \
             prints them, then one object per NVDIMM bus, as `ndctl list -B -D -R -N` prints \
-            them (raw numbers, never units). Prints [] when there is nothing.
+            them (raw numbers, never units), then one {"cxl": ...} object with the memdevs, \
+            decoders and regions as `cxl list -M -D -R` names them. Prints [] when there is nothing.
             """
     )
 
@@ -22,14 +23,16 @@ struct ListCommand: AsyncParsableCommand {
     func run() async throws {
         let regions: [DaxRegion]
         let buses: [NvdimmBus]
+        let cxl: CxlTopology
         do {
             regions = try DaxDiscovery.daxRegions()
             buses = try DaxDiscovery.nvdimmBuses()
+            cxl = try DaxDiscovery.cxlTopology()
         } catch {
             printError("daxmap list: \(error)")
             throw ExitCode.failure
         }
-        let listing = ListingValue.listing(daxRegions: regions, nvdimmBuses: buses, includeIdle: idle)
+        let listing = ListingValue.listing(daxRegions: regions, nvdimmBuses: buses, cxl: cxl, includeIdle: idle)
         if json {
             print(JSON(listing).rendered())
             return
@@ -40,11 +43,13 @@ struct ListCommand: AsyncParsableCommand {
     /// A readable indented text of the same listing.
     static func humanText(_ listing: ListingValue) -> String {
         guard case .array(let items) = listing, !items.isEmpty else {
-            return "No DAX devices or NVDIMM namespaces found.\n"
+            return "No DAX devices, NVDIMM namespaces or CXL memory found.\n"
         }
         var out = ""
         for item in items {
-            if item["provider"] != nil {
+            if let cxl = item["cxl"] {
+                cxlTopology(cxl, into: &out)
+            } else if item["provider"] != nil {
                 bus(item, into: &out)
             } else {
                 daxRegion(item, into: &out)
@@ -72,8 +77,38 @@ struct ListCommand: AsyncParsableCommand {
                 if case .bool(let movable)? = d["movable"] { out += movable ? " (movable)" : " (not movable)" }
             }
             if let state = d["state"] { out += "  \(text(state))" }
+            if let cxl = d["cxl_region"] { out += "  CXL \(text(cxl)) on \(list(d["memdevs"]))" }
             out += "\n"
         }
+    }
+
+    private static func cxlTopology(_ c: ListingValue, into out: inout String) {
+        out += "CXL\n"
+        if case .array(let memdevs)? = c["memdevs"] {
+            for m in memdevs {
+                out += "  memdev \(text(m["memdev"]))"
+                if let size = m["pmem_size"] { out += "  pmem \(bytes(size))" }
+                if let size = m["ram_size"] { out += "  ram \(bytes(size))" }
+                if let serial = m["serial"] { out += "  serial \(text(serial))" }
+                if let host = m["host"] { out += "  host \(text(host))" }
+                out += "\n"
+            }
+        }
+        guard case .array(let regions)? = c["regions"] else { return }
+        for r in regions {
+            out += "  region \(text(r["region"]))  \(r["type"].map(text) ?? "?")  size \(bytes(r["size"]))"
+            out += "  \(text(r["interleave_ways"]))-way  \(text(r["decode_state"]))"
+            if case .array(let maps)? = r["mappings"] { out += "  on \(maps.map { text($0["memdev"]) }.joined(separator: ","))" }
+            if let nd = r["nd_region"] { out += "  nd \(text(nd))" }
+            if let devs = r["chardevs"] { out += "  dax \(list(devs))" }
+            if let state = r["state"] { out += "  \(text(state))" }
+            out += "\n"
+        }
+    }
+
+    private static func list(_ v: ListingValue?) -> String {
+        guard case .array(let items)? = v else { return text(v) }
+        return items.map(text).joined(separator: ",")
     }
 
     private static func bus(_ b: ListingValue, into out: inout String) {

@@ -4,22 +4,25 @@ import Testing
 
 /// The fixture files captured from a 6.12 kernel with qemu's emulated NVDIMM.
 enum Fixture {
-    static let directory: String = {
+    /// The folder of one captured set under Fixtures/, e.g. `kernel-6.12-qemu-cxl`.
+    static func directory(_ set: String) -> String {
         let file = "\(#filePath)"
         let dir = file[..<(file.lastIndex(of: "/") ?? file.endIndex)]
-        return "\(dir)/Fixtures/kernel-6.12-qemu-nvdimm"
-    }()
+        return "\(dir)/Fixtures/\(set)"
+    }
 
-    static func text(_ name: String) -> String {
-        guard let text = Syscalls.readText("\(directory)/\(name)", limit: 1 << 20) else {
+    static let directory = directory("kernel-6.12-qemu-nvdimm")
+
+    static func text(_ name: String, in dir: String = directory) -> String {
+        guard let text = Syscalls.readText("\(dir)/\(name)", limit: 1 << 20) else {
             Issue.record("cannot read fixture \(name)")
             return ""
         }
         return text
     }
 
-    static func json(_ name: String) throws -> TestJSON {
-        try TestJSON.parse(text(name))
+    static func json(_ name: String, in dir: String = directory) throws -> TestJSON {
+        try TestJSON.parse(text(name, in: dir))
     }
 
     // The objects a real `daxctl list` / `ndctl list` described, as daxmap's

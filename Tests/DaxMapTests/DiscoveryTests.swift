@@ -3,7 +3,7 @@ import Testing
 @testable import DaxMap
 
 /// Names in a directory, or [] when it does not exist (like an absent /sys/bus/dax).
-private func entries(_ path: String) -> Set<String> {
+func entries(_ path: String) -> Set<String> {
     guard let dir = opendir(path) else { return [] }
     defer { closedir(dir) }
     var names: Set<String> = []

@@ -10,6 +10,7 @@ GUEST_MODULES=(
     nfit nd_pmem nd_btt dax_pmem device_dax nd_e820   # NVDIMM / legacy pmem / devdax
     kmem dax_hmem                         # system-ram mode (kmem), soft-reserved memory (hmem)
     xfs ext4                              # fsdax filesystems
+    cxl_acpi cxl_pci cxl_mem cxl_pmem dax_cxl   # CXL type-3 (the cxl machine); dax_cxl from 6.12
 )
 
 # modules_base DIR -> prints "BASE KVER" such that BASE/lib/modules/KVER is DIR,

@@ -4,6 +4,8 @@
 #     share (mount_tag results) holding config.sh and what the scenario writes;
 #   - nvdimm:  one 1 GiB NVDIMM (no label-size: a labelled region is misaligned)
 #   - nvdimm2: two 1 GiB NVDIMMs (region0, region1)
+#   - cxl:     q35, one CXL host bridge, root port and 256 MiB persistent type-3 memdev
+#              (mem0, with a label area), behind a 4 GiB fixed memory window
 #   - memmap:  no NVDIMM, 4 GiB RAM, memmap=512M!2G (legacy pmem0 via nd_e820)
 #   - hmem:    no NVDIMM, 2 GiB RAM, 512 MiB of it soft-reserved (dax_hmem's device-dax)
 # TCG by default (/dev/kvm is not usable here); QEMU_ACCEL overrides.
@@ -53,6 +55,26 @@ EOF
         -virtfs "local,path=$share,mount_tag=results,security_model=none,multidevs=remap"
     )
     case $machine in
+        cxl)
+            # qemu 7.2's type-3 property is memdev= (persistent; volatile-memdev needs a
+            # newer qemu). The label area (lsa) holds the region and namespace labels; the
+            # serial (sn=) makes the interleave-set cookie stable, without it re-enabling
+            # the region fails ("invalid interleave-set-cookie"). Region commit needs
+            # hypervisor=off: with the hypervisor bit set the kernel refuses to invalidate
+            # caches ("Failed to synchronize CPU cache state"). The later -cpu wins.
+            # pcie_ports=compat: without it cxl_pci fails its probe ("Failed to get
+            # interrupt for event Info log") and there is no memdev.
+            truncate -s 256M "$dir/cxl-pmem0.img"
+            truncate -s 128K "$dir/cxl-lsa0.img"
+            args+=(-machine q35,cxl=on -m 2G,slots=4,maxmem=8G -cpu "${QEMU_CPU:-max},hypervisor=off"
+                   -object "memory-backend-file,id=cxl-mem0,share=on,mem-path=$dir/cxl-pmem0.img,size=256M"
+                   -object "memory-backend-file,id=cxl-lsa0,share=on,mem-path=$dir/cxl-lsa0.img,size=128K"
+                   -device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1
+                   -device cxl-rp,port=0,bus=cxl.1,id=root_port13,chassis=0,slot=2
+                   -device cxl-type3,bus=root_port13,memdev=cxl-mem0,lsa=cxl-lsa0,id=cxl-pmem0,sn=0x1234
+                   -M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G)
+            append+=" pcie_ports=compat"
+            ;;
         nvdimm|nvdimm2)
             args+=(-machine pc,nvdimm=on -m 2G,slots=4,maxmem=8G)
             for i in 1 $([ "$machine" = nvdimm2 ] && echo 2); do
@@ -111,5 +133,5 @@ EOF
         if [ "$VERBOSE" = 1 ]; then sleep 0.3; kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null; fi
     fi
     [ -f "$dir/console.log" ] || : > "$dir/console.log"
-    if [ "$KEEP" != 1 ]; then rm -f "$dir"/nvdimm*.img; fi
+    if [ "$KEEP" != 1 ]; then rm -f "$dir"/nvdimm*.img "$dir"/cxl-*.img; fi
 }

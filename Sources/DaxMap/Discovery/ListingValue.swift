@@ -6,10 +6,11 @@
 /// the mapping can be tested and reused (for example by a monitoring agent that
 /// already parses `ndctl list`).
 ///
-/// The top-level ``listing(daxRegions:nvdimmBuses:includeIdle:)`` is an array:
+/// The top-level ``listing(daxRegions:nvdimmBuses:cxl:includeIdle:)`` is an array:
 /// first one object per DAX region (the elements of `daxctl list -R -D`), then
-/// one object per NVDIMM bus (the elements of `ndctl list -B -D -R -N`). It is
-/// `[]` on a machine with neither.
+/// one object per NVDIMM bus (the elements of `ndctl list -B -D -R -N`), then one
+/// `cxl` object with the CXL memdevs, decoders and regions. It is `[]` on a machine
+/// with none of them.
 public enum ListingValue: Sendable, Hashable {
     case bool(Bool)
     case int(Int64)
@@ -47,9 +48,15 @@ public enum ListingValue: Sendable, Hashable {
     ///
     /// - Parameter includeIdle: Also list what the tools hide without `-i`:
     ///   size-0 seed devices and namespaces, disabled regions and inactive namespaces.
-    public static func listing(daxRegions: [DaxRegion], nvdimmBuses: [NvdimmBus], includeIdle: Bool = false) -> ListingValue {
-        .array(daxRegions.map { daxRegion($0, includeIdle: includeIdle) }
-            + nvdimmBuses.map { nvdimmBus($0, includeIdle: includeIdle) })
+    ///   - cxl: The CXL topology: its ``cxl(_:daxRegions:nvdimmBuses:includeIdle:)`` object
+    ///     comes last, and each device-dax instance made from a CXL region names it
+    ///     (`cxl_region`) and its `memdevs`.
+    public static func listing(
+        daxRegions: [DaxRegion], nvdimmBuses: [NvdimmBus], cxl: CxlTopology = CxlTopology(), includeIdle: Bool = false
+    ) -> ListingValue {
+        .array(daxRegions.map { daxRegion($0, cxl: cxl, includeIdle: includeIdle) }
+            + nvdimmBuses.map { nvdimmBus($0, includeIdle: includeIdle) }
+            + [Self.cxl(cxl, daxRegions: daxRegions, nvdimmBuses: nvdimmBuses, includeIdle: includeIdle)].compactMap { $0 })
     }
 
     /// One DAX region as `daxctl list -R -D` prints it: `path` (without the
