@@ -78,7 +78,10 @@ public struct DaxLogCrashTest: Sendable {
         guard (1...255).contains(configuration.writers) else {
             throw refuse("writers must be between 1 and 255, not \(configuration.writers)")
         }
-        guard configuration.operations >= 1 else { throw refuse("operations must be 1 or more, not \(configuration.operations)") }
+        // Bounded: the random power-failure point is drawn from operations × 16 points.
+        guard (1...1_000_000).contains(configuration.operations) else {
+            throw refuse("operations must be between 1 and 1000000, not \(configuration.operations)")
+        }
         guard configuration.evictionProbability.isFinite, (0...1).contains(configuration.evictionProbability) else {
             throw refuse("the eviction probability must be between 0 and 1, not \(configuration.evictionProbability)")
         }

@@ -67,7 +67,7 @@ import Testing
         let missing = runProgram([cli, "crash-test", dir.file("no/such/dir/dev"), "--cycles", "1"])
         #expect(missing.status == 1 && missing.stderr.contains("does not exist"), "\(missing.stderr)")
 
-        for bad in [["--cycles", "0"], ["--writers", "256"], ["--size", "1"], ["--size", "12Q"], ["--granularity", "byte"],
+        for bad in [["--cycles", "0"], ["--writers", "256"], ["--operations", "9223372036854775807"], ["--operations", "-1"], ["--size", "1"], ["--size", "12Q"], ["--granularity", "byte"],
                     ["--evict", "--eviction-probability", "2"], ["--skip-persist-every", "0"], ["--seed", "x"]] {
             let r = runProgram([cli, "crash-test"] + bad)
             #expect(r.status == 64 && r.stderr.contains("Error:"), "\(bad): \(r.status) \(r.stderr)")
