@@ -23,7 +23,7 @@ sleep 1
 # holders' revoke (or of any exit) reads a struct page that is gone: an oops, then a
 # panic. The control reproduces it with a plain mapping idle across the unbind
 # (heldUnmap); `daxmap retire` before the unbind is the way around it.
-hazard 'RIP: [0-9a-f]+:(__zap_vma_range|zap_huge_pmd|zap_pte_range|zap_present_ptes|vm_normal_folio_pmd|vm_normal_page)\+' "ext4's fsdax unbind frees the device's struct pages while user page tables still map them; the next munmap or exit of such a mapping oopses in the zap"
+hazard "RIP: [0-9a-f]+:($EXT4_UNBIND_ZAP_FUNCS)\\+" "ext4's fsdax unbind frees the device's struct pages while user page tables still map them; the next munmap or exit of such a mapping oopses in the zap"
 kmark ext4-unbind
 say "unbind $PFN from nd_pmem"
 fact run daxmap

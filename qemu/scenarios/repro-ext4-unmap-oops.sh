@@ -6,7 +6,7 @@
 # device. Reproduced = an oops in a zap function at that munmap.
 . "$HARNESS/scenarios/control-lib.sh"
 UNBIND_WAIT=20
-ZAP='__zap_vma_range|zap_huge_pmd|zap_pte_range|zap_present_ptes|vm_normal_folio_pmd|vm_normal_page'
+ZAP=$EXT4_UNBIND_ZAP_FUNCS
 load_modules
 step "ndctl create-namespace -f -e namespace0.0 -m fsdax"
 make_fsdax namespace0.0
