@@ -31,7 +31,7 @@ if options.copy || options.cacheLine {
     if options.cacheLine { cacheLineRows = runCacheLineBenchmark(target, options: options, source: source) }
     target.remove()
 }
-if options.copy { runScrubBenchmark(options: options) }
+if options.scrub { runScrubBenchmark(options: options) }
 if options.holder {
     runGuardBenchmark(options: options)
     await runSigbusLatency(options: options)
