@@ -149,9 +149,12 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     @discardableResult
     public func append(_ bytes: UnsafeRawBufferPointer) throws(DaxLogError) -> UInt64 {
         try core.withLock { (c: inout LogCore) throws(DaxLogError) -> UInt64 in
-            try appendLocked(&c, lengths: [bytes.count]) { _, sequence, generation, buffer in
-                LogLayout.encode(type: LogLayout.typeData, sequence: sequence, bytes: bytes, generation: generation, into: buffer)
-            }.lowerBound
+            var length = bytes.count
+            return try withUnsafePointer(to: &length) { (p: UnsafePointer<Int>) throws(DaxLogError) -> UInt64 in
+                try appendLocked(&c, lengths: UnsafeBufferPointer(start: p, count: 1)) { _, sequence, generation, buffer in
+                    LogLayout.encode(type: LogLayout.typeData, sequence: sequence, bytes: bytes, generation: generation, into: buffer)
+                }.lowerBound
+            }
         }
     }
 
@@ -169,14 +172,22 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
         guard !records.isEmpty else {
             throw DaxLogError(.invalidArgument, operation: "append", message: "an empty batch")
         }
-        return try core.withLock { (c: inout LogCore) throws(DaxLogError) -> Range<UInt64> in
-            try appendLocked(&c, lengths: records.map(\.count)) { i, sequence, generation, buffer in
-                records[i].withUnsafeBytes {
-                    LogLayout.encode(type: LogLayout.typeData, sequence: sequence, bytes: $0, generation: generation,
-                                     batch: LogLayout.Batch(i, of: records.count), into: buffer)
-                }
-            }
+        // The lengths read once, into a buffer on the stack (closures asked per
+        // record cost more than the copy of a small record).
+        let r: Result<Range<UInt64>, DaxLogError> = withUnsafeTemporaryAllocation(of: Int.self, capacity: records.count) { lengths in
+            for (i, record) in records.enumerated() { lengths.initializeElement(at: i, to: record.count) }
+            do throws(DaxLogError) {
+                return .success(try core.withLock { (c: inout LogCore) throws(DaxLogError) -> Range<UInt64> in
+                    try appendLocked(&c, lengths: UnsafeBufferPointer(lengths)) { i, sequence, generation, buffer in
+                        records[i].withUnsafeBytes {
+                            LogLayout.encode(type: LogLayout.typeData, sequence: sequence, bytes: $0, generation: generation,
+                                             batch: LogLayout.Batch(i, of: records.count), into: buffer)
+                        }
+                    }
+                })
+            } catch { return .failure(error) }
         }
+        return try r.get()
     }
 
     // MARK: - Reading

@@ -12,9 +12,10 @@ import Glibc
 //                   /dev/daxX.Y (both logs in turn), or a file (it and PATH.pmemlog);
 //                   default: two files on /dev/shm
 //   --cell-ms MS    time per implementation per row (default 600, in 3 interleaved rounds)
+//   --record BYTES  only this record size; --batch N only this batch size (profiling one row)
 
-let recordSizes = [64, 256, 1024, 4096]
-let batches = [1, 16]
+nonisolated(unsafe) var recordSizes = [64, 256, 1024, 4096]
+nonisolated(unsafe) var batches = [1, 16]
 let logSize = 64 << 20
 
 nonisolated(unsafe) var json = false
@@ -26,8 +27,10 @@ while let arg = arguments.next() {
     case "--json": json = true
     case "--target": target = arguments.next()
     case "--cell-ms": cellSeconds = Double(arguments.next().flatMap { Int($0) } ?? 600) / 1000
+    case "--record": recordSizes = [arguments.next().flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 64]
+    case "--batch": batches = [arguments.next().flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 1]
     case "-h", "--help":
-        print("usage: daxlog-bench [--json] [--target DIR|/dev/daxX.Y|FILE] [--cell-ms MS]")
+        print("usage: daxlog-bench [--json] [--target DIR|/dev/daxX.Y|FILE] [--cell-ms MS] [--record BYTES] [--batch N]")
         exit(0)
     default:
         writeAll(STDERR_FILENO, "daxlog-bench: unknown argument '\(arg)'\n")

@@ -11,9 +11,12 @@ import Testing
         #expect(cdaxlog_crc32c(0, check, check.count) == 0xE306_9283)
         #expect(cdaxlog_crc32c_portable(0, check, check.count) == 0xE306_9283)
         var g = SystemRandomNumberGenerator()
-        for n in [0, 1, 7, 8, 9, 63, 64, 65, 1000, 4099] {
+        // Around the three-lane thresholds (3 x 256 and 3 x 4096 bytes) too.
+        for n in [0, 1, 7, 8, 9, 63, 64, 65, 767, 768, 769, 1000, 1543, 4099, 12287, 12288, 12289, 13056, 40_000] {
             let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }
             #expect(cdaxlog_crc32c(7, bytes, n) == cdaxlog_crc32c_portable(7, bytes, n), "length \(n)")
+            // From an odd address: the head before the 8-byte alignment.
+            if n > 3 { bytes.withUnsafeBytes { b in #expect(cdaxlog_crc32c(9, b.baseAddress! + 3, n - 3) == cdaxlog_crc32c_portable(9, b.baseAddress! + 3, n - 3), "length \(n - 3) at +3") } }
         }
     }
 

@@ -34,6 +34,8 @@ enum LogLayout {
     static let typeGap: UInt32 = 3
     /// The largest record payload (so a length is never mistaken for a huge one).
     static let maximumPayload = 1 << 30
+    /// The most bytes of a batch encoded before they are stored (one guarded copy).
+    static let stagingRun = 256 << 10
 
     static func recordSize(_ payload: Int) -> Int { (recordHeader + payload + 7) & ~7 }
 

@@ -1,10 +1,12 @@
 internal import CoreMetrics
+import Glibc
 
 /// DaxLog's swift-metrics: records appended, bytes, group commits, and the
 /// persist latency of each append (one `clwb`+`sfence` or `msync` pass).
 /// Made when the log is opened (the append path must not look up a factory
 /// per record), so a backend must be bootstrapped before the log is opened;
-/// with none, swift-metrics' default NOOP handler records nothing.
+/// with none, swift-metrics' default NOOP handler records nothing, and the
+/// append path skips the metrics (and the two clock reads) altogether.
 /// CoreMetrics only: `Metrics` imports Foundation.
 struct LogMetrics: Sendable {
     let appends = Counter(label: "daxlog_appends_total")
@@ -12,12 +14,24 @@ struct LogMetrics: Sendable {
     let commits = Counter(label: "daxlog_commits_total")
     let failures = Counter(label: "daxlog_append_failures_total")
     let persistLatency = Timer(label: "daxlog_persist_duration")
+    /// Whether a backend was bootstrapped when the log was opened.
+    let enabled = !(MetricsSystem.factory is NOOPMetricsHandler)
 
-    func appended(records: Int, bytes count: Int, persist: Duration) {
+    /// Monotonic nanoseconds (what the persist timer measures with).
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    func appended(records: Int, bytes count: Int, persistNanoseconds: UInt64) {
         appends.increment(by: Int64(records))
         bytes.increment(by: Int64(count))
         commits.increment()
-        let (s, atto) = persist.components
-        persistLatency.recordNanoseconds(s &* 1_000_000_000 &+ atto / 1_000_000_000)
+        persistLatency.recordNanoseconds(Int64(truncatingIfNeeded: persistNanoseconds))
+    }
+
+    func failed() {
+        if enabled { failures.increment() }
     }
 }

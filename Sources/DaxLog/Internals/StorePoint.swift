@@ -11,7 +11,7 @@ enum StorePoint: Hashable, Sendable {
 }
 
 /// What an injected failure does at a store point.
-enum StoreAction: Sendable {
+enum StoreAction: Equatable, Sendable {
     case proceed
     /// The store or persist throws a media failure.
     case fault

@@ -96,7 +96,8 @@ enum Syscalls {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
+    /// Read once: every page-granular persist rounds with it.
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
 // Outside the enum, so `stat` names the function rather than the struct.
