@@ -317,13 +317,13 @@ extension DaxLog {
                 let n = size(i)
                 let place = cursor.place(n)
                 let at = LogLayout.headerArea + Int(place.areaOffset)
-                let action = injected(&c, .recordStore(index: i))
-                if place.pad != nil || runAt + run != at || run + n > staging.count || action != .proceed {
-                    try storeRun(&c)
-                }
+                if place.pad != nil || runAt + run != at || run + n > staging.count { try storeRun(&c) }
                 if let pad = place.pad {
                     try storePad(&c, m, areaOffset: pad.areaOffset, index: i, sequence: sequence, spans: &spans, operation: "append")
                 }
+                // The record's point comes after its pad's, as when each record was stored alone.
+                let action = injected(&c, .recordStore(index: i))
+                if action != .proceed { try storeRun(&c) }
                 if run == 0 {
                     runAt = at
                     runFirst = sequence

@@ -25,8 +25,16 @@ struct PoisonCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of a line of text.")
     var json = false
 
+    @Flag(help: "Poison under a DaxLog instead: format a log over the first 8 MiB, append past the page, poison it, read back and append on; the records the failure hit must be reported lost by sequence number. Needs --force.")
+    var log = false
+
+    @Flag(help: "With --log: overwrite the first 8 MiB of PATH.")
+    var force = false
+
     func validate() throws {
         guard holders >= 1 && holders <= 256 else { throw ValidationError("--holders must be between 1 and 256, not \(holders)") }
+        if log && !force { throw ValidationError("--log formats a log over the first 8 MiB of \(path), destroying what is there: add --force") }
+        if force && !log { throw ValidationError("--force only goes with --log") }
     }
 
     private func emit(_ fields: [(String, JSON)], text: String) {
@@ -34,6 +42,7 @@ struct PoisonCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if log { return try await LogPoison(path: path, offset: offset, json: json).run() }
         let device: DaxDevice
         var writers: [SliceHolder] = []
         var slice: UInt64 = 0

@@ -45,5 +45,32 @@ DSLICE=$(( DSIZE / HOLDERS / (2 << 20) * (2 << 20) ))
 poison_case devdax "$DEV" $(( 2 * DSLICE + (6 << 20) + 12288 )) "$DSIZE" $((2 << 20)) 21
 FALIGN=4096
 poison_case fsdax "$FILE" $(( FSIZE / HOLDERS + 5 * 4096 )) "$FSIZE" $FALIGN 12
+
+# log_poison_case TAG PATH OFFSET LSB: DaxLog over the first 8 MiB of PATH, poison at OFFSET.
+log_poison_case() {
+    local tag=$1 path=$2 off=$3 rc len=$(( 1 << $4 ))
+    local eoff=$(( off / len * len ))
+    kmark "log-poison-$tag"
+    dx "$WORK/log-poison-$tag" poison "$path" --offset "$off" --log --force --json; rc=$?
+    cp "$WORK/log-poison-$tag.json" "$RESULTS/log-poison-$tag.json" 2>/dev/null
+    case $rc in
+        0|1) [ $rc = 0 ] && ok "$tag log: process lives, the check passed (exit 0)" ;;
+        4) fail "$tag log: MADV_HWPOISON refused: $(head -c 200 "$WORK/log-poison-$tag.json")"; return ;;
+        135|138) fail "$tag log: daxmap poison --log died of SIGBUS (exit $rc)"; return ;;
+        *) fail "$tag log: daxmap poison --log exited $rc: $(tail -n 2 "$WORK/log-poison-$tag.err" | tr '\n' ' ' | head -c 200)"; return ;;
+    esac
+    jcheck "$tag log: told of the failed extent [$eoff, +$len)" "$WORK/log-poison-$tag.json" \
+        "j['logTold'] is True and j['failedOffset'] == $eoff and j['failedLength'] == $len"
+    jcheck "$tag log: the records the failed extent hit are lost, by sequence number" "$WORK/log-poison-$tag.json" \
+        "len(j['lost']) > 0 and j['lost'] == j['expectedLost']"
+    jcheck "$tag log: every other record reads back intact, none unaccounted" "$WORK/log-poison-$tag.json" \
+        "j['intact'] is True and j['unaccounted'] == [] and j['returned'] + len(j['lost']) == j['appended']"
+    jcheck "$tag log: appends go on after the failure" "$WORK/log-poison-$tag.json" "j['appendedAfter'] == 8"
+}
+# Past the first 2 MiB extent (the log header stays clean), clear of the pages poisoned above.
+log_poison_case devdax "$DEV" $(( (3 << 20) + 12288 )) 21
+LFILE=$MNT/poisoned-log
+allocated_file "$LFILE" $((16 << 20))
+log_poison_case fsdax "$LFILE" $(( (3 << 20) + 12288 )) 12
 umount $MNT 2>/dev/null
 finish
