@@ -51,7 +51,7 @@ test: deps
 # the signal tests, the uevent listener, the hold/verify workload, the range-table stress,
 # the simulated persistence domain (eight threads to one simulated cache).
 tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|RangeTable|PowerFailureSimulation'
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|RangeTable|PowerFailureSimulation|HostSoak'
 
 # The whole suite under AddressSanitizer + LeakSanitizer, in its own scratch path.
 # Sanitizer options travel in the environment, so the CLI tests' child processes

@@ -1,71 +1,138 @@
 #!/bin/bash
-# Soak (make soak CYCLES=N): one VM, N cycles rotating the device-dax removal paths
-# (device_dax unbind, ndctl disable-namespace, daxctl disable-device, ndctl disable-region)
-# under `daxmap hold` (4 guarded writers); the device is restored while the holder process
-# is still alive (--await-return) in half the cycles and after it exited in the other half,
-# alternating every 4 cycles so that each path gets both; every cycle ends with
-# `daxmap verify`. One `daxmap watch` lives across all cycles (its RSS is sampled).
-# Not yet in the rotation: the fsdax XFS/ext4 unbinds, poison (a poisoned page stays
-# poisoned for later cycles) and raw writers under replacePages (the CLI has no such mode).
+# Soak (make soak CYCLES=N): one VM (two NVDIMMs), N cycles rotating every removal path:
+#   device-dax on namespace0.0: device_dax unbind, ndctl disable-namespace, daxctl
+#     disable-device, ndctl disable-region, and `daxmap retire --then disable` (planned);
+#   fsdax on namespace1.0, made afresh each cycle: the pfn unbind under XFS (dax=always);
+#     ext4 (dax) by `daxmap retire --then unmount-unbind` (planned: an unplanned unbind under
+#     ext4 is followed by an umount that oopses in dax_disassociate_entry, on 6.12 too: seen
+#     here, after every holder had released; fsdax-ext4-unbind shows that path once);
+#   poison: `daxmap poison --log` (MADV_HWPOISON under a DaxLog, a new page each time).
+# Removal cycles run `daxmap hold` (4 guarded writers); on device-dax the device is restored
+# while the holder process is still alive (--await-return) in every other round of the
+# rotation and after it exited in the others, so each path gets both; on fsdax it is always
+# restored after the holder exited (a dead mount cannot come back under a live process:
+# it is unmounted, re-bound, mounted again). Every removal cycle ends with `daxmap verify`.
+# The XFS unbind cycle runs on 6.12 only: 6.1's umount after an fsdax unbind and 7.2's
+# XFS unbind (livelock) are known kernel defects (see the matrix).
+# One `daxmap watch` lives across all cycles (its RSS is sampled).
+# Not in the rotation: raw writers under replacePages (the CLI has no such mode).
 # Writes $RESULTS/soak.json (summary) and soak-cycles.csv (one line per cycle).
 . "$HARNESS/scenarios/control-lib.sh"
 CYCLES=${SOAK_CYCLES:-25}
 load_modules
 make_devdax namespace0.0
-need_daxmap hold
 NS=namespace0.0 REGION=region0 NAME=$(basename "$DAXDEV")
+make_fsdax namespace1.0
+FSMNT=/tmp/mnt-soak; mkdir -p $FSMNT
+need_daxmap hold
+need_daxmap retire
+need_daxmap poison
+methods=(device_dax namespace daxctl region xfs ext4 poison retire)
+case $(uname -r) in
+    6.12.*) ;;
+    *) methods=(device_dax namespace daxctl region ext4 poison retire)
+       say "soak: no XFS unbind cycles on $(uname -r) (its known kernel defects)" ;;
+esac
+say "soak: $CYCLES cycles rotating ${methods[*]}"
 "$DAXMAP" watch --json > "$WORK/watch.log" 2>&1 &
 WATCH=$!
 sleep 2
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$WATCH/status" 2>/dev/null || echo 0; }
 echo "cycle,method,await,seconds,exit,acked,lost,descriptorsOpen,watchRssKiB" > "$RESULTS/soak-cycles.csv"
-hangs=0 crashes=0 nonzero=0 acked=0 lost=0 fdsopen=0 verifyFail=0
-methods=(device_dax namespace daxctl region)
+hangs=0 crashes=0 nonzero=0 acked=0 lost=0 fdsopen=0 verifyFail=0 poisoned=0 poisonFail=0 umountFail=0 npoison=0
 remove() {
     case $1 in
         device_dax) echo "$NAME" > /sys/bus/dax/drivers/device_dax/unbind ;;
         namespace) ndctl disable-namespace $NS ;;
         daxctl) daxctl disable-device "$NAME" ;;
         region) ndctl disable-region $REGION ;;
+        retire) "$DAXMAP" retire "$DAXDEV" --deadline 10 --then disable --json > "$WORK/retire.json" 2> "$WORK/retire.err" ;;
+        xfs) echo "$PFN" > /sys/bus/nd/drivers/nd_pmem/unbind ;;
+        ext4) "$DAXMAP" retire "$FSMNT" --deadline 10 --then unmount-unbind --json > "$WORK/retire.json" 2> "$WORK/retire.err" ;;
     esac
 }
 restore() {
     case $1 in
         device_dax) echo "$NAME" > /sys/bus/dax/drivers/device_dax/bind ;;
         namespace) ndctl enable-namespace $NS ;;
-        daxctl) daxctl enable-device "$NAME" ;;
+        daxctl|retire) daxctl enable-device "$NAME" ;;
         region) ndctl enable-region $REGION ;;
+        xfs|ext4) echo "$PFN" > /sys/bus/nd/drivers/nd_pmem/bind ;;
     esac
 }
+fs_mount() {
+    case $1 in
+        xfs) mount -o dax=always "$PMEM" $FSMNT ;;
+        ext4) mount -o dax "$PMEM" $FSMNT ;;
+    esac
+}
+fs_make() {
+    case $1 in
+        xfs) mkfs.xfs -f -m rmapbt=1 "$PMEM" ;;
+        ext4) mkfs.ext4 -F -q -b 4096 "$PMEM" 256M ;;
+    esac > "$WORK/mkfs.log" 2>&1 && fs_mount "$1"
+}
 for ((i = 0; i < CYCLES; i++)); do
-    m=${methods[i % 4]} aw=$(( (i / 4) % 2 )) t0=$(date +%s.%N)
-    rm -f "$WORK/acked-soak.log"
-    args=(); [ $aw = 1 ] && args=(--await-return 60)
-    "$DAXMAP" hold "$DAXDEV" --holders 4 --acked "$WORK/acked-soak.log" --json --timeout 120 "${args[@]}" \
-        > "$WORK/hold.json" 2> "$WORK/hold.err" &
-    hp=$!
-    wait_for_line "$WORK/hold.err" '^READY' 60 || { say "cycle $i: no READY"; }
-    sleep 0.5
-    if ! bounded 30 remove "$m"; then
-        hangs=$((hangs + 1)); say "cycle $i: removal by $m hung"; fact soak.hang "cycle $i $m removal"
-        break
+    m=${methods[i % ${#methods[@]}]} aw=$(( (i / ${#methods[@]}) % 2 )) t0=$(date +%s.%N)
+    a=0 l=0 fo=0 rc=-
+    if [ "$m" = poison ]; then
+        # A new page each time (a page poisoned before is not poisoned again: no signal).
+        off=$(( (3 << 20) + 4096 * (npoison % 256) )); npoison=$((npoison + 1))
+        "$DAXMAP" poison "$DAXDEV" --offset $off --log --force --json > "$WORK/poison.json" 2> "$WORK/poison.err"; rc=$?
+        if [ $rc = 0 ]; then
+            a=$(json "$WORK/poison.json" "j['appended'] - len(j['lost'])" 2>/dev/null); a=${a//[^0-9]/}
+            p=$(json "$WORK/poison.json" "len(j['lost'])" 2>/dev/null); poisoned=$((poisoned + ${p//[^0-9]/}))
+        else
+            poisonFail=$((poisonFail + 1)); say "cycle $i: poison --log exited $rc: $(head -c 300 "$WORK/poison.json") $(tail -n1 "$WORK/poison.err")"
+            [ "$rc" -ge 128 ] && crashes=$((crashes + 1))
+        fi
+        acked=$((acked + ${a:-0}))
+    else
+        target=$DAXDEV args=()
+        case $m in
+            xfs|ext4) fs_make "$m" || { say "cycle $i: mkfs/mount $m failed: $(tail -n1 "$WORK/mkfs.log")"; verifyFail=$((verifyFail + 1)); break; }
+                      target=$FSMNT/soak args=(--create $((16 << 20))) aw=0 ;;
+        esac
+        rm -f "$WORK/acked-soak.log"
+        [ $aw = 1 ] && args+=(--await-return 60)
+        "$DAXMAP" hold "$target" --holders 4 --acked "$WORK/acked-soak.log" --json --timeout 120 "${args[@]}" \
+            > "$WORK/hold.json" 2> "$WORK/hold.err" &
+        hp=$!
+        wait_for_line "$WORK/hold.err" '^READY' 60 || { say "cycle $i: no READY"; }
+        sleep 0.5
+        if ! bounded 45 remove "$m"; then
+            hangs=$((hangs + 1)); say "cycle $i: removal by $m hung"; fact soak.hang "cycle $i $m removal"
+            break
+        fi
+        if { [ "$m" = retire ] || [ "$m" = ext4 ]; } && ! grep -q '"removal":"removed"' "$WORK/retire.json"; then
+            say "cycle $i: retire did not remove: $(head -c 300 "$WORK/retire.json") $(tail -n1 "$WORK/retire.err")"
+            nonzero=$((nonzero + 1))
+        fi
+        if [ $aw = 1 ]; then
+            wait_for_line "$WORK/hold.err" '^REMOVED' 30 || say "cycle $i: no REMOVED"
+            bounded 30 restore "$m" || { hangs=$((hangs + 1)); break; }
+        fi
+        end=$(( $(uptime_s) + 90 ))
+        while ! reapable $hp && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
+        if reapable $hp; then wait $hp; rc=$?; else rc=hang; hangs=$((hangs + 1)); kill -9 $hp; fi
+        case $m in
+            xfs) bounded 30 umount $FSMNT || { umountFail=$((umountFail + 1)); say "cycle $i: umount after the $m unbind failed: $(cat "$WORK/bounded.out")"; break; } ;;
+            ext4) ! grep -q " $FSMNT " /proc/mounts || { umountFail=$((umountFail + 1)); say "cycle $i: retire left $FSMNT mounted"; break; } ;;
+        esac
+        [ $aw = 1 ] || bounded 30 restore "$m" || { hangs=$((hangs + 1)); break; }
+        case $m in
+            xfs|ext4) wait_path "$PMEM" 10 && fs_mount "$m" || { say "cycle $i: $PMEM did not come back or mount after the re-bind"; verifyFail=$((verifyFail + 1)); break; } ;;
+            *) wait_path "$DAXDEV" 10 || { say "cycle $i: $DAXDEV did not come back"; verifyFail=$((verifyFail + 1)); break; } ;;
+        esac
+        case $rc in hang) ;; 0) ;; *) if [ "$rc" -ge 128 ]; then crashes=$((crashes + 1)); else nonzero=$((nonzero + 1)); fi ;; esac
+        fo=$(json "$WORK/hold.json" "j.get('descriptorsOpen', 0)" 2>/dev/null); fo=${fo//[^0-9]/}; fdsopen=$((fdsopen + ${fo:-0}))
+        "$DAXMAP" verify "$target" --acked "$WORK/acked-soak.log" --json > "$WORK/verify.json" 2> "$WORK/verify.err"; vrc=$?
+        a=$(json "$WORK/verify.json" "j.get('recordsAcknowledged', 0)" 2>/dev/null); a=${a//[^0-9]/}
+        l=$(json "$WORK/verify.json" "j.get('recordsLost', 0)" 2>/dev/null); l=${l//[^0-9]/}
+        [ $vrc = 0 ] || { verifyFail=$((verifyFail + 1)); say "cycle $i: verify exited $vrc: $(head -c 300 "$WORK/verify.json") $(tail -n1 "$WORK/verify.err")"; }
+        acked=$((acked + ${a:-0})); lost=$((lost + ${l:-0}))
+        case $m in xfs|ext4) bounded 30 umount $FSMNT || umountFail=$((umountFail + 1)) ;; esac
     fi
-    if [ $aw = 1 ]; then
-        wait_for_line "$WORK/hold.err" '^REMOVED' 30 || say "cycle $i: no REMOVED"
-        bounded 30 restore "$m" || { hangs=$((hangs + 1)); break; }
-    fi
-    end=$(( $(uptime_s) + 90 ))
-    while ! reapable $hp && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
-    if reapable $hp; then wait $hp; rc=$?; else rc=hang; hangs=$((hangs + 1)); kill -9 $hp; fi
-    [ $aw = 1 ] || bounded 30 restore "$m" || { hangs=$((hangs + 1)); break; }
-    wait_path "$DAXDEV" 10 || { say "cycle $i: $DAXDEV did not come back"; verifyFail=$((verifyFail + 1)); break; }
-    case $rc in hang) ;; 0) ;; *) if [ "$rc" -ge 128 ]; then crashes=$((crashes + 1)); else nonzero=$((nonzero + 1)); fi ;; esac
-    fo=$(json "$WORK/hold.json" "j.get('descriptorsOpen', 0)" 2>/dev/null); fo=${fo//[^0-9]/}; fdsopen=$((fdsopen + ${fo:-0}))
-    "$DAXMAP" verify "$DAXDEV" --acked "$WORK/acked-soak.log" --json > "$WORK/verify.json" 2> "$WORK/verify.err"; vrc=$?
-    a=$(json "$WORK/verify.json" "j.get('recordsAcknowledged', 0)" 2>/dev/null); a=${a//[^0-9]/}
-    l=$(json "$WORK/verify.json" "j.get('recordsLost', 0)" 2>/dev/null); l=${l//[^0-9]/}
-    [ $vrc = 0 ] || verifyFail=$((verifyFail + 1))
-    acked=$((acked + ${a:-0})); lost=$((lost + ${l:-0}))
     secs=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $t0}")
     echo "$i,$m,$aw,$secs,$rc,${a:-0},${l:-0},${fo:-0},$(rss)" >> "$RESULTS/soak-cycles.csv"
     say "cycle $i: $m await=$aw exit=$rc acked=${a:-0} lost=${l:-0} ${secs}s rss=$(rss)KiB"
@@ -75,14 +142,15 @@ oops=$(dmesg | grep -cE 'BUG: |Oops: |general protection fault' || true)
 hung=$(dmesg | grep -c 'blocked for more than' || true)
 kill -0 $WATCH 2>/dev/null && watchAlive=True || watchAlive=False
 kill $WATCH 2>/dev/null
-python3 - "$RESULTS/soak-cycles.csv" "$RESULTS/soak.json" <<EOF
+python3 - "$RESULTS/soak-cycles.csv" "$RESULTS/soak.json" <<PY
 import csv, json, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 secs = sorted(float(r['seconds']) for r in rows) or [0.0]
 rss = [int(r['watchRssKiB'] or 0) for r in rows]
 out = {"cycles": len(rows), "cyclesRequested": $CYCLES, "hangs": $hangs, "crashes": $crashes,
        "nonZeroExits": $nonzero, "recordsAcknowledged": $acked, "recordsLost": $lost,
-       "verifyFailures": $verifyFail, "descriptorsLeftOpen": $fdsopen,
+       "verifyFailures": $verifyFail, "descriptorsLeftOpen": $fdsopen, "umountFailures": $umountFail,
+       "poisonCycles": $npoison, "poisonFailures": $poisonFail, "poisonedRecordsReportedLost": $poisoned,
        "kernelWarnings": $warn, "kernelOopses": $oops, "hungTaskReports": $hung,
        "watchAlive": $watchAlive, "watchRssKiBFirst": rss[0] if rss else 0,
        "watchRssKiBLast": rss[-1] if rss else 0, "watchRssKiBMax": max(rss) if rss else 0,
@@ -90,6 +158,11 @@ out = {"cycles": len(rows), "cyclesRequested": $CYCLES, "hangs": $hangs, "crashe
        "methods": sorted({r['method'] for r in rows})}
 json.dump(out, open(sys.argv[2], "w"))
 print(json.dumps(out))
-EOF
-[ $hangs = 0 ] && [ $crashes = 0 ] && [ $lost = 0 ] && [ $verifyFail = 0 ] && ok "soak: $CYCLES cycles" || fail "soak: hangs $hangs, crashes $crashes, lost $lost, verify failures $verifyFail"
+PY
+cycles=$(($(wc -l < "$RESULTS/soak-cycles.csv") - 1))
+if [ $hangs = 0 ] && [ $crashes = 0 ] && [ $lost = 0 ] && [ $verifyFail = 0 ] && [ $poisonFail = 0 ] && [ $umountFail = 0 ] && [ $nonzero = 0 ] && [ "$cycles" = "$CYCLES" ]; then
+    ok "soak: $CYCLES cycles"
+else
+    fail "soak: $cycles of $CYCLES cycles; hangs $hangs, crashes $crashes, non-zero exits $nonzero, lost $lost, verify failures $verifyFail, poison failures $poisonFail, umount failures $umountFail"
+fi
 finish
