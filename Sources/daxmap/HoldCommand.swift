@@ -48,6 +48,9 @@ struct HoldCommand: AsyncParsableCommand {
     @Option(help: "How many equal parts each PATH is split into (see --slot).")
     var slots = 1
 
+    @Option(help: "Also this many raw writers per path: unguarded stores through withUnsafeMutableBytes under the replacePages fault policy (nothing acknowledged; they show the process lives).")
+    var rawHolders = 0
+
     @Flag(help: "Print JSON (the default output is the same object).")
     var json = false
 
@@ -62,8 +65,9 @@ struct HoldCommand: AsyncParsableCommand {
         guard slot >= 0 && slot < slots else { throw ValidationError("--slot must be between 0 and \(slots - 1), not \(slot)") }
         guard !paths.isEmpty else { throw ValidationError("give at least one PATH") }
         guard holders >= 1 && holders <= 256 else { throw ValidationError("--holders must be between 1 and 256, not \(holders)") }
+        guard rawHolders >= 0 && rawHolders <= 64 else { throw ValidationError("--raw-holders must be between 0 and 64, not \(rawHolders)") }
         if let size = create ?? fileSize {
-            let minimum = UInt64(holders) * 16384
+            let minimum = UInt64(holders + rawHolders) * 16384
             guard size >= minimum, size <= UInt64(Int64.max) / 2 else {
                 throw ValidationError("--create must be between \(minimum) (16 KiB per holder) and \(UInt64(Int64.max) / 2) bytes, not \(size)")
             }
@@ -99,6 +103,7 @@ struct HoldCommand: AsyncParsableCommand {
 
     func run() async throws {
         var devices: [(DaxDevice, [LogWriter], UInt64)] = []
+        var raw: [RawWriter] = []
         var streams: [AsyncStream<DaxDeviceEvent>] = []
         let log = AckFile(path: acked)
         do throws(DaxError) {
@@ -114,10 +119,10 @@ struct HoldCommand: AsyncParsableCommand {
                 let device = try DaxDevice.open(path, options: .init(removalDeadline: .milliseconds(deadline)))
                 try DaxMonitor.watch(device)
                 streams.append(device.events())
-                let slice = part(of: device).length / UInt64(holders) / device.alignment * device.alignment
+                let slice = part(of: device).length / UInt64(holders + rawHolders) / device.alignment * device.alignment
                 guard slice >= 8192 else {
                     throw DaxError(.outOfRange, operation: "hold", path: path, length: device.size,
-                                   message: "too small for \(holders) holders at alignment \(device.alignment)")
+                                   message: "too small for \(holders + rawHolders) holders at alignment \(device.alignment)")
                 }
                 var writers: [LogWriter] = []
                 for i in 0..<holders {
@@ -128,6 +133,13 @@ struct HoldCommand: AsyncParsableCommand {
                     } catch {
                         throw error.underlying ?? DaxError(.invalidArgument, operation: "hold", path: path, message: error.description)
                     }
+                }
+                // The raw writers take the slices after the logs'.
+                for i in 0..<rawHolders {
+                    let w = RawWriter(index: i)
+                    w.adopt(try device.map(offset: part(of: device).base + UInt64(holders + i) * slice, length: slice, holder: w,
+                                           options: .init(faultPolicy: .replacePages)))
+                    raw.append(w)
                 }
                 devices.append((device, writers, slice))
             }
@@ -140,6 +152,7 @@ struct HoldCommand: AsyncParsableCommand {
         }
 
         for (_, writers, _) in devices { for w in writers { w.startWriting(pace: .microseconds(200)) } }
+        for w in raw { w.startWriting(pace: .microseconds(200)) }
         let clock = ContinuousClock()
         let limit = clock.now + .seconds(timeout)
         var ready = false
@@ -159,7 +172,8 @@ struct HoldCommand: AsyncParsableCommand {
         }
         while clock.now < limit && devices.contains(where: { $0.0.lifecycle == .alive || $0.0.lifecycle == .going }) {
             do throws(DaxError) { try log.write(entries()) } catch { printError("daxmap: \(error)") }
-            if !ready && devices.allSatisfy({ $0.1.allSatisfy { $0.acknowledged.load(ordering: .relaxed) > 0 } }) {
+            if !ready && devices.allSatisfy({ $0.1.allSatisfy { $0.acknowledged.load(ordering: .relaxed) > 0 } })
+                && raw.allSatisfy({ $0.rounds.load(ordering: .relaxed) > 0 }) {
                 ready = true
                 printError("READY")
             }
@@ -167,6 +181,7 @@ struct HoldCommand: AsyncParsableCommand {
         }
         let timedOut = devices.contains { $0.0.lifecycle == .alive }
         for (_, writers, _) in devices { for w in writers { await w.stop() } }
+        for w in raw { await w.stop() }
         do throws(DaxError) { try log.write(entries()) } catch { throw fail(error) }
         if timedOut {
             for (device, _, _) in devices { device.close() }
@@ -207,6 +222,10 @@ struct HoldCommand: AsyncParsableCommand {
             ("ueventsRejected", .uint(DaxMonitor.statistics.ueventsRejected)),
             ("descriptorsOpen", .int(Int64(openFDs))),
             ("timedOut", .bool(timedOut)),
+            ("rawHolders", .int(Int64(raw.count))),
+            ("rawHoldersTold", .int(Int64(raw.filter { !$0.notifications.isEmpty }.count))),
+            ("rawRounds", .int(Int64(raw.reduce(0) { $0 + $1.rounds.load(ordering: .relaxed) }))),
+            ("rawBytesLost", .uint(raw.reduce(0) { $0 + $1.bytesLost })),
         ] + afterReturn + [
             ("exitedGracefully", .bool(!timedOut && openFDs == 0 && reports.count == devices.count)),
         ])

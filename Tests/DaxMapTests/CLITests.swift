@@ -114,6 +114,33 @@ import Testing
         #expect(out.contains("\"devicesBack\":1"), "\(out)")
         #expect(out.contains("\"oldMappingsAlive\":0"), "\(out)")
     }
+
+    /// Raw writers (unguarded stores under replacePages) beside the logs: the
+    /// device vanishing under their stores (real BUS_ADRERR) costs pages, not
+    /// the process; each is told.
+    @Test func rawWritersBesideTheLogsLiveThroughTheDeviceVanishing() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = dir.file("dev"), log = dir.file("acked")
+        let script = """
+            '\(cli)' hold '\(device)' --create 4194304 --holders 2 --raw-holders 2 --acked '\(log)' --timeout 30 > '\(dir.file("out"))' 2> '\(dir.file("err"))' &
+            pid=$!
+            for i in $(seq 100); do grep -q READY '\(dir.file("err"))' && break; sleep 0.1; done
+            truncate -s 0 '\(device)'
+            wait $pid; echo "status=$?" >> '\(dir.file("out"))'
+            truncate -s 4194304 '\(device)'
+            """
+        _ = system(script)
+        let out = readFile(dir.file("out"))
+        #expect(out.contains("status=0"), "\(out) \(readFile(dir.file("err")))")
+        #expect(out.contains("\"rawHolders\":2") && out.contains("\"rawHoldersTold\":2"), "\(out)")
+        #expect(!out.contains("\"rawRounds\":0,"), "the raw writers wrote: \(out)")
+        #expect(out.contains("\"descriptorsOpen\":0") && out.contains("\"exitedGracefully\":true"), "\(out)")
+        // Everything went with the truncation to 0 (the file came back as zeros): verify
+        // fails and says why, never "0 lost".
+        let verify = runProgram([cli, "verify", "--acked", log, "--json"])
+        #expect(verify.status == 1 && verify.stderr.contains("holds no log"), "\(verify)")
+    }
 }
 
 /// `watch` prints the kernel's uevents and device events live.

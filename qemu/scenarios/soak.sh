@@ -7,7 +7,8 @@
 #     ext4 is followed by an umount that oopses in dax_disassociate_entry, on 6.12 too: seen
 #     here, after every holder had released; fsdax-ext4-unbind shows that path once);
 #   poison: `daxmap poison --log` (MADV_HWPOISON under a DaxLog, a new page each time).
-# Removal cycles run `daxmap hold` (4 guarded writers); on device-dax the device is restored
+# Removal cycles run `daxmap hold` (4 guarded writers, each a DaxLog, and 2 raw writers:
+# unguarded stores under replacePages, which must cost pages, never the process); on device-dax the device is restored
 # while the holder process is still alive (--await-return) in every other round of the
 # rotation and after it exited in the others, so each path gets both; on fsdax it is always
 # restored after the holder exited (a dead mount cannot come back under a live process:
@@ -15,7 +16,6 @@
 # The XFS unbind cycle runs on 6.12 only: 6.1's umount after an fsdax unbind and 7.2's
 # XFS unbind (livelock) are known kernel defects (see the matrix).
 # One `daxmap watch` lives across all cycles (its RSS is sampled).
-# Not in the rotation: raw writers under replacePages (the CLI has no such mode).
 # Writes $RESULTS/soak.json (summary) and soak-cycles.csv (one line per cycle).
 . "$HARNESS/scenarios/control-lib.sh"
 CYCLES=${SOAK_CYCLES:-25}
@@ -40,6 +40,7 @@ sleep 2
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$WATCH/status" 2>/dev/null || echo 0; }
 echo "cycle,method,await,seconds,exit,acked,lost,descriptorsOpen,watchRssKiB" > "$RESULTS/soak-cycles.csv"
 hangs=0 crashes=0 nonzero=0 acked=0 lost=0 fdsopen=0 verifyFail=0 poisoned=0 poisonFail=0 umountFail=0 npoison=0
+rawRounds=0 rawLost=0 rawUntold=0
 remove() {
     case $1 in
         device_dax) echo "$NAME" > /sys/bus/dax/drivers/device_dax/unbind ;;
@@ -81,7 +82,7 @@ for ((i = 0; i < CYCLES; i++)); do
         "$DAXMAP" poison "$DAXDEV" --offset $off --log --force --json > "$WORK/poison.json" 2> "$WORK/poison.err"; rc=$?
         if [ $rc = 0 ]; then
             a=$(json "$WORK/poison.json" "j['appended'] - len(j['lost'])" 2>/dev/null); a=${a//[^0-9]/}
-            p=$(json "$WORK/poison.json" "len(j['lost'])" 2>/dev/null); poisoned=$((poisoned + ${p//[^0-9]/}))
+            p=$(json "$WORK/poison.json" "len(j['lost'])" 2>/dev/null); p=${p//[^0-9]/}; poisoned=$((poisoned + ${p:-0}))
         else
             poisonFail=$((poisonFail + 1)); say "cycle $i: poison --log exited $rc: $(head -c 300 "$WORK/poison.json") $(tail -n1 "$WORK/poison.err")"
             [ "$rc" -ge 128 ] && crashes=$((crashes + 1))
@@ -95,7 +96,7 @@ for ((i = 0; i < CYCLES; i++)); do
         esac
         rm -f "$WORK/acked-soak.log"
         [ $aw = 1 ] && args+=(--await-return 60)
-        "$DAXMAP" hold "$target" --holders 4 --acked "$WORK/acked-soak.log" --json --timeout 120 "${args[@]}" \
+        "$DAXMAP" hold "$target" --holders 4 --raw-holders 2 --acked "$WORK/acked-soak.log" --json --timeout 120 "${args[@]}" \
             > "$WORK/hold.json" 2> "$WORK/hold.err" &
         hp=$!
         wait_for_line "$WORK/hold.err" '^READY' 60 || { say "cycle $i: no READY"; }
@@ -126,6 +127,10 @@ for ((i = 0; i < CYCLES; i++)); do
         esac
         case $rc in hang) ;; 0) ;; *) if [ "$rc" -ge 128 ]; then crashes=$((crashes + 1)); else nonzero=$((nonzero + 1)); fi ;; esac
         fo=$(json "$WORK/hold.json" "j.get('descriptorsOpen', 0)" 2>/dev/null); fo=${fo//[^0-9]/}; fdsopen=$((fdsopen + ${fo:-0}))
+        r=$(json "$WORK/hold.json" "j.get('rawRounds', 0)" 2>/dev/null); r=${r//[^0-9]/}; rawRounds=$((rawRounds + ${r:-0}))
+        r=$(json "$WORK/hold.json" "j.get('rawBytesLost', 0)" 2>/dev/null); r=${r//[^0-9]/}; rawLost=$((rawLost + ${r:-0}))
+        # A hold that printed nothing (crashed) counts its two raw writers as not told.
+        r=$(json "$WORK/hold.json" "j.get('rawHolders', 0) - j.get('rawHoldersTold', 0)" 2>/dev/null); r=${r//[^0-9]/}; rawUntold=$((rawUntold + ${r:-2}))
         "$DAXMAP" verify "$target" --acked "$WORK/acked-soak.log" --json > "$WORK/verify.json" 2> "$WORK/verify.err"; vrc=$?
         a=$(json "$WORK/verify.json" "j.get('recordsAcknowledged', 0)" 2>/dev/null); a=${a//[^0-9]/}
         l=$(json "$WORK/verify.json" "j.get('recordsLost', 0)" 2>/dev/null); l=${l//[^0-9]/}
@@ -150,6 +155,7 @@ rss = [int(r['watchRssKiB'] or 0) for r in rows]
 out = {"cycles": len(rows), "cyclesRequested": $CYCLES, "hangs": $hangs, "crashes": $crashes,
        "nonZeroExits": $nonzero, "recordsAcknowledged": $acked, "recordsLost": $lost,
        "verifyFailures": $verifyFail, "descriptorsLeftOpen": $fdsopen, "umountFailures": $umountFail,
+       "rawWriterRounds": $rawRounds, "rawBytesReplaced": $rawLost, "rawWritersNotTold": $rawUntold,
        "poisonCycles": $npoison, "poisonFailures": $poisonFail, "poisonedRecordsReportedLost": $poisoned,
        "kernelWarnings": $warn, "kernelOopses": $oops, "hungTaskReports": $hung,
        "watchAlive": $watchAlive, "watchRssKiBFirst": rss[0] if rss else 0,
@@ -160,9 +166,9 @@ json.dump(out, open(sys.argv[2], "w"))
 print(json.dumps(out))
 PY
 cycles=$(($(wc -l < "$RESULTS/soak-cycles.csv") - 1))
-if [ $hangs = 0 ] && [ $crashes = 0 ] && [ $lost = 0 ] && [ $verifyFail = 0 ] && [ $poisonFail = 0 ] && [ $umountFail = 0 ] && [ $nonzero = 0 ] && [ "$cycles" = "$CYCLES" ]; then
+if [ $hangs = 0 ] && [ $crashes = 0 ] && [ $lost = 0 ] && [ $verifyFail = 0 ] && [ $poisonFail = 0 ] && [ $umountFail = 0 ] && [ $nonzero = 0 ] && [ $rawUntold = 0 ] && [ "$cycles" = "$CYCLES" ]; then
     ok "soak: $CYCLES cycles"
 else
-    fail "soak: $cycles of $CYCLES cycles; hangs $hangs, crashes $crashes, non-zero exits $nonzero, lost $lost, verify failures $verifyFail, poison failures $poisonFail, umount failures $umountFail"
+    fail "soak: $cycles of $CYCLES cycles; hangs $hangs, crashes $crashes, non-zero exits $nonzero, lost $lost, verify failures $verifyFail, poison failures $poisonFail, umount failures $umountFail, raw writers not told $rawUntold"
 fi
 finish
