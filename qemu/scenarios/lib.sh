@@ -15,8 +15,9 @@ fail() { echo "fail $*" >> "$RESULT_FILE"; say "FAIL: $*"; }
 known() { echo "known $*" >> "$RESULT_FILE"; say "known: $*"; }
 # The functions an oops of ext4's fsdax unbind defect (7.2) stops in: the zap of a mapping
 # whose struct pages the unbind freed, or the mmu_gather batch that then frees its folios.
-# Seen: __zap_vma_range, vm_normal_folio_pmd (munmap), folios_put_refs (exit).
-EXT4_UNBIND_ZAP_FUNCS='__zap_vma_range|zap_huge_pmd|zap_pte_range|zap_present_ptes|vm_normal_folio_pmd|vm_normal_page|folios_put_refs|free_pages_and_swap_cache|__tlb_batch_free_encoded_pages'
+# Seen: __zap_vma_range, vm_normal_folio_pmd (munmap), folios_put_refs (exit); the rest of
+# the list are the other steps of that zap and free that read the same struct pages.
+EXT4_UNBIND_ZAP_FUNCS='__zap_vma_range|zap_huge_pmd|zap_pte_range|zap_present_ptes|vm_normal_folio_pmd|vm_normal_page|folios_put_refs|free_pages_and_swap_cache|__tlb_batch_free_encoded_pages|free_unref_folios|__folio_put|folio_remove_rmap_ptes|folio_remove_rmap_pmd'
 # expect_oops REGEX TEXT: the next step is known to oops this kernel.
 expect_oops() { echo "expect-oops $1|$2" >> "$RESULT_FILE"; say "expecting a kernel oops: $2"; sync; }
 # Reproducers (scenarios repro-*: plain processes only, no daxmap) say what they did and
