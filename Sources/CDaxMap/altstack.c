@@ -25,8 +25,9 @@ static void altstack_release(void *stack) {
 
 static void altstack_key_create(void) { pthread_key_create(&altstack_key, altstack_release); }
 
-int cdaxmap_thread_prepare(void) {
-    if (altstack_ready) return 0;
+// The slow path, once per thread, out of line: every guarded access calls
+// cdaxmap_thread_prepare, whose fast path is then a TLS load with no prologue.
+__attribute__((noinline, cold)) static int thread_prepare_slow(void) {
     cdaxmap_cached_tid = (int32_t)syscall(SYS_gettid);
     stack_t current;
     if (sigaltstack(NULL, &current) != 0) return -errno;
@@ -46,6 +47,11 @@ int cdaxmap_thread_prepare(void) {
     pthread_setspecific(altstack_key, stack);
     altstack_ready = 1;
     return 0;
+}
+
+int cdaxmap_thread_prepare(void) {
+    if (__builtin_expect(altstack_ready, 1)) return 0;
+    return thread_prepare_slow();
 }
 
 int cdaxmap_thread_set_name(const char *name) {

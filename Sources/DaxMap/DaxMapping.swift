@@ -77,6 +77,9 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     /// How stores to this mapping are made persistent.
     public let granularity: StoreGranularity
     public let options: Options
+    /// The mapping or its device was opened read-only: decided once, not per store
+    /// (reading `device.options` copies the device's options on every write).
+    private let readOnly: Bool
     /// A process-unique identifier (also in fault events).
     public let id: UInt64
 
@@ -97,6 +100,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         self.count = count
         self.granularity = granularity
         self.options = options
+        self.readOnly = options.readOnly || device.options.readOnly
         self.id = id
         self.base = UnsafeAddress(base)
         self.slot = slot
@@ -340,7 +344,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
 
     /// A store into a read-only mapping would be a SIGSEGV (read as "revoked"): refuse it.
     func checkWritable(_ operation: String, _ offset: Int) throws(DaxError) {
-        guard options.readOnly || device.options.readOnly else { return }
+        guard readOnly else { return }
         throw DaxError(.permissionDenied, operation: operation, path: device.path, offset: self.offset + UInt64(max(offset, 0)),
                        message: "the mapping is read-only (the device or the mapping was opened read-only)")
     }
