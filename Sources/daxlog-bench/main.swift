@@ -18,6 +18,15 @@ nonisolated(unsafe) var recordSizes = [64, 256, 1024, 4096]
 nonisolated(unsafe) var batches = [1, 16]
 let logSize = 64 << 20
 
+/// The value of `flag`: a whole number in 1...limit, else exit 64 saying so.
+func positive(_ flag: String, _ value: String?, limit: Int) -> Int {
+    guard let value, let n = Int(value), n > 0, n <= limit else {
+        writeAll(STDERR_FILENO, "daxlog-bench: \(flag) needs a whole number from 1 to \(limit), not '\(value ?? "")'\n")
+        exit(64)
+    }
+    return n
+}
+
 nonisolated(unsafe) var json = false
 nonisolated(unsafe) var target: String?
 nonisolated(unsafe) var cellSeconds = 0.6
@@ -26,9 +35,9 @@ while let arg = arguments.next() {
     switch arg {
     case "--json": json = true
     case "--target": target = arguments.next()
-    case "--cell-ms": cellSeconds = Double(arguments.next().flatMap { Int($0) } ?? 600) / 1000
-    case "--record": recordSizes = [arguments.next().flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 64]
-    case "--batch": batches = [arguments.next().flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 1]
+    case "--cell-ms": cellSeconds = Double(positive(arg, arguments.next(), limit: 3_600_000)) / 1000
+    case "--record": recordSizes = [positive(arg, arguments.next(), limit: 1 << 20)]
+    case "--batch": batches = [positive(arg, arguments.next(), limit: 65_536)]
     case "-h", "--help":
         print("usage: daxlog-bench [--json] [--target DIR|/dev/daxX.Y|FILE] [--cell-ms MS] [--record BYTES] [--batch N]")
         exit(0)

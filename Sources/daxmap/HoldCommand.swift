@@ -223,7 +223,8 @@ struct HoldCommand: AsyncParsableCommand {
             ("descriptorsOpen", .int(Int64(openFDs))),
             ("timedOut", .bool(timedOut)),
             ("rawHolders", .int(Int64(raw.count))),
-            ("rawHoldersTold", .int(Int64(raw.filter { !$0.notifications.isEmpty }.count))),
+            // Told of the removal itself (a pagesLost notice of its own fault does not count).
+            ("rawHoldersTold", .int(Int64(raw.filter { $0.notifications.contains { $0.kind == .preRemove || $0.kind == .removed } }.count))),
             ("rawRounds", .int(Int64(raw.reduce(0) { $0 + $1.rounds.load(ordering: .relaxed) }))),
             ("rawBytesLost", .uint(raw.reduce(0) { $0 + $1.bytesLost })),
         ] + afterReturn + [

@@ -69,12 +69,18 @@ struct LogPoison {
         case .notRaised, .caught:
             break
         }
-        try? await Task.sleep(for: .milliseconds(300)) // the holders' notifications are asynchronous
         // The extent the kernel said failed (si_addr_lsb: a page on fsdax, the 2 MiB
         // extent on device-dax), as the log was told it; else the poisoning mapping's mark.
-        let told = log.failuresReceived.first {
-            ($0.kind == .memoryFailureActionRequired || $0.kind == .memoryFailureActionOptional) && $0.range.contains(offset)
+        // Holders are told asynchronously: wait for it, bounded (a slow guest takes longer).
+        func toldOfPoison() -> DaxFailure? {
+            log.failuresReceived.first {
+                ($0.kind == .memoryFailureActionRequired || $0.kind == .memoryFailureActionOptional) && $0.range.contains(offset)
+            }
         }
+        let clock = ContinuousClock()
+        let giveUp = clock.now + .seconds(10)
+        while toldOfPoison() == nil && clock.now < giveUp { try? await Task.sleep(for: .milliseconds(20)) }
+        let told = toldOfPoison()
         let failed = told?.range ?? mapping.failures.first { $0.range.contains(offset) }?.range ?? offset..<(offset + 4096)
         let expected = (0..<appended).filter { s in
             let start = 4096 + s * recordSize
