@@ -72,6 +72,15 @@ print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)
 EOF
 }
 
+# json_int FILE KEY DEFAULT: the integer KEY of the one-line JSON daxmap printed to FILE,
+# DEFAULT when FILE or KEY is missing; in bash alone, because a python start costs about a
+# second under TCG (the soak reads five fields a cycle). The first "KEY": in FILE counts.
+json_int() {
+    local t=
+    [ -r "$1" ] && read -r -d '' t < "$1"
+    if [[ $t =~ \"$2\":(-?[0-9]+) ]]; then echo "${BASH_REMATCH[1]}"; else echo "$3"; fi
+}
+
 # jcheck NAME FILE EXPR: ok if the python expression over j is true.
 jcheck() {
     local n=$1 f=$2 e=$3 v

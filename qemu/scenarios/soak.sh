@@ -37,6 +37,8 @@ say "soak: $CYCLES cycles rotating ${methods[*]}"
 "$DAXMAP" watch --json > "$WORK/watch.log" 2>&1 &
 WATCH=$!
 sleep 2
+# mark PHASE: how far into the cycle PHASE ended (in the cycle's line: where the time goes).
+mark() { phases+=" $1 $(( (${EPOCHREALTIME/./} - t0) / 1000 ))ms"; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$WATCH/status" 2>/dev/null || echo 0; }
 echo "cycle,method,await,seconds,exit,acked,lost,descriptorsOpen,watchRssKiB" > "$RESULTS/soak-cycles.csv"
 hangs=0 crashes=0 nonzero=0 acked=0 lost=0 fdsopen=0 verifyFail=0 poisoned=0 poisonFail=0 umountFail=0 npoison=0
@@ -74,15 +76,16 @@ fs_make() {
     esac > "$WORK/mkfs.log" 2>&1 && fs_mount "$1"
 }
 for ((i = 0; i < CYCLES; i++)); do
-    m=${methods[i % ${#methods[@]}]} aw=$(( (i / ${#methods[@]}) % 2 )) t0=$(date +%s.%N)
+    m=${methods[i % ${#methods[@]}]} aw=$(( (i / ${#methods[@]}) % 2 )) t0=${EPOCHREALTIME/./} phases=
     a=0 l=0 fo=0 rc=-
     if [ "$m" = poison ]; then
         # A new page each time (a page poisoned before is not poisoned again: no signal).
         off=$(( (3 << 20) + 4096 * (npoison % 256) )); npoison=$((npoison + 1))
         "$DAXMAP" poison "$DAXDEV" --offset $off --log --force --json > "$WORK/poison.json" 2> "$WORK/poison.err"; rc=$?
         if [ $rc = 0 ]; then
-            a=$(json "$WORK/poison.json" "j['appended'] - len(j['lost'])" 2>/dev/null); a=${a//[^0-9]/}
-            p=$(json "$WORK/poison.json" "len(j['lost'])" 2>/dev/null); p=${p//[^0-9]/}; poisoned=$((poisoned + ${p:-0}))
+            # Exit 0 means every record came back intact or was reported lost, never both.
+            a=$(json_int "$WORK/poison.json" returned 0)
+            poisoned=$((poisoned + $(json_int "$WORK/poison.json" appended 0) - a))
         else
             poisonFail=$((poisonFail + 1)); say "cycle $i: poison --log exited $rc: $(head -c 300 "$WORK/poison.json") $(tail -n1 "$WORK/poison.err")"
             [ "$rc" -ge 128 ] && crashes=$((crashes + 1))
@@ -100,11 +103,13 @@ for ((i = 0; i < CYCLES; i++)); do
             > "$WORK/hold.json" 2> "$WORK/hold.err" &
         hp=$!
         wait_for_line "$WORK/hold.err" '^READY' 60 || { say "cycle $i: no READY"; }
-        sleep 0.5
+        mark ready
+        sleep 0.2   # READY: every writer has acknowledged a record; now they are mid-flight
         if ! bounded 45 remove "$m"; then
             hangs=$((hangs + 1)); say "cycle $i: removal by $m hung"; fact soak.hang "cycle $i $m removal"
             break
         fi
+        mark removed
         if { [ "$m" = retire ] || [ "$m" = ext4 ]; } && ! grep -q '"removal":"removed"' "$WORK/retire.json"; then
             say "cycle $i: retire did not remove: $(head -c 300 "$WORK/retire.json") $(tail -n1 "$WORK/retire.err")"
             nonzero=$((nonzero + 1))
@@ -116,6 +121,7 @@ for ((i = 0; i < CYCLES; i++)); do
         end=$(( $(uptime_s) + 90 ))
         while ! reapable $hp && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
         if reapable $hp; then wait $hp; rc=$?; else rc=hang; hangs=$((hangs + 1)); kill -9 $hp; fi
+        mark exited
         case $m in
             xfs) bounded 30 umount $FSMNT || { umountFail=$((umountFail + 1)); say "cycle $i: umount after the $m unbind failed: $(cat "$WORK/bounded.out")"; break; } ;;
             ext4) ! grep -q " $FSMNT " /proc/mounts || { umountFail=$((umountFail + 1)); say "cycle $i: retire left $FSMNT mounted"; break; } ;;
@@ -125,22 +131,24 @@ for ((i = 0; i < CYCLES; i++)); do
             xfs|ext4) wait_path "$PMEM" 10 && fs_mount "$m" || { say "cycle $i: $PMEM did not come back or mount after the re-bind"; verifyFail=$((verifyFail + 1)); break; } ;;
             *) wait_path "$DAXDEV" 10 || { say "cycle $i: $DAXDEV did not come back"; verifyFail=$((verifyFail + 1)); break; } ;;
         esac
+        mark restored
         case $rc in hang) ;; 0) ;; *) if [ "$rc" -ge 128 ]; then crashes=$((crashes + 1)); else nonzero=$((nonzero + 1)); fi ;; esac
-        fo=$(json "$WORK/hold.json" "j.get('descriptorsOpen', 0)" 2>/dev/null); fo=${fo//[^0-9]/}; fdsopen=$((fdsopen + ${fo:-0}))
-        r=$(json "$WORK/hold.json" "j.get('rawRounds', 0)" 2>/dev/null); r=${r//[^0-9]/}; rawRounds=$((rawRounds + ${r:-0}))
-        r=$(json "$WORK/hold.json" "j.get('rawBytesLost', 0)" 2>/dev/null); r=${r//[^0-9]/}; rawLost=$((rawLost + ${r:-0}))
         # A hold that printed nothing (crashed) counts its two raw writers as not told.
-        r=$(json "$WORK/hold.json" "j.get('rawHolders', 0) - j.get('rawHoldersTold', 0)" 2>/dev/null); r=${r//[^0-9]/}; rawUntold=$((rawUntold + ${r:-2}))
+        fo=$(json_int "$WORK/hold.json" descriptorsOpen 0); fdsopen=$((fdsopen + fo))
+        rawRounds=$((rawRounds + $(json_int "$WORK/hold.json" rawRounds 0)))
+        rawLost=$((rawLost + $(json_int "$WORK/hold.json" rawBytesLost 0)))
+        rawUntold=$((rawUntold + $(json_int "$WORK/hold.json" rawHolders 2) - $(json_int "$WORK/hold.json" rawHoldersTold 0)))
         "$DAXMAP" verify "$target" --acked "$WORK/acked-soak.log" --json > "$WORK/verify.json" 2> "$WORK/verify.err"; vrc=$?
-        a=$(json "$WORK/verify.json" "j.get('recordsAcknowledged', 0)" 2>/dev/null); a=${a//[^0-9]/}
-        l=$(json "$WORK/verify.json" "j.get('recordsLost', 0)" 2>/dev/null); l=${l//[^0-9]/}
+        mark verified
+        a=$(json_int "$WORK/verify.json" recordsAcknowledged 0) l=$(json_int "$WORK/verify.json" recordsLost 0)
         [ $vrc = 0 ] || { verifyFail=$((verifyFail + 1)); say "cycle $i: verify exited $vrc: $(head -c 300 "$WORK/verify.json") $(tail -n1 "$WORK/verify.err")"; }
         acked=$((acked + ${a:-0})); lost=$((lost + ${l:-0}))
         case $m in xfs|ext4) bounded 30 umount $FSMNT || umountFail=$((umountFail + 1)) ;; esac
     fi
-    secs=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $t0}")
-    echo "$i,$m,$aw,$secs,$rc,${a:-0},${l:-0},${fo:-0},$(rss)" >> "$RESULTS/soak-cycles.csv"
-    say "cycle $i: $m await=$aw exit=$rc acked=${a:-0} lost=${l:-0} ${secs}s rss=$(rss)KiB"
+    us=$(( ${EPOCHREALTIME/./} - t0 )); secs=$((us / 1000000)).$(printf %02d $(( us % 1000000 / 10000 )))
+    r=$(rss)
+    echo "$i,$m,$aw,$secs,$rc,${a:-0},${l:-0},${fo:-0},$r" >> "$RESULTS/soak-cycles.csv"
+    say "cycle $i: $m await=$aw exit=$rc acked=${a:-0} lost=${l:-0} ${secs}s (${phases# }) rss=${r}KiB"
 done
 warn=$(dmesg | grep -cE 'WARNING: CPU|refcount_t: ' || true)
 oops=$(dmesg | grep -cE 'BUG: |Oops: |general protection fault' || true)
