@@ -150,10 +150,11 @@ wait_pid_timeout() {
 # read /proc/PID/cmdline, which waits for the process's mmap_lock, and a livelocked kernel
 # (7.2's fsdax unbind) leaves daxmap's revoking thread holding it for ever.
 # task_state DIR: the state letter of /proc/PID or /proc/PID/task/TID (comm, which may
-# hold spaces and parentheses, ends at the last ')').
-task_state() { local s; read -r s < "$1/stat" 2>/dev/null || return 1; s=${s##*) }; echo "${s%% *}"; }
-task_wchan() { local w=0; read -r w < "$1/wchan" 2>/dev/null; echo "${w:-0}"; }
-task_comm() { local c=?; read -r c < "$1/comm" 2>/dev/null; echo "$c"; }
+# hold spaces and parentheses, ends at the last ')'). The braces: a process that exits
+# between the test and the read makes the redirection fail, which is not an error here.
+task_state() { local s; { read -r s < "$1/stat"; } 2>/dev/null || return 1; s=${s##*) }; echo "${s%% *}"; }
+task_wchan() { local w=0; { read -r w < "$1/wchan"; } 2>/dev/null; echo "${w:-0}"; }
+task_comm() { local c=?; { read -r c < "$1/comm"; } 2>/dev/null; echo "$c"; }
 # proc_state PID: the process state letter (D = uninterruptible).
 proc_state() { task_state "/proc/$1"; }
 # task_line PID: "state wchan" of PID; task_line_threads PID: its threads, counted by that.

@@ -2,10 +2,12 @@
 # Soak (make soak CYCLES=N): one VM (two NVDIMMs), N cycles rotating every removal path:
 #   device-dax on namespace0.0: device_dax unbind, ndctl disable-namespace, daxctl
 #     disable-device, ndctl disable-region, and `daxmap retire --then disable` (planned);
-#   fsdax on namespace1.0, made afresh each cycle: the pfn unbind under XFS (dax=always);
-#     ext4 (dax) by `daxmap retire --then unmount-unbind` (planned: an unplanned unbind under
-#     ext4 is followed by an umount that oopses in dax_disassociate_entry, on 6.12 too: seen
-#     here, after every holder had released; fsdax-ext4-unbind shows that path once);
+#   fsdax on namespace1.0, made afresh each cycle: XFS (dax=always) and ext4 (dax), each
+#     removed by `daxmap retire --then unmount-unbind` (planned: unmount, then the pfn
+#     unbind). An unplanned pfn unbind under either is followed by an umount that can oops
+#     in dax_disassociate_entry, on 6.12 too (seen here: XFS in cycle 4 of a run, ext4
+#     after every holder had released); fsdax-xfs-unbind and fsdax-ext4-unbind show that
+#     path once per kernel.
 #   poison: `daxmap poison --log` (MADV_HWPOISON under a DaxLog, a new page each time).
 # Removal cycles run `daxmap hold` (4 guarded writers, each a DaxLog, and 2 raw writers:
 # unguarded stores under replacePages, which must cost pages, never the process); on device-dax the device is restored
@@ -13,8 +15,6 @@
 # rotation and after it exited in the others, so each path gets both; on fsdax it is always
 # restored after the holder exited (a dead mount cannot come back under a live process:
 # it is unmounted, re-bound, mounted again). Every removal cycle ends with `daxmap verify`.
-# The XFS unbind cycle runs on 6.12 only: 6.1's umount after an fsdax unbind and 7.2's
-# XFS unbind (livelock) are known kernel defects (see the matrix).
 # One `daxmap watch` lives across all cycles (its RSS is sampled).
 # Writes $RESULTS/soak.json (summary) and soak-cycles.csv (one line per cycle).
 . "$HARNESS/scenarios/control-lib.sh"
@@ -28,11 +28,6 @@ need_daxmap hold
 need_daxmap retire
 need_daxmap poison
 methods=(device_dax namespace daxctl region xfs ext4 poison retire)
-case $(uname -r) in
-    6.12.*) ;;
-    *) methods=(device_dax namespace daxctl region ext4 poison retire)
-       say "soak: no XFS unbind cycles on $(uname -r) (its known kernel defects)" ;;
-esac
 say "soak: $CYCLES cycles rotating ${methods[*]}"
 "$DAXMAP" watch --json > "$WORK/watch.log" 2>&1 &
 WATCH=$!
@@ -50,8 +45,7 @@ remove() {
         daxctl) daxctl disable-device "$NAME" ;;
         region) ndctl disable-region $REGION ;;
         retire) "$DAXMAP" retire "$DAXDEV" --deadline 10 --then disable --json > "$WORK/retire.json" 2> "$WORK/retire.err" ;;
-        xfs) echo "$PFN" > /sys/bus/nd/drivers/nd_pmem/unbind ;;
-        ext4) "$DAXMAP" retire "$FSMNT" --deadline 10 --then unmount-unbind --json > "$WORK/retire.json" 2> "$WORK/retire.err" ;;
+        xfs|ext4) "$DAXMAP" retire "$FSMNT" --deadline 10 --then unmount-unbind --json > "$WORK/retire.json" 2> "$WORK/retire.err" ;;
     esac
 }
 restore() {
@@ -110,7 +104,7 @@ for ((i = 0; i < CYCLES; i++)); do
             break
         fi
         mark removed
-        if { [ "$m" = retire ] || [ "$m" = ext4 ]; } && ! grep -q '"removal":"removed"' "$WORK/retire.json"; then
+        if { [ "$m" = retire ] || [ "$m" = xfs ] || [ "$m" = ext4 ]; } && ! grep -q '"removal":"removed"' "$WORK/retire.json"; then
             say "cycle $i: retire did not remove: $(head -c 300 "$WORK/retire.json") $(tail -n1 "$WORK/retire.err")"
             nonzero=$((nonzero + 1))
         fi
@@ -123,8 +117,7 @@ for ((i = 0; i < CYCLES; i++)); do
         if reapable $hp; then wait $hp; rc=$?; else rc=hang; hangs=$((hangs + 1)); kill -9 $hp; fi
         mark exited
         case $m in
-            xfs) bounded 30 umount $FSMNT || { umountFail=$((umountFail + 1)); say "cycle $i: umount after the $m unbind failed: $(cat "$WORK/bounded.out")"; break; } ;;
-            ext4) ! grep -q " $FSMNT " /proc/mounts || { umountFail=$((umountFail + 1)); say "cycle $i: retire left $FSMNT mounted"; break; } ;;
+            xfs|ext4) ! grep -q " $FSMNT " /proc/mounts || { umountFail=$((umountFail + 1)); say "cycle $i: retire left $FSMNT mounted"; break; } ;;
         esac
         [ $aw = 1 ] || bounded 30 restore "$m" || { hangs=$((hangs + 1)); break; }
         case $m in
