@@ -17,8 +17,8 @@
 
 // cpuid is slow (a VM exit under virtualisation): ask once. Threads that race
 // on the first call all store the same answer; atomics keep that defined.
-static _Atomic int has_avx512 = -1;
 static _Atomic int flush_kind = -1;
+static _Atomic int vectors_found = -1, vectors_cap = 2;
 
 static int line_flush(void) {
     int kind = atomic_load_explicit(&flush_kind, memory_order_relaxed);
@@ -26,10 +26,25 @@ static int line_flush(void) {
     return kind;
 }
 
-static int use_avx512(void) {
-    int yes = atomic_load_explicit(&has_avx512, memory_order_relaxed);
-    if (yes < 0) atomic_store_explicit(&has_avx512, yes = cdaxmap_cpu_has_avx512f(), memory_order_relaxed);
-    return yes;
+static int vectors(void) {
+    int found = atomic_load_explicit(&vectors_found, memory_order_relaxed);
+    if (found < 0) {
+        found = cdaxmap_cpu_has_avx512f() ? 2 : cdaxmap_cpu_has_avx() ? 1 : 0;
+        atomic_store_explicit(&vectors_found, found, memory_order_relaxed);
+    }
+    int cap = atomic_load_explicit(&vectors_cap, memory_order_relaxed);
+    return found < cap ? found : cap;
+}
+
+int cdaxmap_copy_vectors(int limit) {
+    if (limit >= 0) atomic_store_explicit(&vectors_cap, limit, memory_order_relaxed);
+    return vectors();
+}
+
+// Ordinary stores: 32-byte moves from 64 bytes where AVX is there (below that
+// the shared routine's overlapping moves are as fast).
+static int copy_temporal(char *d, const char *s, size_t n) {
+    return n >= 64 && vectors() >= 1 ? cdaxmap_mc_copy_avx(d, s, n) : cdaxmap_mc_copy(d, s, n);
 }
 
 // Streaming stores need a 64-byte aligned destination: head and tail go with
@@ -40,7 +55,7 @@ static size_t aligned_head(char *d, size_t n) {
 }
 
 static int copy_written_back(char *d, const char *s, size_t n) {
-    int r = cdaxmap_mc_copy(d, s, n);
+    int r = copy_temporal(d, s, n);
     return r ? r : cdaxmap_mc_flush(line_flush(), d, n);
 }
 
@@ -55,7 +70,9 @@ static int copy_nt(char *d, const char *s, size_t n) {
     if (head && (r = copy_written_back(d, s, head))) return r;
     d += head, s += head, n -= head;
     size_t body = n & ~(size_t)63;
-    r = use_avx512() ? cdaxmap_mc_stream_copy_avx512(d, s, body) : cdaxmap_mc_stream_copy_sse2(d, s, body);
+    int v = vectors();
+    r = v == 2 ? cdaxmap_mc_stream_copy_avx512(d, s, body)
+      : v == 1 ? cdaxmap_mc_stream_copy_avx(d, s, body) : cdaxmap_mc_stream_copy_sse2(d, s, body);
     if (r) return r;
     return n > body ? copy_written_back(d + body, s + body, n - body) : 0;
 }
@@ -66,7 +83,9 @@ static int fill_nt(char *d, int value, size_t n) {
     if (head && (r = fill_written_back(d, value, head))) return r;
     d += head, n -= head;
     size_t body = n & ~(size_t)63;
-    r = use_avx512() ? cdaxmap_mc_stream_fill_avx512(d, value, body) : cdaxmap_mc_stream_fill_sse2(d, value, body);
+    int v = vectors();
+    r = v == 2 ? cdaxmap_mc_stream_fill_avx512(d, value, body)
+      : v == 1 ? cdaxmap_mc_stream_fill_avx(d, value, body) : cdaxmap_mc_stream_fill_sse2(d, value, body);
     if (r) return r;
     return n > body ? fill_written_back(d + body, value, n - body) : 0;
 }
@@ -78,7 +97,7 @@ static int mc_result(int r, struct cdaxmap_fault *fault) {
 
 int cdaxmap_copy_guarded(void *dst, const void *src, size_t length, int nontemporal,
                          struct cdaxmap_fault *fault) {
-    return mc_result(nontemporal ? copy_nt(dst, src, length) : cdaxmap_mc_copy(dst, src, length), fault);
+    return mc_result(nontemporal ? copy_nt(dst, src, length) : copy_temporal(dst, src, length), fault);
 }
 
 int cdaxmap_fill_guarded(void *dst, int value, size_t length, int nontemporal,
@@ -93,6 +112,11 @@ int cdaxmap_flush_guarded(int kind, const void *addr, size_t length, struct cdax
 }
 
 #else // no recoverable routines: sigsetjmp guards, and no streaming stores
+
+int cdaxmap_copy_vectors(int limit) {
+    (void)limit;
+    return 0;
+}
 
 int cdaxmap_copy_guarded(void *dst, const void *src, size_t length, int nontemporal,
                          struct cdaxmap_fault *fault) {

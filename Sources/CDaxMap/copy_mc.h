@@ -20,6 +20,10 @@ int cdaxmap_mc_flush(int kind, const void *addr, size_t n);
 /// Streaming stores: `dst` 64-byte aligned, `n` a multiple of 64; no drain.
 int cdaxmap_mc_stream_copy_sse2(void *dst, const void *src, size_t n);
 int cdaxmap_mc_stream_fill_sse2(void *dst, int value, size_t n);
+/// 32-byte moves (AVX): the temporal copy for `n` >= 32, and streaming stores.
+int cdaxmap_mc_copy_avx(void *dst, const void *src, size_t n);
+int cdaxmap_mc_stream_copy_avx(void *dst, const void *src, size_t n);
+int cdaxmap_mc_stream_fill_avx(void *dst, int value, size_t n);
 int cdaxmap_mc_stream_copy_avx512(void *dst, const void *src, size_t n);
 int cdaxmap_mc_stream_fill_avx512(void *dst, int value, size_t n);
 

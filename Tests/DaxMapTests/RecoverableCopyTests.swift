@@ -9,8 +9,19 @@ import Testing
 /// returns an error naming the first failing byte instead of killing the process.
 @Suite(.serialized) struct RecoverableCopyTests {
     /// Lengths that reach every path: 0 ... 40 byte by byte (the 1/4/8/16/32
-    /// byte cases), the 32-byte loop, both sides of the rep threshold, pages.
-    static let lengths = Array(0...40) + [63, 64, 65, 95, 96, 97, 255, 256, 257, 511, 512, 513, 1000, 1023, 1024, 1025, 4095, 4096, 4097, 12_345]
+    /// byte cases), the 32-byte loops and the 128-byte one, both sides of the rep threshold, pages.
+    static let lengths = Array(0...40) + [63, 64, 65, 95, 96, 97, 127, 128, 129, 160, 161, 255, 256, 257, 511, 512, 513, 1000, 1023, 1024, 1025, 4095, 4096, 4097, 12_345]
+
+    /// Every vector width this CPU allows (0 SSE2, 1 AVX, 2 AVX-512): each is a
+    /// path of its own through the copies below, so each test runs on each.
+    static let vectorWidths = Array(0...Int(cdaxmap_copy_vectors(-1)))
+
+    /// Runs `body` with guarded copies capped at `width`, then lifts the cap.
+    static func capped<T>(at width: Int, _ body: () throws -> T) rethrows -> T {
+        #expect(Int(cdaxmap_copy_vectors(CInt(width))) == width)
+        defer { cdaxmap_copy_vectors(2) }
+        return try body()
+    }
 
     /// Whether every byte of `buffer` outside `except` is `value` (memcmp: fast under TSan too).
     static func holds(_ buffer: UnsafeMutableRawBufferPointer, _ value: UInt8, except: Range<Int> = 0..<0) -> Bool {
@@ -21,7 +32,12 @@ import Testing
         }
     }
 
-    @Test func copiesExactlyTheBytesAskedForAtEveryLengthAndAlignment() {
+    @Test(arguments: vectorWidths)
+    func copiesExactlyTheBytesAskedForAtEveryLengthAndAlignment(vectors: Int) {
+        Self.capped(at: vectors) { copiesExactly() }
+    }
+
+    private func copiesExactly() {
         let size = 16_384, margin = 64
         let source = UnsafeMutableRawBufferPointer.allocate(byteCount: size + 2 * margin, alignment: 64)
         let target = UnsafeMutableRawBufferPointer.allocate(byteCount: size + 2 * margin, alignment: 64)
@@ -47,7 +63,12 @@ import Testing
         #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
     }
 
-    @Test func fillsExactlyTheBytesAskedForAtEveryLengthAndAlignment() {
+    @Test(arguments: vectorWidths)
+    func fillsExactlyTheBytesAskedForAtEveryLengthAndAlignment(vectors: Int) {
+        Self.capped(at: vectors) { fillsExactly() }
+    }
+
+    private func fillsExactly() {
         let size = 16_384, margin = 64
         let target = UnsafeMutableRawBufferPointer.allocate(byteCount: size + 2 * margin, alignment: 64)
         defer { target.deallocate() }
@@ -82,7 +103,12 @@ import Testing
         return (device, mapping)
     }
 
-    @Test func faultsInEveryLengthClassThrowAtTheFirstFailingByte() throws {
+    @Test(arguments: vectorWidths)
+    func faultsInEveryLengthClassThrowAtTheFirstFailingByte(vectors: Int) throws {
+        try Self.capped(at: vectors) { try faultsAtTheFirstFailingByte() }
+    }
+
+    private func faultsAtTheFirstFailingByte() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let (_, mapping) = try truncatedMapping(dir)
@@ -118,7 +144,12 @@ import Testing
 
     /// Streaming copies and fills fault in their ordinary head, their streamed
     /// body or their ordinary tail: each reports the first failing byte.
-    @Test func streamingFaultsInHeadBodyAndTailReportTheFirstFailingByte() throws {
+    @Test(arguments: vectorWidths)
+    func streamingFaultsInHeadBodyAndTailReportTheFirstFailingByte(vectors: Int) throws {
+        try Self.capped(at: vectors) { try streamingFaultsAtTheFirstFailingByte() }
+    }
+
+    private func streamingFaultsAtTheFirstFailingByte() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let (_, mapping) = try truncatedMapping(dir)

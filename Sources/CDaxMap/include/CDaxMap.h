@@ -204,6 +204,11 @@ int cdaxmap_thread_get_name(char *buffer, size_t size);
 int cdaxmap_copy_guarded(void *dst, const void *src, size_t length, int nontemporal,
                          struct cdaxmap_fault *fault);
 
+/// The widest moves guarded copies and fills use: 2 AVX-512, 1 AVX, 0 SSE2
+/// (x86-64; what the CPU and OS allow, found once). `limit` >= 0 caps it, so
+/// tests and benchmarks can run each path; -1 only asks. Returns the width now in use.
+int cdaxmap_copy_vectors(int limit);
+
 /// Fills `length` bytes with `value`, guarded as cdaxmap_copy_guarded.
 int cdaxmap_fill_guarded(void *dst, int value, size_t length, int nontemporal,
                          struct cdaxmap_fault *fault);

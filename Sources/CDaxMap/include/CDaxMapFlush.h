@@ -49,6 +49,16 @@ CDAXMAP_INLINE int cdaxmap_flush_detect(void) {
     return CDAXMAP_FLUSH_NONE;
 }
 
+/// Whether the CPU and OS support AVX (32-byte) moves (cpuid + xgetbv).
+CDAXMAP_INLINE int cdaxmap_cpu_has_avx(void) {
+    uint32_t r[4];
+    cdaxmap_cpuid(1, 0, r);
+    if (!(r[2] & (1u << 27)) || !(r[2] & (1u << 28))) return 0; // OSXSAVE, AVX
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0x6) == 0x6; // XMM and YMM state enabled
+}
+
 /// Whether the CPU and OS support AVX-512F stores (cpuid + xgetbv).
 CDAXMAP_INLINE int cdaxmap_cpu_has_avx512f(void) {
     uint32_t r[4];
@@ -78,6 +88,7 @@ CDAXMAP_INLINE void cdaxmap_sfence(void) { __asm__ volatile("sfence" ::: "memory
 #else
 
 CDAXMAP_INLINE int cdaxmap_flush_detect(void) { return CDAXMAP_FLUSH_NONE; }
+CDAXMAP_INLINE int cdaxmap_cpu_has_avx(void) { return 0; }
 CDAXMAP_INLINE int cdaxmap_cpu_has_avx512f(void) { return 0; }
 CDAXMAP_INLINE void cdaxmap_clwb(const void *p) { (void)p; }
 CDAXMAP_INLINE void cdaxmap_clflushopt(const void *p) { (void)p; }
