@@ -164,29 +164,6 @@ cxl_dax_in_region() {
 # and the log.
 record() { local line; while read -r line; do echo "$line" >> "$RESULT_FILE"; say "$line"; done; }
 
-# jchecks FILE NAME EXPR [NAME EXPR...]: jcheck's checks over one JSON file in one python
-# run: a python start costs 1-3 s under TCG, so a hold's dozen jchecks cost half a minute.
-jchecks() {
-    local f=$1; shift
-    python3 - "$f" "$@" <<'PY' | record
-import json, sys
-text = open(sys.argv[1], errors="replace").read()
-j = None
-for cand in [text] + [l for l in reversed(text.splitlines()) if l.strip()[:1] in "[{"]:
-    try:
-        j = json.loads(cand); break
-    except Exception:
-        pass
-args = sys.argv[2:]
-for name, expr in zip(args[0::2], args[1::2]):
-    try:
-        good = bool(eval(expr, {"j": j}))
-    except Exception as e:
-        good = False
-    print(f"ok {name}" if good else f"fail {name}: expected {expr}; got {json.dumps(j)[:300]}")
-PY
-}
-
 # dx_checks OUT ARGS... -- NAME EXPR [NAME EXPR...]: daxmap ARGS (stdout in OUT.json, saved
 # to the share), then jchecks over its JSON; a non-zero exit fails, naming the command.
 dx_checks() {

@@ -30,10 +30,11 @@ scrub_case() {
         135|138) fail "$tag: daxmap scrub died of SIGBUS (exit $rc)"; return 1 ;;
         *) fail "$tag: daxmap scrub $(dx_reason "$WORK/scrub-$tag" $rc)"; return 1 ;;
     esac
-    jcheck "$tag: the poisoned extent [$eoff, +$len) is a failed range (poison)" "$WORK/scrub-$tag.json" \
-        "any(r['kind'] == 'poison' and r['offset'] <= $eoff and r['offset'] + r['length'] >= $eoff + $len for r in j['failedRanges'])"
-    jcheck "$tag: bytesScanned is the whole device" "$WORK/scrub-$tag.json" "j['bytesScanned'] == j['length']"
-    jcheck "$tag: nothing cleared without --clear" "$WORK/scrub-$tag.json" "j['cleared'] == [] and j['clearError'] is None"
+    jchecks "$WORK/scrub-$tag.json" \
+        "$tag: the poisoned extent [$eoff, +$len) is a failed range (poison)" \
+            "any(r['kind'] == 'poison' and r['offset'] <= $eoff and r['offset'] + r['length'] >= $eoff + $len for r in j['failedRanges'])" \
+        "$tag: bytesScanned is the whole device" "j['bytesScanned'] == j['length']" \
+        "$tag: nothing cleared without --clear" "j['cleared'] == [] and j['clearError'] is None"
 }
 
 DSIZE=$(cat /sys/bus/dax/devices/$(basename "$DEV")/size)

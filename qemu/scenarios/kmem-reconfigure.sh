@@ -64,8 +64,8 @@ records_after_online() {
     local tag=$1 dev=$2 rc lost
     dx "$WORK/verify-$tag" verify "$dev" --acked "$WORK/acked-$tag.log" --json; rc=$?
     cp "$WORK/verify-$tag.json" "$RESULTS/verify-$tag.json" 2>/dev/null
-    lost=$(json "$WORK/verify-$tag.json" "j.get('recordsLost')" 2>/dev/null)
-    fact "$tag.recordsAcknowledged" "$(json "$WORK/verify-$tag.json" "j.get('recordsAcknowledged')" 2>/dev/null)"
+    lost=$(json_field "$WORK/verify-$tag.json" recordsLost)
+    fact "$tag.recordsAcknowledged" "$(json_field "$WORK/verify-$tag.json" recordsAcknowledged)"
     fact "$tag.recordsLost" "${lost:-unknown: $(tail -n 1 "$WORK/verify-$tag.err" | head -c 120)}"
     case $rc in
         0) ok "$tag: every acknowledged record intact (the page allocator did not reach them while online)" ;;
@@ -115,7 +115,7 @@ for i in 0 1; do
     wait_pid_timeout "${HOLD_PID[kr$i]}" 60; rc=$?
     f=$WORK/hold-kr$i.json; cp "$f" "$RESULTS/" 2>/dev/null
     fact "exit.kr$i" "$rc daxmap hold"
-    fact "removalSource.kr$i" "$(json "$f" "j.get('removalSource')" 2>/dev/null)"
+    fact "removalSource.kr$i" "$(json_field "$f" removalSource)"
     [ $rc = 0 ] && ok "kr$i: daxmap hold exited 0 after the retire" || fail "kr$i: daxmap hold exited $rc after the retire"
     jcheck "kr$i: both holders told by the operator, 0 fault signals, nothing open" "$f" \
         "j['removalSource'] == 'operator' and j['holdersPreRemoved'] == 2 and j['faultSignals'] == 0 and j['descriptorsOpen'] == 0"

@@ -29,10 +29,10 @@ poison_case() {
         135|138) fail "$tag: daxmap poison died of SIGBUS (exit $rc)"; return ;;
         *) fail "$tag: daxmap poison exited $rc: $(head -c 200 "$WORK/poison-$tag.json" | tr '\n' ' ') $(tail -n 2 "$WORK/poison-$tag.err" | tr '\n' ' ' | head -c 150)"; return ;;
     esac
-    jcheck "$tag: guarded read threw mediaFailure" "$WORK/poison-$tag.json" "j['caught'] is True and j['code'] == 'mediaFailure'"
-    jcheck "$tag: offset $eoff length $len (si_addr_lsb $lsb)" "$WORK/poison-$tag.json" \
-        "j['addrLsb'] == $lsb and j['offset'] == $eoff and j['length'] == $len"
-    jcheck "$tag: only holder $holder (of $HOLDERS) notified" "$WORK/poison-$tag.json" "j['holdersNotified'] == [$holder]"
+    jchecks "$WORK/poison-$tag.json" \
+        "$tag: guarded read threw mediaFailure" "j['caught'] is True and j['code'] == 'mediaFailure'" \
+        "$tag: offset $eoff length $len (si_addr_lsb $lsb)" "j['addrLsb'] == $lsb and j['offset'] == $eoff and j['length'] == $len" \
+        "$tag: only holder $holder (of $HOLDERS) notified" "j['holdersNotified'] == [$holder]"
     if dmesg_since "poison-$tag" | grep -q 'Memory failure: .*recovery action for dax page: Recovered'; then
         ok "kernel: memory failure on a dax page, recovered ($tag)"
     else
@@ -59,13 +59,12 @@ log_poison_case() {
         135|138) fail "$tag log: daxmap poison --log died of SIGBUS (exit $rc)"; return ;;
         *) fail "$tag log: daxmap poison --log exited $rc: $(tail -n 2 "$WORK/log-poison-$tag.err" | tr '\n' ' ' | head -c 200)"; return ;;
     esac
-    jcheck "$tag log: told of the failed extent [$eoff, +$len)" "$WORK/log-poison-$tag.json" \
-        "j['logTold'] is True and j['failedOffset'] == $eoff and j['failedLength'] == $len"
-    jcheck "$tag log: the records the failed extent hit are lost, by sequence number" "$WORK/log-poison-$tag.json" \
-        "len(j['lost']) > 0 and j['lost'] == j['expectedLost']"
-    jcheck "$tag log: every other record reads back intact, none unaccounted" "$WORK/log-poison-$tag.json" \
-        "j['intact'] is True and j['unaccounted'] == [] and j['returned'] + len(j['lost']) == j['appended']"
-    jcheck "$tag log: appends go on after the failure" "$WORK/log-poison-$tag.json" "j['appendedAfter'] == 8"
+    jchecks "$WORK/log-poison-$tag.json" \
+        "$tag log: told of the failed extent [$eoff, +$len)" "j['logTold'] is True and j['failedOffset'] == $eoff and j['failedLength'] == $len" \
+        "$tag log: the records the failed extent hit are lost, by sequence number" "len(j['lost']) > 0 and j['lost'] == j['expectedLost']" \
+        "$tag log: every other record reads back intact, none unaccounted" \
+            "j['intact'] is True and j['unaccounted'] == [] and j['returned'] + len(j['lost']) == j['appended']" \
+        "$tag log: appends go on after the failure" "j['appendedAfter'] == 8"
 }
 # Past the first 2 MiB extent (the log header stays clean), clear of the pages poisoned above.
 log_poison_case devdax "$DEV" $(( (3 << 20) + 12288 )) 21

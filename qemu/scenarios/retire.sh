@@ -19,11 +19,12 @@ retire_holds() {
     wait_pid_timeout "${HOLD_PID[$tag]}" 60; rc=$?
     cp "$f" "$RESULTS/hold-$tag.json" 2>/dev/null
     fact "exit.$tag" "$rc daxmap hold"
-    fact "removalSource.$tag" "$(json "$f" "j.get('removalSource')" 2>/dev/null)"
+    fact "removalSource.$tag" "$(json_field "$f" removalSource)"
     [ $rc = 0 ] && ok "$tag: daxmap hold exited 0 after the retire" || { fail "$tag: daxmap hold exited $rc after the retire: $(grep -v '^READY' "$WORK/hold-$tag.err" | tail -n 2 | tr '\n' ' ' | head -c 200)"; return 1; }
-    jcheck "$tag: every holder told by the operator" "$f" "j['removalSource'] == 'operator' and j['holdersPreRemoved'] == $n"
-    jcheck "$tag: 0 fault signals" "$f" "j['faultSignals'] == 0"
-    jcheck "$tag: no descriptor left open" "$f" "j['descriptorsOpen'] == 0"
+    jchecks "$f" \
+        "$tag: every holder told by the operator" "j['removalSource'] == 'operator' and j['holdersPreRemoved'] == $n" \
+        "$tag: 0 fault signals" "j['faultSignals'] == 0" \
+        "$tag: no descriptor left open" "j['descriptorsOpen'] == 0"
 }
 
 # retire_json TAG PATH WANT_EXIT ARGS...: daxmap retire, its JSON in $WORK/retire-TAG.json.
