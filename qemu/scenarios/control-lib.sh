@@ -22,7 +22,7 @@ bounded() {
     local end=$(( $(uptime_s) + t )) pid
     "$@" > "$WORK/bounded.out" 2>&1 &
     pid=$!
-    while ! reapable $pid && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
+    while ! reapable $pid && [ "$(uptime_s)" -lt $end ]; do nap 0.2; done
     reapable $pid || return 124
     wait $pid
 }
@@ -78,7 +78,8 @@ mapper() {
 # threads sit in D state cannot be reaped: wait(1) on it would block forever).
 reapable() {
     [ -e "/proc/$1" ] || return 0
-    [ "$(proc_state "$1")" = Z ] && [ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" -le 1 ]
+    local tasks=("/proc/$1/task/"*)
+    [ "$(proc_state "$1")" = Z ] && [ ${#tasks[@]} -le 1 ]
 }
 # (task_line, task_line_threads, dstate_list, children_of are in lib.sh: /proc only, no ps.)
 
@@ -92,7 +93,7 @@ removal() {
     ( "$@" > "$WORK/$p.out" 2>&1; echo $? > "$WORK/$p.rc" ) &
     REMOVAL_PID=$!
     say "$p: removal: $*"
-    while [ ! -s "$WORK/$p.rc" ] && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
+    while [ ! -s "$WORK/$p.rc" ] && [ "$(uptime_s)" -lt $end ]; do nap 0.2; done
     if [ -s "$WORK/$p.rc" ]; then
         fact "$p.removal" returned
         fact "$p.removalRc" "$(cat "$WORK/$p.rc") $(head -c 200 "$WORK/$p.out")"
@@ -109,7 +110,7 @@ removal() {
         for i in $(seq 20); do
             st=$(tr '\n' ' ' < "/proc/$k/stack" 2>/dev/null | head -c 400)
             [ -n "$st" ] && break
-            sleep 0.1
+            nap 0.1
         done
         fact "$p.removalTask" "pid $k $(task_line "$k") stack: ${st:-(on a CPU in 20 samples)}"
     done
@@ -126,7 +127,7 @@ workload_outcome() {
     end=$(( $(uptime_s) + EXIT_WAIT ))
     for name in "${!WL_PIDS[@]}"; do
         pid=${WL_PIDS[$name]}
-        while ! reapable "$pid" && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
+        while ! reapable "$pid" && [ "$(uptime_s)" -lt $end ]; do nap 0.2; done
         if reapable "$pid"; then
             wait "$pid"; rc=$?
             if [ $rc -ge 128 ]; then
@@ -150,11 +151,11 @@ workload_outcome() {
     end=$(( $(uptime_s) + KILL_WAIT ))
     for name in $left; do
         pid=${WL_PIDS[$name]}
-        while ! reapable "$pid" && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
+        while ! reapable "$pid" && [ "$(uptime_s)" -lt $end ]; do nap 0.2; done
         if ! reapable "$pid"; then unk+="$name($(task_line "$pid"); threads $(task_line_threads "$pid")) | "; fi
         local k
         for k in ${kids[$name]}; do
-            while ! reapable "$k" && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
+            while ! reapable "$k" && [ "$(uptime_s)" -lt $end ]; do nap 0.2; done
             reapable "$k" || unk+="$name/$(cat /proc/$k/comm 2>/dev/null)($(task_line "$k")) | "
         done
     done

@@ -113,7 +113,7 @@ for ((i = 0; i < CYCLES; i++)); do
             bounded 30 restore "$m" || { hangs=$((hangs + 1)); break; }
         fi
         end=$(( $(uptime_s) + 90 ))
-        while ! reapable $hp && [ "$(uptime_s)" -lt $end ]; do sleep 0.2; done
+        while ! reapable $hp && [ "$(uptime_s)" -lt $end ]; do nap 0.2; done
         if reapable $hp; then wait $hp; rc=$?; else rc=hang; hangs=$((hangs + 1)); kill -9 $hp; fi
         mark exited
         case $m in
