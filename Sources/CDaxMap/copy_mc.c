@@ -6,7 +6,7 @@
 // 4 KiB copy in L2; see README, Design).
 //
 // copy.c composes them: the non-temporal copy is an ordinary head, streaming
-// stores over whole lines (AVX-512 where the CPU and OS allow, else SSE2) and
+// stores over whole lines (AVX-512 where the CPU and OS allow, else AVX, else SSE2) and
 // an ordinary tail, each step recoverable on its own.
 
 #include "copy_mc.h"

@@ -16,7 +16,7 @@ reportToStderr = options.json
 if options.target == nil { warn("scratch files: /dev/shm/daxmap-bench-\(getpid())*") }
 
 let started = nowNanoseconds()
-report("daxmap-bench: release build, \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPU(s), flush \(flushName(cdaxmap_flush_detect())), avx512f \(cdaxmap_cpu_has_avx512f() != 0 ? "yes" : "no")")
+report("daxmap-bench: release build, \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPU(s), flush \(flushName(cdaxmap_flush_detect())), copies with \(["SSE2", "AVX", "AVX-512"][Int(cdaxmap_copy_vectors(-1))]) moves")
 report()
 
 var rows: [CopyRow] = [], cacheLineRows: [CopyRow] = [], parallelRows: [ParallelRow] = []
