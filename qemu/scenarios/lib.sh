@@ -85,11 +85,11 @@ json_int() {
 # jchecks FILE NAME EXPR [NAME EXPR ...]: jcheck of each pair, in one python start (one
 # costs 1-3 s under TCG, and check_hold makes eight checks). Returns 1 if one failed.
 jchecks() {
-    local f=$1 line rc=0; shift
+    local f=$1 line rc=0 seen=0 want=$(( ($# - 1) / 2 )); shift
     while IFS= read -r line; do
         case $line in
-            ok$'\t'*) ok "${line#ok$'\t'}" ;;
-            fail$'\t'*) fail "${line#fail$'\t'}"; rc=1 ;;
+            ok$'\t'*) ok "${line#ok$'\t'}"; seen=$((seen + 1)) ;;
+            fail$'\t'*) fail "${line#fail$'\t'}"; rc=1; seen=$((seen + 1)) ;;
         esac
     done < <(python3 -S - "$f" "$@" <<'EOF'
 import json, re, sys
@@ -126,6 +126,8 @@ for name, expr in zip(args[0::2], args[1::2]):
     print("fail\t%s: expected %s; got %s" % (name, expr, got[:300].replace("\n", " ")))
 EOF
     )
+    # A python that died part-way must not pass the checks it never made.
+    [ $seen = $want ] || { fail "$f: only $seen of $want checks were evaluated (python3 failed?)"; rc=1; }
     return $rc
 }
 
