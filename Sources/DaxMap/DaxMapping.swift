@@ -259,7 +259,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         try check("read", offset, buffer.count)
         guard let dst = buffer.baseAddress, buffer.count > 0 else { return }
         var fault = cdaxmap_fault()
-        if cdaxmap_copy_guarded(dst, base.pointer + offset, buffer.count, 0, &fault) != 0 {
+        if cdaxmap_read_guarded(dst, base.pointer + offset, buffer.count, &fault) != 0 {
             throw faultError("read", fault)
         }
     }

@@ -46,15 +46,17 @@ import Testing
         var mismatches: [String] = []
         for n in Self.lengths {
             for (srcShift, dstShift) in [(0, 0), (1, 0), (0, 7), (15, 3), (33, 61)] {
-              for streaming: CInt in [0, 1] {
+              // Mode 0 ordinary stores, 1 streaming stores, 2 the copy out of a mapping (a read).
+              for mode: CInt in [0, 1, 2] {
                 target.initializeMemory(as: UInt8.self, repeating: 0xEE)
                 var fault = cdaxmap_fault()
-                let r = cdaxmap_copy_guarded(target.baseAddress! + margin + dstShift,
-                                             source.baseAddress! + margin + srcShift, n, streaming, &fault)
+                let (to, from) = (target.baseAddress! + margin + dstShift, UnsafeRawPointer(source.baseAddress! + margin + srcShift))
+                let r = mode == 2 ? cdaxmap_read_guarded(to, from, n, &fault)
+                                  : cdaxmap_copy_guarded(to, from, n, mode, &fault)
                 let copied = memcmp(target.baseAddress! + margin + dstShift, source.baseAddress! + margin + srcShift, n) == 0
                 let untouched = Self.holds(target, 0xEE, except: (margin + dstShift)..<(margin + dstShift + n))
                 if r != 0 || !copied || !untouched {
-                    mismatches.append("copy n=\(n) src+\(srcShift) dst+\(dstShift) nt=\(streaming): r=\(r) copied=\(copied) untouched=\(untouched)")
+                    mismatches.append("copy n=\(n) src+\(srcShift) dst+\(dstShift) mode=\(mode): r=\(r) copied=\(copied) untouched=\(untouched)")
                 }
               }
             }

@@ -204,6 +204,10 @@ int cdaxmap_thread_get_name(char *buffer, size_t size);
 int cdaxmap_copy_guarded(void *dst, const void *src, size_t length, int nontemporal,
                          struct cdaxmap_fault *fault);
 
+/// Copies `length` bytes out of a mapping into ordinary memory, guarded as
+/// cdaxmap_copy_guarded, with ordinary stores (AVX moves where they are faster).
+int cdaxmap_read_guarded(void *dst, const void *src, size_t length, struct cdaxmap_fault *fault);
+
 /// The widest moves guarded copies and fills use: 2 AVX-512, 1 AVX, 0 SSE2
 /// (x86-64; what the CPU and OS allow, found once). `limit` >= 0 caps it, so
 /// tests and benchmarks can run each path; -1 only asks. Returns the width now in use.
