@@ -8,8 +8,10 @@ extension DaxMapping {
     /// Copies `bytes` to mapping offset `offset` on up to `parallelism` threads
     /// (the caller's and daxmap's copy workers), then persists unless told not to.
     ///
-    /// One thread's streaming stores reach only about half of the memory's
-    /// bandwidth; large copies go faster split. Parts are whole pages of at
+    /// On many machines one thread's streaming stores reach only about half
+    /// of the memory's bandwidth; large copies go faster split. Workers spin
+    /// briefly between parts, so back-to-back large writes do not pay a
+    /// thread wake-up each. Parts are whole pages of at
     /// least ``parallelMinimumPart`` bytes, so small copies stay on the calling
     /// thread. A fault in any part is reported as in ``write(_:at:persist:)``:
     /// the first failing byte of the whole copy, the holders told; bytes after

@@ -9,7 +9,8 @@ func throughput<W: BlockWriter>(_ writer: W, source: UnsafeRawPointer, block: In
     let batch = max(1, (1 << 20) / block)
     let budget = UInt64(seconds * 1e9)
     let limit = writer.length - block
-    var offset = cursor
+    // The cursor carries over from a smaller block: it may no longer leave room.
+    var offset = cursor > limit ? 0 : cursor
     var copies = 0
     let start = nowNanoseconds()
     var elapsed: UInt64 = 0

@@ -1,7 +1,7 @@
 import CDaxMap
 import DaxMap
-import Dispatch
 import Glibc
+import Synchronization
 
 /// daxmap's parallel path: `DaxMapping.write(_:at:persist:parallelism:)`.
 final class DaxmapParallelWriter: BlockWriter {
@@ -38,31 +38,67 @@ let parallelBlocks = [2 << 20, 8 << 20, 32 << 20]
 
 /// The machine's limit: `threads` threads streaming non-temporal stores (the
 /// AVX-512/SSE2 fill daxmap's copies are made of, no Swift around it) into
-/// their own slices of a plain mapping, for about `seconds`.
+/// their own slices of a plain mapping, for about `seconds` each, all at once:
+/// each thread counts from a common start (a barrier), and the rates add.
 func nonTemporalStoreBandwidth(_ map: RawMap, threads: Int, seconds: Double) -> Double {
     let slice = map.length / threads & ~4095
     let chunk = min(4 << 20, slice)
-    let bytes = UnsafeMutablePointer<Int>.allocate(capacity: threads)
-    bytes.initialize(repeating: 0, count: threads)
-    defer { bytes.deallocate() }
-    // Addresses as integers: each thread writes only its own slice and its own count.
-    let base = UInt(bitPattern: map.base), counts = UInt(bitPattern: bytes)
-    let budget = UInt64(seconds * 1e9)
-    let start = nowNanoseconds()
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
+    let base = UInt(bitPattern: map.base), budget = UInt64(seconds * 1e9)
+    let rates = onThreads(threads) { t in
         let p = UnsafeMutableRawPointer(bitPattern: base + UInt(t * slice))!
         var at = 0, written = 0
         var fault = cdaxmap_fault()
-        while nowNanoseconds() - start < budget {
+        let start = nowNanoseconds()
+        var elapsed: UInt64 = 0
+        repeat {
             _ = cdaxmap_fill_guarded(p + at, 0x5A, chunk, 1, &fault)
             cdaxmap_sfence()
             written += chunk
             at = at + chunk + chunk > slice ? 0 : at + chunk
-        }
-        UnsafeMutablePointer<Int>(bitPattern: counts)![t] = written
+            elapsed = nowNanoseconds() - start
+        } while elapsed < budget
+        return Double(written) / Double(elapsed)
     }
-    let elapsed = nowNanoseconds() - start
-    return Double((0..<threads).reduce(0) { $0 + bytes[$1] }) / Double(elapsed)
+    return rates.reduce(0, +)
+}
+
+/// Runs `body(t)` for t in 0..<threads, each on a thread of its own started
+/// together (a dispatch pool may run two iterations one after the other on one
+/// thread, which would measure one thread twice), and returns the results.
+func onThreads(_ threads: Int, _ body: @escaping @Sendable (Int) -> Double) -> [Double] {
+    final class Context: @unchecked Sendable {
+        let body: @Sendable (Int) -> Double
+        let threads: Int
+        let arrived = Atomic<Int>(0)
+        init(_ threads: Int, _ body: @escaping @Sendable (Int) -> Double) {
+            self.threads = threads
+            self.body = body
+        }
+    }
+    let context = Context(threads, body)
+    let results = UnsafeMutablePointer<Double>.allocate(capacity: threads)
+    defer { results.deallocate() }
+    var ids: [pthread_t] = []
+    for t in 0..<threads {
+        let arg = Unmanaged.passRetained(Box((context, t, results))).toOpaque()
+        var id = pthread_t()
+        guard pthread_create(&id, nil, { raw in
+            let box = Unmanaged<Box<(Context, Int, UnsafeMutablePointer<Double>)>>.fromOpaque(raw!).takeRetainedValue()
+            let (context, t, results) = box.value
+            context.arrived.add(1, ordering: .acquiringAndReleasing)
+            while context.arrived.load(ordering: .acquiring) < context.threads {}
+            results[t] = context.body(t)
+            return nil
+        }, arg) == 0 else { fail("pthread_create: errno \(errno)") }
+        ids.append(id)
+    }
+    for id in ids { pthread_join(id, nil) }
+    return (0..<threads).map { results[$0] }
+}
+
+final class Box<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// Benchmark 1c: large copies split across threads, against single-threaded

@@ -84,6 +84,8 @@ CDAXMAP_INLINE void cdaxmap_clflush(const void *p) {
 }
 /// Orders earlier flushes and non-temporal stores before later stores.
 CDAXMAP_INLINE void cdaxmap_sfence(void) { __asm__ volatile("sfence" ::: "memory"); }
+/// A spin-wait hint: yields the core's pipeline to its sibling thread.
+CDAXMAP_INLINE void cdaxmap_pause(void) { __asm__ volatile("pause" ::: "memory"); }
 
 #else
 
@@ -94,6 +96,7 @@ CDAXMAP_INLINE void cdaxmap_clwb(const void *p) { (void)p; }
 CDAXMAP_INLINE void cdaxmap_clflushopt(const void *p) { (void)p; }
 CDAXMAP_INLINE void cdaxmap_clflush(const void *p) { (void)p; }
 CDAXMAP_INLINE void cdaxmap_sfence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+CDAXMAP_INLINE void cdaxmap_pause(void) {}
 
 #endif
 

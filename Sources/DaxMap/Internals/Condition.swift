@@ -37,6 +37,13 @@ final class Condition: @unchecked Sendable {
         return pthread_cond_timedwait(cond, mutex, &deadline) != ETIMEDOUT
     }
 
+    /// The monotonic clock, in nanoseconds.
+    static func now() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
+    }
+
     /// The monotonic clock now plus `nanoseconds`, for ``wait(until:)``.
     static func deadline(after nanoseconds: Int) -> timespec {
         var t = timespec()

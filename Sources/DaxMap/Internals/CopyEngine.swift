@@ -1,5 +1,6 @@
 internal import CDaxMap
 import Glibc
+import Synchronization
 
 /// daxmap's copy workers, for large writes and fills split across threads:
 /// one thread streams only about half of what the memory takes. Threads of
@@ -10,6 +11,12 @@ final class CopyEngine: @unchecked Sendable {
     static let shared = CopyEngine()
     /// Worker threads at most (the caller makes one more).
     static let maximumWorkers = 15
+    /// How long an idle worker spins for the next part before it sleeps: a
+    /// futex wake costs tens of microseconds (more in a VM), as much as a
+    /// 1 MiB part takes, so back-to-back large writes find their workers awake.
+    static let idleSpinNanoseconds: UInt64 = 50_000
+    /// How long the caller, its own part done, spins for the others before it sleeps.
+    static let finishSpinNanoseconds: UInt64 = 200_000
 
     /// One part of a copy or fill: `count` bytes at `destination`.
     struct Part: @unchecked Sendable {
@@ -24,15 +31,25 @@ final class CopyEngine: @unchecked Sendable {
     /// The parts of one call, and their outcomes.
     private final class Batch: @unchecked Sendable {
         let condition = Condition()
-        var remaining: Int
-        var faults: [cdaxmap_fault?]
+        /// Parts not yet done; changed under `condition`, read by the spinning caller.
+        let remaining: Atomic<Int>
+        var faults: [cdaxmap_fault?] // under `condition`
         init(_ n: Int) {
-            remaining = n
+            remaining = Atomic(n)
             faults = Array(repeating: nil, count: n)
+        }
+
+        func finish(_ index: Int, _ fault: cdaxmap_fault?) {
+            condition.lock()
+            faults[index] = fault
+            if remaining.subtract(1, ordering: .releasing).newValue == 0 { condition.signal() }
+            condition.unlock()
         }
     }
 
     private let condition = Condition()
+    /// Parts queued and not yet taken: what an idle worker spins on.
+    private let pending = Atomic<Int>(0)
     // Under `condition`:
     private var queue: [(Part, Batch, Int)] = []
     private var workers = 0
@@ -51,19 +68,20 @@ final class CopyEngine: @unchecked Sendable {
             let helped = workers > 0
             if helped {
                 for i in 1..<parts.count { queue.append((parts[i], batch, i)) }
+                pending.add(parts.count - 1, ordering: .releasing)
                 for _ in 1..<parts.count { condition.signal() }
             }
             condition.unlock()
             if !helped { // no thread to be had: all of it here
-                for i in 1..<parts.count { batch.faults[i] = Self.perform(parts[i]) }
-                batch.remaining = 1
+                for i in 1..<parts.count { batch.finish(i, Self.perform(parts[i])) }
             }
         }
-        let first = Self.perform(parts[0])
+        batch.finish(0, Self.perform(parts[0]))
+        _ = Self.spin(Self.finishSpinNanoseconds) { batch.remaining.load(ordering: .acquiring) == 0 }
         batch.condition.lock()
-        batch.faults[0] = first
-        batch.remaining -= 1
-        while batch.remaining > 0 { _ = batch.condition.wait(until: Condition.deadline(after: 1_000_000_000)) }
+        while batch.remaining.load(ordering: .acquiring) > 0 {
+            _ = batch.condition.wait(until: Condition.deadline(after: 1_000_000_000))
+        }
         let faults = batch.faults
         batch.condition.unlock()
         return faults
@@ -72,16 +90,25 @@ final class CopyEngine: @unchecked Sendable {
     private func work() {
         Persistence.prepareThread()
         while true {
+            _ = Self.spin(Self.idleSpinNanoseconds) { pending.load(ordering: .relaxed) > 0 }
             condition.lock()
             while queue.isEmpty { _ = condition.wait(until: Condition.deadline(after: 60_000_000_000)) }
             let (part, batch, index) = queue.removeFirst()
+            pending.subtract(1, ordering: .relaxed)
             condition.unlock()
-            let fault = Self.perform(part)
-            batch.condition.lock()
-            batch.faults[index] = fault
-            batch.remaining -= 1
-            if batch.remaining == 0 { batch.condition.signal() }
-            batch.condition.unlock()
+            batch.finish(index, Self.perform(part))
+        }
+    }
+
+    /// Spins until `ready()` or `nanoseconds` have passed; true if ready.
+    private static func spin(_ nanoseconds: UInt64, until ready: () -> Bool) -> Bool {
+        let start = Condition.now()
+        while true {
+            for _ in 0..<64 {
+                if ready() { return true }
+                cdaxmap_pause()
+            }
+            if Condition.now() &- start >= nanoseconds { return ready() }
         }
     }
 

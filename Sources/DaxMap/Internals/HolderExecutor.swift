@@ -45,7 +45,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         workAvailable.lock()
-        jobs.append((job, Self.now()))
+        jobs.append((job, Condition.now()))
         var spawn = false, signal = false, watch = false
         // While fewer than the cores are running, wake an idle worker or start
         // one; past that, running workers take it as they finish (waking a
@@ -123,7 +123,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
         workAvailable.lock()
         while head < jobs.count {
             var spawn = false, signal = false
-            if Self.now() - jobs[head].queued >= Self.stallNanoseconds && starting == 0 {
+            if Condition.now() - jobs[head].queued >= Self.stallNanoseconds && starting == 0 {
                 if idle > wakeups {
                     wakeups += 1
                     signal = true
@@ -141,11 +141,5 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
         }
         watchdogRunning = false
         workAvailable.unlock()
-    }
-
-    private static func now() -> UInt64 {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 }
