@@ -3,10 +3,11 @@ import Glibc
 import Synchronization
 
 /// daxmap's copy workers, for large writes and fills split across threads:
-/// one thread streams only about half of what the memory takes. Threads of
-/// daxmap's own (never the cooperative pool), started on first use, kept, each
-/// with its alternate signal stack, so a fault in any of them is caught by the
-/// guard as in a single-threaded copy. The caller runs the first part itself.
+/// on many machines one thread streams only about half of what the memory
+/// takes. Threads of daxmap's own (never the cooperative pool), started on
+/// first use, kept, each with its alternate signal stack, so a fault in any of
+/// them is caught by the guard as in a single-threaded copy. The caller runs
+/// the first part itself.
 final class CopyEngine: @unchecked Sendable {
     static let shared = CopyEngine()
     /// Worker threads at most (the caller makes one more).
