@@ -46,12 +46,14 @@ run: release
 test: deps
 	$(SWIFT) test
 	./qemu/lib/verdict-test.sh     # the qemu harness's verdict rules, on made-up consoles
+	./qemu/lib/vm-test.sh          # its VM watchdogs, with a made-up qemu
 
 # The threaded tests under ThreadSanitizer: writers with faults and removals,
 # the signal tests, the uevent listener, the hold/verify workload, the range-table stress,
-# the simulated persistence domain (eight threads to one simulated cache).
+# the simulated persistence domain (eight threads to one simulated cache), the parallel copy
+# engine (workers spinning on atomics between parts).
 tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|RangeTable|PowerFailureSimulation|HostSoak'
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|ParallelCopy|RangeTable|PowerFailureSimulation|HostSoak'
 
 # The whole suite under AddressSanitizer + LeakSanitizer, in its own scratch path.
 # Sanitizer options travel in the environment, so the CLI tests' child processes

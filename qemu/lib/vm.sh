@@ -118,11 +118,24 @@ EOF
         # Boot watchdog: a guest that has not reached its scenario after BOOT_TIMEOUT s
         # (a TCG boot that stalls, seen under load) is stopped now, not at the VM
         # timeout, and the caller retries it (it never started its scenario).
+        # Wedge watchdog: a guest whose kernel reports a soft lockup (a CPU spinning in
+        # the kernel, e.g. on a lock an oopsed task held: 7.2's ext4 control) and whose
+        # scenario has written nothing to the share for WEDGE_TIMEOUT s will write
+        # nothing more; it is stopped then, not at the VM timeout, and says so in its
+        # facts. What it recorded before stands.
+        local wedge=${WEDGE_TIMEOUT:-90} last started=$(date +%s)
         while kill -0 $qpid 2>/dev/null; do
             if [ $booted = 0 ]; then
                 if grep -aq 'DAXMAP-GUEST: start' "$dir/console.log" 2>/dev/null; then booted=1
                 elif [ $((SECONDS - t0)) -ge "${BOOT_TIMEOUT:-120}" ]; then
                     echo "qemu/run: boot watchdog: no scenario start after ${BOOT_TIMEOUT:-120}s" >> "$dir/qemu.log"
+                    kill $qpid 2>/dev/null
+                fi
+            elif grep -aq 'BUG: soft lockup' "$dir/console.log" 2>/dev/null; then
+                last=$( (echo "$started"; stat -c %Y "$share/scenario.log" "$share/facts.txt" 2>/dev/null) | sort -n | tail -n1)
+                if [ $(($(date +%s) - last)) -ge "$wedge" ]; then
+                    echo "qemu/run: wedge watchdog: soft lockup, and nothing written to the share for ${wedge}s" >> "$dir/qemu.log"
+                    echo "vm.stopped=soft lockup on the console, nothing written for ${wedge}s: stopped by the host after $((SECONDS - t0))s" >> "$share/facts.txt"
                     kill $qpid 2>/dev/null
                 fi
             fi
