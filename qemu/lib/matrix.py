@@ -161,6 +161,7 @@ def row_for(vmdir):
     r['skipped'] = m.group(1) if m else None
     r['hardStop'] = bool(re.search(r'^hard-stop ', results, re.M))
     r['guestTimeout'] = r['qemuRc'] in ('124', '137')
+    r['stoppedWedged'] = facts.get('vm.stopped')  # the wedge watchdog's reason (vm.sh)
     # graceful: no process hung, crashed or stayed unkillable, umount worked where there is
     # a mount, nothing acknowledged was lost.
     why = []
@@ -185,6 +186,8 @@ def row_for(vmdir):
         why.append('data not checked: ' + (r['dataNote'] or 'not reached'))
     if r['guestTimeout']:
         why.append('VM killed at the harness timeout')
+    if r['stoppedWedged']:
+        why.append('VM stopped by the host: ' + r['stoppedWedged'])
     if run == 'daxmap' and r['verdict'] != 'PASS':
         why.append('verdict ' + r['verdict'])
     # Reproducers (scenarios repro-*): whether the kernel showed the defect.
