@@ -8,7 +8,7 @@
 # it are listed, and the VM is stopped by an emergency reboot (sysrq b: no sync, no
 # device shutdown, both of which would block behind a livelocked unbind).
 . "$HARNESS/scenarios/lib.sh"
-UNBIND_WAIT=${UNBIND_WAIT:-45}     # s a removal may take before it counts as stuck
+UNBIND_WAIT=${UNBIND_WAIT:-25}     # s a removal may take before it counts as stuck (the slowest that returned: 3 s)
 EXIT_WAIT=${EXIT_WAIT:-10}         # s the workload gets to end by itself after it
 KILL_WAIT=${KILL_WAIT:-10}         # s a kill -9'd task gets to go away
 
