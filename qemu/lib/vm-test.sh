@@ -24,7 +24,7 @@ case $FAKE_GUEST in
     wedged)  # a soft lockup, then silence
         echo 'fact x=1' >> "$share/scenario.log"
         echo '[ 69.1] watchdog: BUG: soft lockup - CPU#1 stuck for 45s! [python3:230]' >> "$console"
-        sleep 60 ;;
+        exec sleep 60 ;;  # exec: the watchdog's TERM reaches the sleep itself
     working) # a soft lockup, but the scenario goes on writing, then ends
         echo '[ 69.1] watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [kdamond.0:52]' >> "$console"
         for i in 1 2 3 4 5 6; do echo "step $i" >> "$share/scenario.log"; sleep 1; done ;;

@@ -78,7 +78,7 @@ final class CopyEngine: @unchecked Sendable {
             }
         }
         batch.finish(0, Self.perform(parts[0]))
-        _ = Self.spin(Self.finishSpinNanoseconds) { batch.remaining.load(ordering: .acquiring) == 0 }
+        Self.spin(Self.finishSpinNanoseconds) { batch.remaining.load(ordering: .acquiring) == 0 }
         batch.condition.lock()
         while batch.remaining.load(ordering: .acquiring) > 0 {
             _ = batch.condition.wait(until: Condition.deadline(after: 1_000_000_000))
@@ -91,7 +91,7 @@ final class CopyEngine: @unchecked Sendable {
     private func work() {
         Persistence.prepareThread()
         while true {
-            _ = Self.spin(Self.idleSpinNanoseconds) { pending.load(ordering: .relaxed) > 0 }
+            Self.spin(Self.idleSpinNanoseconds) { pending.load(ordering: .relaxed) > 0 }
             condition.lock()
             while queue.isEmpty { _ = condition.wait(until: Condition.deadline(after: 60_000_000_000)) }
             let (part, batch, index) = queue.removeFirst()
@@ -101,16 +101,16 @@ final class CopyEngine: @unchecked Sendable {
         }
     }
 
-    /// Spins until `ready()` or `nanoseconds` have passed; true if ready.
-    private static func spin(_ nanoseconds: UInt64, until ready: () -> Bool) -> Bool {
+    /// Spins until `ready()` or `nanoseconds` have passed (the caller checks
+    /// again under its lock either way).
+    private static func spin(_ nanoseconds: UInt64, until ready: () -> Bool) {
         let start = Condition.now()
-        while true {
+        repeat {
             for _ in 0..<64 {
-                if ready() { return true }
+                if ready() { return }
                 cdaxmap_pause()
             }
-            if Condition.now() &- start >= nanoseconds { return ready() }
-        }
+        } while Condition.now() &- start < nanoseconds
     }
 
     /// One part through the guarded routines; its streaming stores drained
