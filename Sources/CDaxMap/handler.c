@@ -221,6 +221,8 @@ static void fill_event(struct cdaxmap_fault *f, int signo, const siginfo_t *info
     // No system call on the notice path: see wake_pending in event_ring.c.
     if (!cdaxmap_cached_tid && !asynchronous_notice(signo, info)) cdaxmap_cached_tid = (int32_t)syscall(SYS_gettid);
     f->tid = cdaxmap_cached_tid;
+    // The failure belongs to the mappings issued by now, not to any made before it is drained.
+    f->epoch = cdaxmap_epoch_now();
 }
 
 // Resumes a recoverable routine (copy_mc.c) at its fixup, which returns

@@ -38,6 +38,7 @@ struct slot_failures {
     _Atomic uint32_t count;  // extents claimed, at most CDAXMAP_FAILED_CAPACITY
     _Atomic int overflowed;  // the kind that did not fit, or 0
     _Atomic uint64_t faults; // faults the handler attributed to the slot
+    _Atomic uint64_t epoch;  // the epoch of the newest mark (only grows until reset)
     struct failed_extent extents[CDAXMAP_FAILED_CAPACITY];
 };
 
@@ -47,6 +48,16 @@ static struct slot_failures failures[CDAXMAP_RANGE_CAPACITY];
 static _Atomic long ranges_high;
 
 static int valid_slot(long slot) { return slot >= 0 && slot < CDAXMAP_RANGE_CAPACITY; }
+
+// MARK: - Epochs
+
+// The mapping ids issued so far (see CDaxMap.h). One counter, so "raised
+// before this mapping existed" is one comparison wherever a failure is applied.
+static _Atomic uint64_t epoch;
+
+uint64_t cdaxmap_epoch_advance(void) { return atomic_fetch_add(&epoch, 1) + 1; }
+
+uint64_t cdaxmap_epoch_now(void) { return atomic_load_explicit(&epoch, memory_order_acquire); }
 
 // MARK: - Seqlock
 
@@ -108,6 +119,7 @@ long cdaxmap_range_register(const void *start, size_t length, uint64_t mapping_i
         atomic_store_explicit(&f->count, 0, memory_order_relaxed);
         atomic_store_explicit(&f->overflowed, 0, memory_order_relaxed);
         atomic_store_explicit(&f->faults, 0, memory_order_relaxed);
+        atomic_store_explicit(&f->epoch, 0, memory_order_relaxed);
         long high = atomic_load(&ranges_high);
         while (high < i + 1 && !atomic_compare_exchange_weak(&ranges_high, &high, i + 1)) {}
         atomic_store_explicit(&s->state, CDAXMAP_RANGE_ACTIVE, memory_order_release);
@@ -199,6 +211,9 @@ uint64_t cdaxmap_range_owner(const void *addr) {
 // new and the other old sees a subset of the union, which is safe. Two marks
 // racing may both claim (two extents where one would do): also safe.
 static int mark_extent(struct slot_failures *f, int kind, uintptr_t lo, uintptr_t hi) {
+    // Before the extent: a reader that sees the mark sees an epoch at least as new.
+    uint64_t now = cdaxmap_epoch_now(), was = atomic_load_explicit(&f->epoch, memory_order_relaxed);
+    while (was < now && !atomic_compare_exchange_weak(&f->epoch, &was, now)) {}
     uint32_t n = atomic_load_explicit(&f->count, memory_order_acquire);
     if (n > CDAXMAP_FAILED_CAPACITY) n = CDAXMAP_FAILED_CAPACITY;
     for (uint32_t k = 0; k < n; k++) {
@@ -302,6 +317,10 @@ long cdaxmap_range_failed(long slot, int *kinds, uintptr_t *los, uintptr_t *his,
 
 int cdaxmap_range_overflowed(long slot) {
     return valid_slot(slot) ? atomic_load_explicit(&failures[slot].overflowed, memory_order_acquire) : 0;
+}
+
+uint64_t cdaxmap_range_marked_epoch(long slot) {
+    return valid_slot(slot) ? atomic_load_explicit(&failures[slot].epoch, memory_order_acquire) : 0;
 }
 
 uint64_t cdaxmap_range_faults(long slot) {

@@ -18,6 +18,7 @@ extension DaxLog {
             c.header.generation != 0 ? (c.next, c.lost, c.header.generation) : nil
         c.device = device
         c.mapping = m
+        c.attachment = m.id
         do {
             try attachMapped(&c, m, operation: operation, creation: creation, previous: previous)
         } catch {

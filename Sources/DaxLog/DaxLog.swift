@@ -135,7 +135,9 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     public var lostSequences: [Range<UInt64>] { core.withLock { $0.lost } }
     /// Bytes of the data area in use by live records.
     public var usedBytes: Int { core.withLock { Int($0.tail - $0.header.headPosition) } }
-    /// Every failure the device told this log about, oldest first.
+    /// Every failure the device told this log about, oldest first (one raised
+    /// for an attachment before the last ``reattach(to:)`` and told late is
+    /// listed too, but changes nothing: the reattach's recovery covered it).
     public var failuresReceived: [DaxFailure] { core.withLock { $0.failures } }
     /// The device the log is on now (a new one after ``reattach(to:)``).
     public var device: DaxDevice { core.withLock { $0.device } }
@@ -248,10 +250,14 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
 
     /// On `preRemove`: seals (the append in flight finishes first) and closes
     /// the mapping. On a media failure, a removed range or lost pages: marks
-    /// the records overlapping the range lost. Always answers true.
+    /// the records overlapping the range lost. A failure raised for an earlier
+    /// attachment (its ``DaxFailure/epoch`` is older than the mapping of the
+    /// last ``reattach(to:)``) changes nothing: the records at those offsets
+    /// now were written after it. Always answers true.
     public func notifyFailure(_ failure: DaxFailure) async -> Bool {
         let release = core.withLock { c -> DaxMapping? in
             c.failures.append(failure.withoutMappingsForLog)
+            guard c.concerns(failure) else { return nil }
             if failure.kind == .preRemove {
                 if c.state == .open || c.state == .failed { c.state = .sealed }
                 defer { c.mapping = nil }
@@ -275,6 +281,6 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
 
 extension DaxFailure {
     var withoutMappingsForLog: DaxFailure {
-        DaxFailure(device: device, range: range, kind: kind, reconstructed: reconstructed)
+        DaxFailure(device: device, range: range, kind: kind, reconstructed: reconstructed, epoch: epoch)
     }
 }

@@ -78,7 +78,11 @@ extension DaxDevice {
         // memory gone. Each holder hears of each range once per kind (the scrub's
         // own mapping is closed by now, so its faults may not have been told).
         if lifecycle == .alive {
-            for f in scan.merged { dispatcher.tell(f.kind == .poison ? .memoryFailureActionOptional : .removed, f.range) }
+            // In today's epoch: what the scrub found is still failed for every mapping open now.
+            let epoch = DaxFailure.epochNow
+            for f in scan.merged {
+                dispatcher.tell(f.kind == .poison ? .memoryFailureActionOptional : .removed, f.range, epoch: epoch)
+            }
         }
         let foundRanges = RangeLedger.coalesced(scan.found.map(\.range))
         var knownLedger = RangeLedger(), foundLedger = RangeLedger()

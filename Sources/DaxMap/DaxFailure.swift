@@ -1,3 +1,5 @@
+internal import CDaxMap
+
 /// A failure of device memory, as a holder is told about it: the twin of the
 /// kernel's `notify_failure(dax_dev, offset, len, mf_flags)`.
 public struct DaxFailure: Sendable, Hashable, CustomStringConvertible {
@@ -35,19 +37,37 @@ public struct DaxFailure: Sendable, Hashable, CustomStringConvertible {
     /// and the backing file's size) instead of read from a fault record. Nothing
     /// that failed is missed; the kind of re-derived poison is `memoryFailureActionOptional`.
     public var reconstructed: Bool
+    /// When the failure was observed, in mapping ids: the newest
+    /// ``DaxMapping/id`` issued then (a fault's is stamped by the signal
+    /// handler as it happens). The failure concerns only mappings with
+    /// `id <= epoch` (``concerns(_:)``): memory mapped later over the same
+    /// offsets (a holder's reattach after the device came back) holds data
+    /// written after the failure, which a late notice must not condemn.
+    public var epoch: UInt64
 
+    /// - Parameter epoch: nil: now (the failure concerns the mappings that exist when it is made).
     public init(device: String, range: Range<UInt64>, kind: Kind, mappings: [DaxMapping] = [],
-                reconstructed: Bool = false) {
+                reconstructed: Bool = false, epoch: UInt64? = nil) {
         self.device = device
         self.range = range
         self.kind = kind
         self.mappings = mappings
         self.reconstructed = reconstructed
+        self.epoch = epoch ?? Self.epochNow
     }
+
+    /// Whether this failure was observed while `mapping` existed and touches its range:
+    /// false for a mapping made after it, whatever offsets they share.
+    public func concerns(_ mapping: DaxMapping) -> Bool {
+        mapping.id <= epoch && mapping.deviceRange.overlaps(range)
+    }
+
+    /// The newest mapping id issued so far: the epoch of a failure observed now.
+    static var epochNow: UInt64 { cdaxmap_epoch_now() }
 
     public static func == (a: DaxFailure, b: DaxFailure) -> Bool {
         a.device == b.device && a.range == b.range && a.kind == b.kind && a.reconstructed == b.reconstructed
-            && a.mappings.map(\.id) == b.mappings.map(\.id)
+            && a.epoch == b.epoch && a.mappings.map(\.id) == b.mappings.map(\.id)
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -55,6 +75,7 @@ public struct DaxFailure: Sendable, Hashable, CustomStringConvertible {
         hasher.combine(range)
         hasher.combine(kind)
         hasher.combine(reconstructed)
+        hasher.combine(epoch)
         hasher.combine(mappings.map(\.id))
     }
 

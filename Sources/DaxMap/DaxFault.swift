@@ -30,6 +30,9 @@ public struct DaxFault: Sendable, Hashable, CustomStringConvertible {
     /// The fault met a failure injected by ``DaxFaultInjector`` (a real
     /// `BUS_ADRERR` on its trap page, reported as the injected kind).
     public var injected: Bool = false
+    /// The newest mapping id issued when the handler recorded the fault: what
+    /// it failed concerns no mapping made later (see ``DaxFailure/epoch``).
+    public var epoch: UInt64 = 0
 
     public var description: String {
         "\(cause) on \(device) [\(range.lowerBound), \(range.upperBound)) mapping \(mappingID)"

@@ -80,7 +80,9 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     /// The mapping or its device was opened read-only: decided once, not per store
     /// (reading `device.options` copies the device's options on every write).
     private let readOnly: Bool
-    /// A process-unique identifier (also in fault events).
+    /// A process-unique identifier (also in fault events), issued in
+    /// increasing order: also the epoch this mapping began in. A failure with
+    /// a lower ``DaxFailure/epoch`` was observed before it existed and is not its own.
     public let id: UInt64
 
     let base: UnsafeAddress
@@ -178,6 +180,13 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
             }
             return (0..<n).map { classifier.failedRange(kind: kinds[$0], lo: los[$0], hi: his[$0]) }
         }
+    }
+
+    /// The epoch of this mapping's newest mark: a failure re-derived from its
+    /// marks was observed by then. Now when the slot is already given back.
+    var markedEpoch: UInt64 {
+        let epoch = cdaxmap_range_marked_epoch(slot)
+        return slotFreed.load(ordering: .acquiring) ? DaxFailure.epochNow : epoch
     }
 
     /// Marks a device range of this mapping failed in the handler's table, so

@@ -55,6 +55,18 @@ enum cdaxmap_range_state {
     CDAXMAP_RANGE_BUSY = 3,
 };
 
+/// Epochs: the mapping ids issued so far. A mapping's id is the epoch it
+/// began in; a failure's epoch is the newest id issued when it was observed
+/// (the handler stamps each record, a mark raises its slot's). A failure
+/// concerns only mappings with `id <= epoch`: one made later (a holder's
+/// reattach over the same offsets) never takes an earlier failure for its own.
+
+/// Issues the next mapping id (the first is 1; 0 means "no mapping"). Lock-free.
+uint64_t cdaxmap_epoch_advance(void);
+
+/// The newest mapping id issued (0 before the first). Async-signal-safe.
+uint64_t cdaxmap_epoch_now(void);
+
 /// Registers [start, start+length) as mapping `mapping_id`. `replace_unit` is
 /// the size and alignment the handler uses to replace failed memory (the page
 /// size, or the device alignment for device-dax). Returns the slot (>= 0) or
@@ -99,6 +111,10 @@ long cdaxmap_range_failed(long slot, int *kinds, uintptr_t *los, uintptr_t *his,
 /// failed with it), or 0.
 int cdaxmap_range_overflowed(long slot);
 
+/// The epoch of the newest mark in `slot` (0: none): what was re-derived
+/// from its marks concerns no mapping issued after it.
+uint64_t cdaxmap_range_marked_epoch(long slot);
+
 /// Faults the handler attributed to `slot` since it was registered, counted
 /// even when the event ring was full: after drops, the mappings whose count
 /// moved are the ones that faulted.
@@ -134,6 +150,7 @@ struct cdaxmap_fault {
     int32_t tid;           ///< thread that took the signal
     uint32_t flags;        ///< CDAXMAP_EVENT_*
     uint32_t reserved;
+    uint64_t epoch;        ///< cdaxmap_epoch_now() when the handler recorded it
 };
 
 /// Takes the oldest unread event from the ring. Returns 1 if one was taken,

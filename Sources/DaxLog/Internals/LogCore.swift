@@ -11,6 +11,10 @@ struct LogCore {
 
     var device: DaxDevice
     var mapping: DaxMapping?
+    /// The id of the mapping the entries were found or written through: the
+    /// epoch of this attachment. A failure of an earlier epoch belongs to an
+    /// earlier attachment (its data is rescanned since) and is never applied.
+    var attachment: UInt64 = 0
     var state: DaxLog.State = .closed
     var header = LogHeader(generation: 0, epoch: 0, capacity: 0, headSequence: 0, headPosition: 0)
     /// Logical position of the next record.
@@ -43,4 +47,7 @@ struct LogCore {
     }
 
     func isLost(_ sequence: UInt64) -> Bool { lost.contains { $0.contains(sequence) } }
+
+    /// Whether `failure` was observed during this attachment (the one check a failure passes before it is applied).
+    func concerns(_ failure: DaxFailure) -> Bool { failure.epoch >= attachment }
 }

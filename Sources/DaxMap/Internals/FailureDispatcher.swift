@@ -17,8 +17,9 @@ final class FailureDispatcher: Sendable {
     static let noticeWindow: Duration = .milliseconds(20)
 
     struct State {
-        /// Action-optional notices waiting for the storm decision, and when it is due.
-        var notices: [Range<UInt64>] = []
+        /// Action-optional notices waiting for the storm decision (with the
+        /// epoch each was raised in), and when the decision is due.
+        var notices: [(range: Range<UInt64>, epoch: UInt64)] = []
         var noticesDue: ContinuousClock.Instant?
         /// What each mapping's holder has been told, by kind.
         var told: [UInt64: [DaxFailure.Kind: RangeLedger]] = [:]
@@ -59,11 +60,11 @@ final class FailureDispatcher: Sendable {
                     return
                 }
                 state.withLock { s in
-                    s.notices.append(fault.range)
+                    s.notices.append((fault.range, fault.epoch))
                     if s.noticesDue == nil { s.noticesDue = .now + Self.noticeWindow }
                 }
             case .memoryFailureActionRequired:
-                tell(.memoryFailureActionRequired, fault.range)
+                tell(.memoryFailureActionRequired, fault.range, epoch: fault.epoch)
             case .addressError:
                 if device.kind == .deviceDax || vanished() {
                     // Device-dax raises BUS_ADRERR only once the device is dead.
@@ -75,10 +76,10 @@ final class FailureDispatcher: Sendable {
                     // Not a shorter file: tell what the handler marked, at least the faulting page.
                     let marked = mapping.markedFailures().filter { $0.kind == .removed && $0.range.overlaps(fault.range) }
                     for failed in marked.isEmpty ? [DaxFailedRange(range: fault.range, kind: .removed)] : marked {
-                        tell(.removed, failed.range)
+                        tell(.removed, failed.range, epoch: fault.epoch)
                     }
                 }
-                if fault.replaced { tell(.pagesLost, fault.range) }
+                if fault.replaced { tell(.pagesLost, fault.range, epoch: fault.epoch) }
             case .accessAfterRevoke, .other:
                 break
             }
@@ -91,23 +92,27 @@ final class FailureDispatcher: Sendable {
     /// Decides pending notices whose window has closed: a storm is a removal,
     /// fewer are poison for the holders of each range.
     func decideNotices(now: ContinuousClock.Instant) {
-        let ranges = state.withLock { s -> [Range<UInt64>]? in
+        let notices = state.withLock { s -> [(range: Range<UInt64>, epoch: UInt64)]? in
             guard let due = s.noticesDue, due <= now else { return nil }
             s.noticesDue = nil
             defer { s.notices.removeAll() }
             return s.notices
         }
-        guard let ranges, device.lifecycle == .alive else { return }
-        if Set(ranges.map(\.lowerBound)).count >= Self.stormThreshold || device.hasVanished() {
+        guard let notices, device.lifecycle == .alive else { return }
+        if Set(notices.map(\.range.lowerBound)).count >= Self.stormThreshold || device.hasVanished() {
             startRemoval(source: .memoryFailure)
             return
         }
-        for range in RangeLedger.coalesced(ranges) { tell(.memoryFailureActionOptional, range) }
+        // Coalesced notices take the newest epoch among them: poison stays, so
+        // telling a mapping made within the window too loses nothing.
+        let epoch = notices.map(\.epoch).max() ?? 0
+        for range in RangeLedger.coalesced(notices.map(\.range)) { tell(.memoryFailureActionOptional, range, epoch: epoch) }
     }
 
     /// After the ring dropped records: re-derives what failed in `mappings`
     /// from the marks the handler left in the range table (and a file's size),
-    /// and tells what was not told yet, marked `reconstructed`.
+    /// and tells what was not told yet, marked `reconstructed`, in the epoch of
+    /// the mapping's newest mark (a mapping made since is not concerned).
     func reconcile(_ mappings: [DaxMapping]) {
         guard device.lifecycle == .alive else { return }
         if device.hasVanished() {
@@ -115,17 +120,19 @@ final class FailureDispatcher: Sendable {
             return
         }
         for mapping in mappings {
-            for failed in mapping.markedFailures() {
+            let marks = mapping.markedFailures()
+            let epoch = mapping.markedEpoch // after the marks: at least as new as any of them
+            for failed in marks {
                 switch failed.kind {
-                case .poison: tell(.memoryFailureActionOptional, failed.range, reconstructed: true)
+                case .poison: tell(.memoryFailureActionOptional, failed.range, epoch: epoch, reconstructed: true)
                 case .removed:
                     if device.kind == .deviceDax {
                         startRemoval(source: .accessError)
                         return
                     }
                     _ = tellRemovedTail(reconstructed: true)
-                    tell(.removed, failed.range, reconstructed: true)
-                case .pagesLost: tell(.pagesLost, failed.range, reconstructed: true)
+                    tell(.removed, failed.range, epoch: epoch, reconstructed: true)
+                case .pagesLost: tell(.pagesLost, failed.range, epoch: epoch, reconstructed: true)
                 }
             }
         }
@@ -133,13 +140,15 @@ final class FailureDispatcher: Sendable {
 
     /// A truncated file: everything from its new size to the end of the device
     /// is gone. Marked in the handler's table (so guarded accesses refuse it
-    /// without faulting) and told once as one range.
+    /// without faulting) and told once as one range, in the epoch before the
+    /// size was read (a mapping made after that is on the file as it is now).
     /// - Returns: whether the file was shorter than the device.
     private func tellRemovedTail(reconstructed: Bool = false) -> Bool {
+        let epoch = DaxFailure.epochNow
         guard let size = device.backingSize(), size < device.size else { return false }
         let tail = size..<device.size
         for mapping in registry.mappings(of: device) { mapping.mark(.removed, tail) }
-        tell(.removed, tail, reconstructed: reconstructed)
+        tell(.removed, tail, epoch: epoch, reconstructed: reconstructed)
         return true
     }
 
@@ -148,14 +157,16 @@ final class FailureDispatcher: Sendable {
     /// Tells each holder of a mapping that intersects `range` the part of it
     /// that holder was not told yet (for `kind`), once, clamped to its mappings.
     /// Pages lost inside a range already told `removed` are not told again.
-    func tell(_ kind: DaxFailure.Kind, _ range: Range<UInt64>, reconstructed: Bool = false) {
+    /// Only mappings that existed in `epoch` (when the failure was observed)
+    /// are concerned: one made later at the same offsets is never told it.
+    func tell(_ kind: DaxFailure.Kind, _ range: Range<UInt64>, epoch: UInt64, reconstructed: Bool = false) {
         let (held, _) = registry.holders(of: device, intersecting: range)
         var told: [Range<UInt64>: Int] = [:]
         for (holder, mappings) in held {
             var pieces: [Range<UInt64>] = []
             var concerned: [DaxMapping] = []
             state.withLock { s in
-                for mapping in mappings {
+                for mapping in mappings where mapping.id <= epoch {
                     let part = range.clamped(to: mapping.deviceRange)
                     var ledger = s.told[mapping.id, default: [:]][kind] ?? RangeLedger()
                     var fresh = ledger.missing(from: part)
@@ -172,13 +183,13 @@ final class FailureDispatcher: Sendable {
             for piece in RangeLedger.coalesced(pieces) {
                 let failure = DaxFailure(device: device.path, range: piece, kind: kind,
                                          mappings: concerned.filter { $0.deviceRange.overlaps(piece) },
-                                         reconstructed: reconstructed)
+                                         reconstructed: reconstructed, epoch: epoch)
                 call(holder, failure, calls: HolderCalls())
                 told[piece, default: 0] += 1
             }
         }
         for (piece, holders) in told.sorted(by: { $0.key.lowerBound < $1.key.lowerBound }) {
-            let failure = DaxFailure(device: device.path, range: piece, kind: kind, reconstructed: reconstructed)
+            let failure = DaxFailure(device: device.path, range: piece, kind: kind, reconstructed: reconstructed, epoch: epoch)
             Telemetry.notified(failure, holders: holders)
             device.publish(.notified(failure, holders: holders))
         }

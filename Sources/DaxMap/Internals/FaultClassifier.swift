@@ -62,7 +62,8 @@ struct FaultClassifier {
                  guarded: raw.flags & UInt32(CDAXMAP_EVENT_GUARDED) != 0,
                  replaced: raw.flags & UInt32(CDAXMAP_EVENT_REPLACED) != 0,
                  signal: raw.signo, code: raw.code, addressLSB: raw.addr_lsb, thread: raw.tid,
-                 injected: raw.flags & UInt32(CDAXMAP_EVENT_INJECTED_POISON | CDAXMAP_EVENT_INJECTED_REMOVED) != 0)
+                 injected: raw.flags & UInt32(CDAXMAP_EVENT_INJECTED_POISON | CDAXMAP_EVENT_INJECTED_REMOVED) != 0,
+                 epoch: raw.epoch)
     }
 
     /// What a guarded access throws for the fault it caught. `closed`: the

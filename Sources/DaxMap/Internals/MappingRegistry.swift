@@ -1,6 +1,5 @@
 internal import CDaxMap
 internal import DaxMapSync
-import Synchronization
 
 /// The one answer in Swift to "whose is this mapping": id → mapping, device,
 /// holder, range. The C range table answers the same question for the signal
@@ -27,10 +26,10 @@ final class MappingRegistry: Sendable {
     }
 
     private let state = Locked(State())
-    private let ids = Atomic<UInt64>(1)
 
-    /// A process-unique mapping id (never 0: 0 means "no mapping" to the handler).
-    func nextID() -> UInt64 { ids.wrappingAdd(1, ordering: .relaxed).oldValue }
+    /// A process-unique mapping id (never 0: 0 means "no mapping" to the handler),
+    /// which is also the epoch the mapping begins (``DaxFailure/epoch``).
+    func nextID() -> UInt64 { cdaxmap_epoch_advance() }
 
     func add(_ mapping: DaxMapping) {
         let device = ObjectIdentifier(mapping.device)

@@ -87,6 +87,9 @@ extension FailureDispatcher {
 
         // Notify each holder once, with its mappings; mappings nobody holds are revoked at
         // once, and after an abrupt end (a power failure) every mapping is, before anyone is told.
+        // Frozen, the device maps nothing new: every mapping listed is of this epoch or older,
+        // and a holder that reattaches later knows a late notice of this removal is not its own.
+        let epoch = DaxFailure.epochNow
         let (held, unheld) = MappingRegistry.shared.holders(of: device)
         let abrupt = run.source.isAbrupt
         var revoked = unheld.filter { $0.revoke() }.count
@@ -95,11 +98,11 @@ extension FailureDispatcher {
         let calls = HolderCalls()
         let everything = 0..<device.size
         for (holder, mappings) in held {
-            call(holder, DaxFailure(device: device.path, range: everything, kind: kind, mappings: mappings),
+            call(holder, DaxFailure(device: device.path, range: everything, kind: kind, mappings: mappings, epoch: epoch),
                  calls: calls, then: { if calls.allAnswered { run.poke() } })
         }
         if !held.isEmpty {
-            device.publish(.notified(DaxFailure(device: device.path, range: everything, kind: kind),
+            device.publish(.notified(DaxFailure(device: device.path, range: everything, kind: kind, epoch: epoch),
                                      holders: held.count))
         }
 
