@@ -11,6 +11,9 @@
 /// Calls run on daxmap's own holder threads, never on the caller's or the
 /// cooperative pool's: a holder that blocks its thread, never returns, or is an
 /// actor delays nobody else, and a removal's deadline holds whatever the holder does.
+/// So a call may arrive late: a holder that maps the range again (after the
+/// device came back) applies a failure only to mappings it ``DaxFailure/concerns(_:)``
+/// (``DaxFailure/epoch``), never to data written through the newer mapping.
 public protocol DaxHolder: AnyObject, Sendable {
     /// Told about a failure in a range this holder maps.
     ///

@@ -147,7 +147,8 @@ final class FailureDispatcher: Sendable {
         let epoch = DaxFailure.epochNow
         guard let size = device.backingSize(), size < device.size else { return false }
         let tail = size..<device.size
-        for mapping in registry.mappings(of: device) { mapping.mark(.removed, tail) }
+        // Not a mapping made since the size was read: the file may be whole again under it.
+        for mapping in registry.mappings(of: device) where mapping.id <= epoch { mapping.mark(.removed, tail) }
         tell(.removed, tail, epoch: epoch, reconstructed: reconstructed)
         return true
     }
