@@ -7,6 +7,7 @@ import CDaxMap
 import CDaxMapTesting
 import DaxMap
 import Glibc
+import Logging
 
 func complain(_ text: String) {
     var text = text
@@ -15,7 +16,7 @@ func complain(_ text: String) {
 
 let args = CommandLine.arguments
 guard args.count == 3 else {
-    complain("usage: daxmap-probe foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler|thresholds DIR\n")
+    complain("usage: daxmap-probe foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler|thresholds|stream-log-notice|stream-log-daxlogging DIR\n")
     exit(2)
 }
 let mode = args[1], dir = args[2]
@@ -145,6 +146,21 @@ func displacedHandler() async -> Never {
     }
 }
 
+/// A removal of a mapped emulated device (daxmap logs "removal started" and
+/// "removal completed" at `.notice`), then exit.
+func loggedRemoval() async -> Never {
+    do {
+        let (device, mapping) = try patternedMapping(pages: 4)
+        let report = await device.beginRemoval(deadline: .seconds(30))
+        print("removed \(report.mappingsRevoked + report.mappingsReleased)")
+        withExtendedLifetime(mapping) {}
+        exit(0)
+    } catch {
+        complain("setup failed: \(error)\n")
+        exit(2)
+    }
+}
+
 switch mode {
 case "foreign-sigbus-baseline":
     foreignFault()
@@ -181,6 +197,19 @@ case "thresholds":
     let (_, mapping) = try patternedMapping(pages: 4)
     print("default \(DaxMapping.Options.defaultNonTemporalThreshold) page \(mapping.nonTemporalThreshold)")
     exit(0)
+case "stream-log-notice", "stream-log-daxlogging":
+    // An application that bootstraps swift-log's StreamLogHandler itself: at
+    // `.notice`, or as swift-log's default is made but through DaxLogging.
+    if mode == "stream-log-notice" {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .notice
+            return handler
+        }
+    } else {
+        DaxLogging.bootstrap(StreamLogHandler.standardError)
+    }
+    await loggedRemoval()
 default:
     complain("unknown mode \(mode)\n")
     exit(2)
