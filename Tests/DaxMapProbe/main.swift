@@ -20,6 +20,10 @@ guard args.count == 3 else {
     exit(2)
 }
 let mode = args[1], dir = args[2]
+// Flushed by the first exit handler to run: a sanitizer's leak report at exit
+// ends the process (_exit) before stdio would be, and the test must still see
+// everything printed. (fflush's result: nothing to do about a failure here.)
+atexit { _ = fflush(nil) }
 let page = Int(sysconf(Int32(_SC_PAGESIZE)))
 
 /// A shared mapping of a 2-page file, then the file truncated to nothing: the
@@ -80,8 +84,10 @@ func forgedSignal() -> Never {
 /// daxmap installed, then another SIGBUS handler on top: daxmap reports it
 /// displaced, reinstall puts it back in front, a real BUS_ADRERR is daxmap's
 /// again (nothing chained), and the displacing handler is what daxmap chains
-/// to now (a forged signal reaches it).
-func displacedHandler() async -> Never {
+/// to now (a forged signal reaches it). Returns (rather than exit here) so its
+/// frame's values are released: an `exit` inside an async function leaves them
+/// to LeakSanitizer.
+func displacedHandler() async {
     do {
         try DaxMonitor.start()
         let (device, mapping) = try patternedMapping(pages: 8)
@@ -139,7 +145,6 @@ func displacedHandler() async -> Never {
         let base = mapping.withUnsafeMutableBytes { $0.baseAddress! }
         _ = cdaxmap_test_forge_signal(SIGBUS, -1 /* SI_QUEUE */, base, 0)
         print("recorder-after-forged \(cdaxmap_test_recorded())")
-        exit(0)
     } catch {
         complain("setup failed: \(error)\n")
         exit(2)
@@ -147,14 +152,13 @@ func displacedHandler() async -> Never {
 }
 
 /// A removal of a mapped emulated device (daxmap logs "removal started" and
-/// "removal completed" at `.notice`), then exit.
-func loggedRemoval() async -> Never {
+/// "removal completed" at `.notice`). Returns, so its frame is released (see displacedHandler).
+func loggedRemoval() async {
     do {
         let (device, mapping) = try patternedMapping(pages: 4)
         let report = await device.beginRemoval(deadline: .seconds(30))
         print("removed \(report.mappingsRevoked + report.mappingsReleased)")
         withExtendedLifetime(mapping) {}
-        exit(0)
     } catch {
         complain("setup failed: \(error)\n")
         exit(2)
@@ -191,6 +195,7 @@ case "forged-sigbus":
     forgedSignal()
 case "displaced-handler":
     await displacedHandler()
+    exit(0)
 case "thresholds":
     // The non-temporal thresholds this process's environment gives: the default, and
     // what a page-granularity mapping uses.
@@ -210,6 +215,7 @@ case "stream-log-notice", "stream-log-daxlogging":
         DaxLogging.bootstrap(StreamLogHandler.standardError)
     }
     await loggedRemoval()
+    exit(0)
 default:
     complain("unknown mode \(mode)\n")
     exit(2)
