@@ -10,7 +10,7 @@ DEB_PACKAGES := pkg-config libdaxctl-dev libndctl-dev libcxl-dev uuid-dev libpme
 # are fetched with apt-get download, never installed).
 QEMU_PACKAGES := qemu-system-x86 kmod xfsprogs ndctl daxctl cpio xz-utils e2fsprogs stress-ng python3
 
-.PHONY: all deps bench-deps qemu-deps build release run test tsan asan bench bench-log bench-retire qemu-test soak clean
+.PHONY: all deps bench-deps qemu-deps stress-deps build release run test stress tsan asan bench bench-log bench-retire qemu-test soak clean
 
 all: build
 
@@ -47,6 +47,20 @@ test: deps
 	$(SWIFT) test
 	./qemu/lib/verdict-test.sh     # the qemu harness's verdict rules, on made-up consoles
 	./qemu/lib/vm-test.sh          # its VM watchdogs, with a made-up qemu
+
+# The load-sensitive suites (host soak, DaxLog power failure, crash and kill, the log's
+# faults, retire, the fault path) RUNS times (default 5), each beside 2x cores busy threads
+# (stress-ng --cpu). Per-run output in $(STRESS_OUT)/run-N.log; the failing runs' tails are
+# printed, then "stress: N passed, M failed"; non-zero if any failed. CYCLES: host soak cycles.
+STRESS_OUT ?= .stress-out
+STRESS_SUITES := HostSoakTests|DaxLogPowerFailureTests|DaxLogKillTests|DaxLogFaultTests|CrashTestCommandTests|RetireTests|FaultPathTests
+stress-deps:
+	@dpkg-query -W -f='$${Status}' stress-ng 2>/dev/null | grep -q 'install ok installed' || \
+	  { echo "installing: stress-ng"; $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q stress-ng; }
+
+stress: deps stress-deps
+	$(SWIFT) build --build-tests
+	@RUNS=$(or $(RUNS),5) CYCLES=$(CYCLES) STRESS_OUT=$(STRESS_OUT) SWIFT=$(SWIFT) ./Tests/Load/stress '$(STRESS_SUITES)'
 
 # The threaded tests under ThreadSanitizer: writers with faults and removals,
 # the signal tests, the uevent listener, the hold/verify workload, the range-table stress,

@@ -74,7 +74,8 @@ let package = Package(
         .target(name: "CDaxLog"),
         // The record log, built only on DaxMap's public API.
         .target(name: "DaxLog", dependencies: [
-            "DaxMap", "CDaxLog", "DaxMapSync", .product(name: "CoreMetrics", package: "swift-metrics"),
+            "DaxMap", "CDaxLog", "DaxMapSync",
+            .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         .executableTarget(
             name: "daxmap",
@@ -108,7 +109,7 @@ let package = Package(
         // A child process for tests that must die: foreign SIGBUS, terminate policy.
         .executableTarget(
             name: "daxmap-probe",
-            dependencies: ["DaxMap", "CDaxMap", "CDaxMapTesting"],
+            dependencies: ["DaxMap", "CDaxMap", "CDaxMapTesting", .product(name: "Logging", package: "swift-log")],
             path: "Tests/DaxMapProbe"
         ),
         // A child that appends to a DaxLog and prints each acknowledged sequence: killed by tests.

@@ -21,6 +21,7 @@ extension DaxLog {
         c.attachment = m.id
         do {
             try attachMapped(&c, m, operation: operation, creation: creation, previous: previous)
+            LogWarnings.lost(c.recovery.lost, path: device.path, cause: "recovery")
         } catch {
             m.close()
             c.mapping = nil
@@ -346,6 +347,7 @@ extension DaxLog {
             try storeRun(&c)
         } catch {
             c.entries.removeSubrange(entriesBefore...)
+            appendFailed(error)
             throw error
         }
         let persistStart = metrics.enabled ? LogMetrics.now() : 0
@@ -353,7 +355,7 @@ extension DaxLog {
             try persist(&c, m, .recordPersist, spans: spans, operation: "append", sequence: first)
         } catch {
             c.entries.removeSubrange(entriesBefore...)
-            metrics.failed()
+            appendFailed(error)
             throw error
         }
         if metrics.enabled {
@@ -362,6 +364,12 @@ extension DaxLog {
         c.tail = tail
         c.next = first + UInt64(count)
         return first..<c.next
+    }
+
+    /// A store or persist of an append failed: counted (`daxlog_append_failures_total`) and logged.
+    private func appendFailed(_ error: DaxLogError) {
+        metrics.failed()
+        LogWarnings.appendFailed(error)
     }
 
     /// A gap record at the tail: the numbers from `c.next` to `resume` are lost.
@@ -447,20 +455,30 @@ extension DaxLog {
             if let bytes = ok { out.append(DaxLogRecord(sequence: e.sequence, bytes: bytes)) } else { newlyLost.append(e.sequence) }
         }
         for s in newlyLost { c.addLost(s..<(s + 1)) }
+        LogWarnings.lost(newlyLost.map { $0..<($0 + 1) }, path: c.device.path, cause: "read")
         return out
     }
 
     // MARK: - Failures
 
-    /// Marks lost every record overlapping `deviceRange`.
-    func markLost(_ c: inout LogCore, deviceRange: Range<UInt64>) {
+    /// Marks lost every record overlapping `deviceRange`; returns the sequence
+    /// numbers newly lost, coalesced (what the warning lists).
+    @discardableResult
+    func markLost(_ c: inout LogCore, deviceRange: Range<UInt64>) -> [Range<UInt64>] {
         let capacity = UInt64(self.capacity)
         let base = dataDeviceOffset
+        var fresh: [Range<UInt64>] = []
         for e in c.entries {
             let start = base + e.position % capacity
-            if start < deviceRange.upperBound && deviceRange.lowerBound < start + UInt64(e.size) {
+            if start < deviceRange.upperBound && deviceRange.lowerBound < start + UInt64(e.size) && !c.isLost(e.sequence) {
                 c.addLost(e.sequence..<(e.sequence + 1))
+                if let last = fresh.last, last.upperBound == e.sequence {
+                    fresh[fresh.count - 1] = last.lowerBound..<(e.sequence + 1)
+                } else {
+                    fresh.append(e.sequence..<(e.sequence + 1))
+                }
             }
         }
+        return fresh
     }
 }

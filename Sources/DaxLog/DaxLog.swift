@@ -255,17 +255,17 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     /// last ``reattach(to:)``) changes nothing: the records at those offsets
     /// now were written after it. Always answers true.
     public func notifyFailure(_ failure: DaxFailure) async -> Bool {
-        let release = core.withLock { c -> DaxMapping? in
+        let (release, lost) = core.withLock { c -> (DaxMapping?, [Range<UInt64>]) in
             c.failures.append(failure.withoutMappingsForLog)
             guard c.concerns(failure) else { return nil }
             if failure.kind == .preRemove {
                 if c.state == .open || c.state == .failed { c.state = .sealed }
                 defer { c.mapping = nil }
-                return c.mapping
+                return (c.mapping, [])
             }
-            markLost(&c, deviceRange: failure.range)
-            return nil
+            return (nil, markLost(&c, deviceRange: failure.range))
         }
+        LogWarnings.lost(lost, path: failure.device, cause: failure.kind.rawValue, deviceRange: failure.range)
         release?.close()
         for m in failure.mappings where failure.kind == .preRemove { m.close() }
         return true

@@ -15,10 +15,23 @@ import Testing
         var highest: UInt64? = nil
         var total = 0
         for run in 0..<20 {
-            let ms = Int.random(in: 150...500)
-            let result = runShell("timeout -s KILL \(Double(ms) / 1000) \(quoted(probe)) \(quoted(path)) 2097152")
-            #expect(result.status == 137, "run \(run): the probe should die of SIGKILL: \(result.stdout.suffix(300)) \(result.stderr)")
-            let acked = result.stdout.split(separator: "\n").compactMap { line -> UInt64? in
+            // The random moment counts from the log's recovery, not the process's start:
+            // a loaded (or sanitized) host can take longer than the moment to get there.
+            // Waiting for that line is bounded (2 min) and ends if the probe exits.
+            let ms = Int.random(in: 0...350)
+            let out = dir.file("probe.out")
+            let lines = [
+                "\(quoted(probe)) \(quoted(path)) 2097152 >\(quoted(out)) 2>&1 &",
+                "pid=$!; i=0",
+                "while kill -0 $pid 2>/dev/null && ! grep -q '^recovered ' \(quoted(out)) && [ $i -lt 12000 ]; do sleep 0.01; i=$((i+1)); done",
+                "sleep \(Double(ms) / 1000)",
+                "kill -KILL $pid",
+                "wait $pid",
+            ]
+            let result = runShell("sh -c \(quoted(lines.joined(separator: "\n")))")
+            let stdout = readFile(out)
+            #expect(result.status == 137, "run \(run): the probe should die of SIGKILL: \(stdout.suffix(300)) \(result.stderr)")
+            let acked = stdout.split(separator: "\n").compactMap { line -> UInt64? in
                 line.hasPrefix("acked ") ? UInt64(line.dropFirst(6)) : nil
             }
             total += acked.count

@@ -7,6 +7,7 @@ import CDaxMap
 import CDaxMapTesting
 import DaxMap
 import Glibc
+import Logging
 
 func complain(_ text: String) {
     var text = text
@@ -15,10 +16,14 @@ func complain(_ text: String) {
 
 let args = CommandLine.arguments
 guard args.count == 3 else {
-    complain("usage: daxmap-probe foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler|thresholds DIR\n")
+    complain("usage: daxmap-probe foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler|thresholds|stream-log-notice|stream-log-daxlogging DIR\n")
     exit(2)
 }
 let mode = args[1], dir = args[2]
+// Flushed by the first exit handler to run: a sanitizer's leak report at exit
+// ends the process (_exit) before stdio would be, and the test must still see
+// everything printed. (fflush's result: nothing to do about a failure here.)
+atexit { _ = fflush(nil) }
 let page = Int(sysconf(Int32(_SC_PAGESIZE)))
 
 /// A shared mapping of a 2-page file, then the file truncated to nothing: the
@@ -79,8 +84,10 @@ func forgedSignal() -> Never {
 /// daxmap installed, then another SIGBUS handler on top: daxmap reports it
 /// displaced, reinstall puts it back in front, a real BUS_ADRERR is daxmap's
 /// again (nothing chained), and the displacing handler is what daxmap chains
-/// to now (a forged signal reaches it).
-func displacedHandler() async -> Never {
+/// to now (a forged signal reaches it). Returns (rather than exit here) so its
+/// frame's values are released: an `exit` inside an async function leaves them
+/// to LeakSanitizer.
+func displacedHandler() async {
     do {
         try DaxMonitor.start()
         let (device, mapping) = try patternedMapping(pages: 8)
@@ -138,7 +145,20 @@ func displacedHandler() async -> Never {
         let base = mapping.withUnsafeMutableBytes { $0.baseAddress! }
         _ = cdaxmap_test_forge_signal(SIGBUS, -1 /* SI_QUEUE */, base, 0)
         print("recorder-after-forged \(cdaxmap_test_recorded())")
-        exit(0)
+    } catch {
+        complain("setup failed: \(error)\n")
+        exit(2)
+    }
+}
+
+/// A removal of a mapped emulated device (daxmap logs "removal started" and
+/// "removal completed" at `.notice`). Returns, so its frame is released (see displacedHandler).
+func loggedRemoval() async {
+    do {
+        let (device, mapping) = try patternedMapping(pages: 4)
+        let report = await device.beginRemoval(deadline: .seconds(30))
+        print("removed \(report.mappingsRevoked + report.mappingsReleased)")
+        withExtendedLifetime(mapping) {}
     } catch {
         complain("setup failed: \(error)\n")
         exit(2)
@@ -175,11 +195,26 @@ case "forged-sigbus":
     forgedSignal()
 case "displaced-handler":
     await displacedHandler()
+    exit(0)
 case "thresholds":
     // The non-temporal thresholds this process's environment gives: the default, and
     // what a page-granularity mapping uses.
     let (_, mapping) = try patternedMapping(pages: 4)
     print("default \(DaxMapping.Options.defaultNonTemporalThreshold) page \(mapping.nonTemporalThreshold)")
+    exit(0)
+case "stream-log-notice", "stream-log-daxlogging":
+    // An application that bootstraps swift-log's StreamLogHandler itself: at
+    // `.notice`, or as swift-log's default is made but through DaxLogging.
+    if mode == "stream-log-notice" {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .notice
+            return handler
+        }
+    } else {
+        DaxLogging.bootstrap(StreamLogHandler.standardError)
+    }
+    await loggedRemoval()
     exit(0)
 default:
     complain("unknown mode \(mode)\n")

@@ -6,7 +6,10 @@ import Testing
     private var cli: String { buildDirectory + "/daxmap" }
 
     @Test func demoSurvivesRealFaultsAndARemovalWithNoRecordLost() throws {
-        let result = runProgram([cli, "demo", "--json", "--holders", "3"])
+        // The releasing holders must release before the deadline, the stubborn one is
+        // revoked at it: 10 s (not the default 300 ms) so a loaded host's holder threads
+        // get their turn; the removal waits that long only for the stubborn holder.
+        let result = runProgram([cli, "demo", "--json", "--holders", "3", "--deadline", "10000"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let out = result.stdout
         #expect(out.contains("\"holders\": 3"))

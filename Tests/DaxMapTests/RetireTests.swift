@@ -30,9 +30,11 @@ import Testing
     }
 
     /// `hold` part `slot` of 3 on `device`, in the background; its summary and status land in `out`.
+    /// It waits up to 300 s for the retire the test sends (it ends at the retire): 60 s ran
+    /// out under ASan on a loaded host before the three holds, python and the listing were done.
     private func startHold(_ device: String, slot: Int, _ dir: TemporaryDirectory) -> (out: String, err: String, acked: String) {
         let out = dir.file("hold\(slot).out"), err = dir.file("hold\(slot).err"), acked = dir.file("acked\(slot)")
-        _ = background("'\(cli)' hold '\(device)' --holders 2 --slot \(slot) --slots 3 --acked '\(acked)' --timeout 60 > '\(out)' 2> '\(err)'; echo status=$? >> '\(out)'")
+        _ = background("'\(cli)' hold '\(device)' --holders 2 --slot \(slot) --slots 3 --acked '\(acked)' --timeout 300 > '\(out)' 2> '\(err)'; echo status=$? >> '\(out)'")
         return (out, err, acked)
     }
 

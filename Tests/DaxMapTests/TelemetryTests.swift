@@ -99,8 +99,8 @@ struct MemoryMetrics: MetricsFactory {
         // daxmap treats it as "no backend". Checked on a logger made like
         // swift-log's default, without touching the process's bootstrap.
         let defaultLike = Logger(label: "daxmap", factory: { StreamLogHandler.standardError(label: $0) })
-        #expect(Telemetry.enabled(defaultLike) == nil)
-        #expect(Telemetry.enabled(Logger(label: "daxmap", factory: { _ in SwiftLogNoOpLogHandler() })) != nil)
+        #expect(DaxLogging.enabled(defaultLike) == nil)
+        #expect(DaxLogging.enabled(Logger(label: "daxmap", factory: { _ in SwiftLogNoOpLogHandler() })) != nil)
         _ = MemoryTelemetry.shared
         #expect(Telemetry.logger != nil) // bootstrapped: daxmap logs
     }
@@ -195,5 +195,94 @@ struct MemoryMetrics: MetricsFactory {
         try log.append(contentsOf: [[4], [5], [6]])
         #expect(telemetry.counter("daxlog_appends_total") - appends >= 4)
         #expect(telemetry.timings("daxlog_persist_duration").count - persists >= 2)
+    }
+
+    /// An application that bootstraps a StreamLogHandler itself gets daxmap's
+    /// entries on it (before, any StreamLogHandler was taken for swift-log's
+    /// implicit default and ignored). A child process: this one is bootstrapped.
+    @Test(arguments: ["stream-log-notice", "stream-log-daxlogging"])
+    func anExplicitlyBootstrappedStreamLogHandlerGetsDaxmapsEntries(mode: String) {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let run = runProgram([buildDirectory + "/daxmap-probe", mode, dir.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("removed 1"), "\(run.stdout)")
+        #expect(run.stderr.contains("notice daxmap:") && run.stderr.contains("removal started")
+                && run.stderr.contains("removal completed"), "\(run.stderr)")
+    }
+
+    /// A planned removal tells each holder `preRemove`: counted and logged like every other notice.
+    @Test func preRemoveNoticesAreCountedAndLoggedAsHoldersNotified() async throws {
+        let telemetry = MemoryTelemetry.shared
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("dev")
+        let kind = [("kind", "preRemove")]
+        let before = telemetry.counter("daxmap_notifications_total", kind)
+        _ = try DaxDevice.createEmulated(at: path, size: UInt64(16 * pageSize))
+        let device = try DaxDevice.open(path)
+        let first = RecordingHolder("first"), second = RecordingHolder("second")
+        first.adopt(try device.map(holder: first))
+        second.adopt(try device.map(holder: second))
+        let report = await device.beginRemoval(deadline: .seconds(30))
+        #expect(report.holdersNotified == 2)
+
+        let told = telemetry.entries { $0.message == "holders notified" && $0.metadata["device"] == path }
+        #expect(told.count == 1, "\(told)")
+        #expect(told.first?.level == .info)
+        #expect(told.first?.metadata["kind"] == "preRemove")
+        #expect(told.first?.metadata["holders"] == "2")
+        #expect(told.first?.metadata["range"] == "[0, \(16 * pageSize))")
+        // Other suites remove devices in this process too: at least these two.
+        #expect(telemetry.counter("daxmap_notifications_total", kind) >= before + 2)
+    }
+
+    /// A log on a file truncated under it: the next append's store faults
+    /// (a real BUS_ADRERR), and the records past the cut were acknowledged.
+    private func truncatedLog(_ path: String) async throws -> DaxLog {
+        _ = try DaxDevice.createEmulated(at: path, size: 1 << 20)
+        let log = try DaxLog.open(device: try DaxDevice.open(path))
+        for i in 0..<100 { try log.append([UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 200)) }
+        truncateFile(path, to: 3 * 4096)
+        #expect(throws: DaxLogError.self) { try log.append([1, 2, 3]) }
+        return log
+    }
+
+    @Test func aFailedStoreInDaxLogIsCountedAsAnAppendFailure() async throws {
+        let telemetry = MemoryTelemetry.shared
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("log")
+        let before = telemetry.counter("daxlog_append_failures_total")
+        let failedStores = telemetry.entries { $0.label == "daxlog" && $0.metadata["device"] == path && $0.message.hasPrefix("append failed") }
+        #expect(failedStores.isEmpty)
+        let log = try await truncatedLog(path)
+        defer { log.close() }
+        #expect(log.state == .failed)
+        // Other suites' logs fail in this process too: at least this one.
+        #expect(telemetry.counter("daxlog_append_failures_total") >= before + 1)
+        let logged = telemetry.entries { $0.label == "daxlog" && $0.metadata["device"] == path && $0.message.hasPrefix("append failed") }
+        #expect(logged.count == 1 && logged.first?.level == .warning, "\(logged)")
+        #expect(logged.first?.metadata["kind"] == "deviceRemoved", "\(logged)")
+    }
+
+    @Test func daxLogWarnsWithTheRangesWhenItLearnsRecordsAreLost() async throws {
+        let telemetry = MemoryTelemetry.shared
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("log")
+        let log = try await truncatedLog(path)
+        defer { log.close() }
+        let isLost: (MemoryTelemetry.Entry) -> Bool = { $0.label == "daxlog" && $0.message == "records lost" && $0.metadata["device"] == path }
+        // The holder notice comes from the fault monitor's thread: wait for it.
+        #expect(await waitUntil(seconds: 20) { !telemetry.entries(where: isLost).isEmpty })
+        let lost = log.lostSequences
+        #expect(lost.count == 1 && lost[0].upperBound == 100, "\(lost)")
+        let warning = telemetry.entries(where: isLost).first
+        #expect(warning?.level == .warning)
+        #expect(warning?.metadata["kind"] == "removed")
+        #expect(warning?.metadata["sequences"] == "[\(lost[0].lowerBound), 100)", "\(String(describing: warning))")
+        #expect(warning?.metadata["count"] == "\(lost[0].count)")
+        #expect(warning?.metadata["range"] == "[\(3 * 4096), \(1 << 20))", "\(String(describing: warning))")
     }
 }

@@ -102,8 +102,9 @@ extension FailureDispatcher {
                  calls: calls, then: { if calls.allAnswered { run.poke() } })
         }
         if !held.isEmpty {
-            device.publish(.notified(DaxFailure(device: device.path, range: everything, kind: kind, epoch: epoch),
-                                     holders: held.count))
+            let notice = DaxFailure(device: device.path, range: everything, kind: kind, epoch: epoch)
+            Telemetry.notified(notice, holders: held.count)
+            device.publish(.notified(notice, holders: held.count))
         }
 
         // Wait until every holder has released its mappings and answered, or the deadline.

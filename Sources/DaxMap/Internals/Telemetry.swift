@@ -6,12 +6,9 @@ internal import CoreMetrics
 ///
 /// Nothing is emitted unless the application bootstraps a backend:
 /// - swift-metrics' default factory is `NOOPMetricsHandler`: nothing recorded.
-/// - swift-log's default handler is `StreamLogHandler.standardError` at `.info`,
-///   which would print daxmap's warnings into a program's standard error (and
-///   into the CLI's output). So a `Logger` whose handler is that default
-///   `StreamLogHandler` is treated as "not bootstrapped" and logs nothing. An
-///   application that wants daxmap on a stream bootstraps any other handler,
-///   e.g. `MultiplexLogHandler([StreamLogHandler.standardError(label: $0)])`.
+/// - swift-log's implicit default (a `StreamLogHandler` to standard error at
+///   `.info`) would print daxmap's warnings into a program's standard error (and
+///   into the CLI's output): ``DaxLogging`` tells it from an explicit bootstrap.
 ///
 /// Loggers and metrics are made per event (the fault path is rare), so a
 /// backend bootstrapped after daxmap started is still used.
@@ -22,12 +19,7 @@ enum Telemetry {
     static let label = "daxmap"
 
     /// The `daxmap` logger, or nil while swift-log has no backend.
-    static var logger: Logger? { enabled(Logger(label: label)) }
-
-    /// `logger`, unless its handler is swift-log's default (no backend bootstrapped).
-    static func enabled(_ logger: Logger) -> Logger? {
-        logger.handler is StreamLogHandler ? nil : logger
-    }
+    static var logger: Logger? { DaxLogging.logger(label: label) }
 
     static func range(_ r: Range<UInt64>) -> Logger.MetadataValue {
         "[\(r.lowerBound), \(r.upperBound))"
