@@ -217,16 +217,45 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     /// after the last good record. Records acknowledged but not found again are
     /// reported lost (and a gap record says so on the media, so no sequence
     /// number is reused).
+    ///
+    /// While the device is shorter than the log region (a truncated file not
+    /// yet regrown) this throws `.deviceTooSmall`, saying how many bytes the
+    /// device has and the log needs, and the log stays as it was: call again
+    /// once the device is whole, or see ``reattach(to:growingEmulatedFile:)``.
     @discardableResult
     public func reattach(to device: DaxDevice? = nil) throws(DaxLogError) -> DaxLogRecovery {
+        try reattach(to: device, growingEmulatedFile: false)
+    }
+
+    /// ``reattach(to:)``; with `growingEmulatedFile`, a file-backed device
+    /// (emulated, or a file on a DAX mount) shorter than the log region is
+    /// first extended with zeros to the region's end, so the log continues at
+    /// once: the records that were in the cut-off part are reported lost. A
+    /// device-dax that is too small is never grown (`.deviceTooSmall`).
+    @discardableResult
+    public func reattach(to device: DaxDevice? = nil, growingEmulatedFile: Bool) throws(DaxLogError) -> DaxLogRecovery {
         try core.withLock { (c: inout LogCore) throws(DaxLogError) -> DaxLogRecovery in
-            let target: DaxDevice
+            var target: DaxDevice
             if let device { target = device } else {
                 do throws(DaxError) { target = try c.device.reopen() } catch {
                     throw DaxLogError(.device, operation: "reattach", path: c.device.path, underlying: error,
                                       message: "cannot reopen the device")
                 }
             }
+            let needed = offset + length
+            if growingEmulatedFile, target.kind != .deviceDax, target.size < needed {
+                do throws(DaxError) {
+                    // Extends the file with zeros (never shortens it); the device it opens is not the one kept.
+                    try DaxDevice.createEmulated(at: target.path, size: needed).close()
+                    let grown = try target.reopen()
+                    if device == nil { target.close() }
+                    target = grown
+                } catch {
+                    throw DaxLogError(.device, operation: "reattach", path: target.path, underlying: error,
+                                      message: "cannot grow the file to the log's \(needed) bytes")
+                }
+            }
+            guard target.size >= needed else { throw tooSmall(target, operation: "reattach", needed: needed) }
             c.mapping?.close()
             c.mapping = nil
             try attach(&c, device: target, operation: "reattach", creation: .never)
@@ -234,9 +263,12 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Seals the log and releases its mapping. Idempotent.
+    /// Seals the log and releases its mapping. Idempotent. A clean close of an
+    /// open log persists its next sequence number, so the next open reports
+    /// nothing ``DaxLogRecovery/unaccounted``.
     public func close() {
         let m = core.withLock { c -> DaxMapping? in
+            settleLease(&c)
             c.state = .closed
             defer { c.mapping = nil }
             return c.mapping
