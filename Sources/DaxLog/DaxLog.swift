@@ -89,7 +89,9 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     ///
     /// - Throws: `.invalidArgument` (region too small, misaligned, past the
     ///   end), `.notALog` (the region holds something else: it is left as it
-    ///   was), `.corruptHeader`, `.device` (mapping or reading failed).
+    ///   was), `.corruptHeader`, `.unsupportedVersion` (written by a newer
+    ///   DaxLog), `.deviceTooSmall` (the device is shorter than the log there:
+    ///   a truncated file; the message gives both sizes), `.device` (mapping or reading failed).
     public static func open(device: DaxDevice, offset: UInt64 = 0, length: UInt64? = nil,
                             options: Options = Options()) throws(DaxLogError) -> DaxLog {
         let length = length ?? (device.size > offset ? device.size - offset : 0)
@@ -131,7 +133,8 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     /// The first live sequence number (earlier ones were discarded).
     public var firstSequence: UInt64 { core.withLock { $0.header.headSequence } }
     /// Sequence numbers known lost: found so by recovery, or marked since
-    /// because a failure (poison, removed memory, pages lost) hit their records.
+    /// because a failure (poison, removed memory, pages lost) hit their records
+    /// (by the failing append itself before it throws, or by the device's notice).
     public var lostSequences: [Range<UInt64>] { core.withLock { $0.lost } }
     /// Bytes of the data area in use by live records.
     public var usedBytes: Int { core.withLock { Int($0.tail - $0.header.headPosition) } }
@@ -145,7 +148,8 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     /// Appends one record; returns its sequence number once it is persistent.
     /// - Throws: `.full` (discard first), `.invalidArgument` (larger than
     ///   ``maximumRecordSize``), `.sealed`, `.failed` (with the device error;
-    ///   nothing is acknowledged), `.readOnly`, `.closed`.
+    ///   nothing is acknowledged; ``DaxLogError/lost`` holds the numbers the
+    ///   failure took, already in ``lostSequences`` and on the media), `.readOnly`, `.closed`.
     @discardableResult
     public func append(_ bytes: UnsafeRawBufferPointer) throws(DaxLogError) -> UInt64 {
         try core.withLock { (c: inout LogCore) throws(DaxLogError) -> UInt64 in
@@ -289,7 +293,10 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
                 defer { c.mapping = nil }
                 return c.mapping
             }
+            let before = c.lost
             markLost(&c, deviceRange: failure.range)
+            // Kept on the media too, so a recovery in another process reports them.
+            if c.lost != before, let m = c.mapping { recordLoss(&c, m) }
             return nil
         }
         release?.close()
