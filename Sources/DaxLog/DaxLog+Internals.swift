@@ -4,142 +4,13 @@ extension DaxLog {
     /// Device offset of the data area's first byte.
     var dataDeviceOffset: UInt64 { offset + UInt64(LogLayout.headerArea) }
 
-    // MARK: - Attach: map, header, scan
-
-    func attach(_ c: inout LogCore, device: DaxDevice, operation: String, creation: Options.Creation) throws(DaxLogError) {
-        var mappingOptions = options.mapping
-        mappingOptions.readOnly = mappingOptions.readOnly || options.readOnly
-        let m: DaxMapping
-        do { m = try device.map(offset: offset, length: length, holder: self, options: mappingOptions) } catch {
-            throw DaxLogError(.device, operation: operation, path: device.path, offset: offset, underlying: error,
-                              message: "cannot map the log region [\(offset), \(offset + length))")
-        }
-        let previous: (next: UInt64, lost: [Range<UInt64>], generation: UInt64)? =
-            c.header.generation != 0 ? (c.next, c.lost, c.header.generation) : nil
-        c.device = device
-        c.mapping = m
-        c.attachment = m.id
-        do {
-            try attachMapped(&c, m, operation: operation, creation: creation, previous: previous)
-            LogWarnings.lost(c.recovery.lost, path: device.path, cause: "recovery")
-        } catch {
-            m.close()
-            c.mapping = nil
-            c.state = .failed
-            throw error
-        }
-    }
-
-    private func attachMapped(_ c: inout LogCore, _ m: DaxMapping, operation: String, creation: Options.Creation,
-                              previous: (next: UInt64, lost: [Range<UInt64>], generation: UInt64)?) throws(DaxLogError) {
-        let path = c.device.path
-        var area = [UInt8](repeating: 0, count: LogLayout.headerArea)
-        do {
-            try withMutableBytes(&area) { (b: UnsafeMutableRawBufferPointer) throws(DaxError) in try m.read(at: 0, into: b) }
-        } catch {
-            throw DaxLogError(.device, operation: operation, path: path, offset: offset, underlying: error,
-                              message: "cannot read the log header")
-        }
-        let slots = LogLayout.slotOffsets.map { at in
-            area.withUnsafeBytes { LogHeader.decode(UnsafeRawBufferPointer(rebasing: $0[at..<(at + LogLayout.slotSize)])) }
-        }
-        var valid: [LogHeader] = []
-        var blank = true, looksOurs = false
-        for s in slots {
-            switch s {
-            case .valid(let h): valid.append(h); blank = false
-            case .blank: break
-            case .invalid: blank = false
-            }
-        }
-        looksOurs = area.withUnsafeBytes { b in
-            LogLayout.slotOffsets.contains { UInt64(littleEndian: b.loadUnaligned(fromByteOffset: $0, as: UInt64.self)) == LogLayout.magic }
-        }
-        let capacity = UInt64(self.capacity)
-        var header: LogHeader
-        if creation == .overwrite || (blank && creation == .ifBlank) {
-            header = try format(&c, m, operation: operation)
-        } else if let newest = valid.max(by: { $0.epoch < $1.epoch }) {
-            guard newest.capacity == capacity else {
-                throw DaxLogError(.invalidArgument, operation: operation, path: path, offset: offset,
-                                  message: "the log there has a data area of \(newest.capacity) bytes, this region \(capacity): open it with the length it was made with")
-            }
-            header = newest
-        } else if blank {
-            throw DaxLogError(.notALog, operation: operation, path: path, offset: offset,
-                              message: "the region holds no log (its header is all zeros) and creating one was not allowed")
-        } else if looksOurs {
-            throw DaxLogError(.corruptHeader, operation: operation, path: path, offset: offset,
-                              message: "both log headers fail their checksum; the log cannot be opened safely")
-        } else {
-            throw DaxLogError(.notALog, operation: operation, path: path, offset: offset,
-                              message: "the region holds something other than a log; it was left untouched (open with creation .overwrite to replace it)")
-        }
-        if let previous, header.generation != previous.generation {
-            throw DaxLogError(.notALog, operation: operation, path: path, offset: offset,
-                              message: "a different log is in the region now (generation \(header.generation), was \(previous.generation))")
-        }
-        c.header = header
-        let result = LogScanner(mapping: m, header: header, dataDeviceOffset: dataDeviceOffset).scan()
-        c.entries = result.entries
-        c.tail = result.tail
-        c.next = result.next
-        c.lost = []
-        for r in result.lost { c.addLost(r) }
-        c.state = .open
-        if !result.stale.isEmpty && !options.readOnly { try eraseStale(&c, m, result.stale, operation: operation) }
-        if let previous {
-            for r in previous.lost { c.addLost(r.clamped(to: header.headSequence..<UInt64.max)) }
-            if previous.next > c.next {
-                // Acknowledged once, not found again: lost, and said so on the media.
-                c.addLost(c.next..<previous.next)
-                if !options.readOnly && c.state == .open { try writeGap(&c, m, resume: previous.next, operation: operation) }
-                c.next = previous.next
-            }
-        }
-        c.recovery = DaxLogRecovery(firstSequence: header.headSequence, nextSequence: c.next,
-                                    recordCount: c.entries.count, lost: c.lost, failedRanges: result.failed,
-                                    stop: result.stop, corrupted: result.corrupted)
-    }
-
-    /// Erases the record headers of an append the power cut short, the last
-    /// first and the torn one last, each persisted before the next: a power
-    /// failure in between leaves a shorter chain that the next recovery finds
-    /// (and erases) again, never a record a later append could line up with.
-    private func eraseStale(_ c: inout LogCore, _ m: DaxMapping, _ positions: [UInt64], operation: String) throws(DaxLogError) {
-        let zeros = [UInt8](repeating: 0, count: LogLayout.recordHeader)
-        let capacity = UInt64(self.capacity)
-        for position in positions.reversed() {
-            let at = LogLayout.headerArea + Int(position % capacity)
-            try withBytes(zeros) { (b: UnsafeRawBufferPointer) throws(DaxLogError) in
-                try store(&c, m, .recordStore(index: 0), b, at: at, operation: operation, sequence: nil)
-            }
-            try persist(&c, m, .recordPersist, spans: PersistSpans(at..<(at + LogLayout.recordHeader)), operation: operation, sequence: nil)
-        }
-    }
-
-    private func format(_ c: inout LogCore, _ m: DaxMapping, operation: String) throws(DaxLogError) -> LogHeader {
-        guard !options.readOnly else {
-            throw DaxLogError(.readOnly, operation: operation, path: c.device.path, offset: offset,
-                              message: "no log here, and a read-only open cannot make one")
-        }
-        var generation: UInt64 = 0
-        while generation == 0 { generation = UInt64.random(in: 1...UInt64.max) }
-        let header = LogHeader(generation: generation, epoch: 1, capacity: UInt64(capacity), headSequence: 0, headPosition: 0)
-        // The other slot first: an old header there must not outrank the new one.
-        let zero = [UInt8](repeating: 0, count: LogLayout.slotSize)
-        try storeHeader(&c, m, bytes: zero, slot: 1 - header.slot, operation: operation)
-        try storeHeader(&c, m, bytes: header.encoded(), slot: header.slot, operation: operation)
-        return header
-    }
-
     // MARK: - Stores, with the injection points
 
     private func injected(_ c: inout LogCore, _ point: StorePoint) -> StoreAction {
         c.injector?(point) ?? .proceed
     }
 
-    private func failed(_ c: inout LogCore, _ operation: String, _ error: DaxError, sequence: UInt64? = nil) -> DaxLogError {
+    func failed(_ c: inout LogCore, _ operation: String, _ error: DaxError, sequence: UInt64? = nil) -> DaxLogError {
         c.state = .failed
         return DaxLogError(.failed, operation: operation, path: c.device.path, offset: error.offset, sequence: sequence,
                            underlying: error, message: "the store failed; nothing after the last acknowledged record is acknowledged; reattach to recover")
@@ -151,14 +22,14 @@ extension DaxLog {
     }
 
     /// Stores `bytes` at mapping offset `at` (not yet persistent).
-    private func store(_ c: inout LogCore, _ m: DaxMapping, _ point: StorePoint, _ bytes: UnsafeRawBufferPointer, at: Int,
+    func store(_ c: inout LogCore, _ m: DaxMapping, _ point: StorePoint, _ bytes: UnsafeRawBufferPointer, at: Int,
                        operation: String, sequence: UInt64?) throws(DaxLogError) {
         try store(&c, m, injected(&c, point), bytes, at: at, operation: operation, sequence: sequence)
     }
 
     /// Stores `bytes` at mapping offset `at` as an injected `action` says
     /// (`.proceed`: all of them; the other actions are tests' failures).
-    private func store(_ c: inout LogCore, _ m: DaxMapping, _ action: StoreAction, _ bytes: UnsafeRawBufferPointer, at: Int,
+    func store(_ c: inout LogCore, _ m: DaxMapping, _ action: StoreAction, _ bytes: UnsafeRawBufferPointer, at: Int,
                        operation: String, sequence: UInt64?) throws(DaxLogError) {
         switch action {
         case .proceed:
@@ -174,7 +45,7 @@ extension DaxLog {
         }
     }
 
-    private func persist(_ c: inout LogCore, _ m: DaxMapping, _ point: StorePoint, spans: PersistSpans,
+    func persist(_ c: inout LogCore, _ m: DaxMapping, _ point: StorePoint, spans: PersistSpans,
                          operation: String, sequence: UInt64?) throws(DaxLogError) {
         switch injected(&c, point) {
         case .proceed:
@@ -191,7 +62,7 @@ extension DaxLog {
         }
     }
 
-    private func storeHeader(_ c: inout LogCore, _ m: DaxMapping, bytes: [UInt8], slot: Int, operation: String) throws(DaxLogError) {
+    func storeHeader(_ c: inout LogCore, _ m: DaxMapping, bytes: [UInt8], slot: Int, operation: String) throws(DaxLogError) {
         let at = LogLayout.slotOffsets[slot]
         try withBytes(bytes) { (b: UnsafeRawBufferPointer) throws(DaxLogError) in
             try store(&c, m, .headerStore, b, at: at, operation: operation, sequence: nil)
@@ -227,7 +98,7 @@ extension DaxLog {
 
     /// The logical tail after `count` records of `size(i)` bytes from the
     /// current tail; throws `.full` when they do not fit, before anything is stored.
-    private func endOfRecords(_ c: inout LogCore, count: Int, size: (Int) -> Int, operation: String) throws(DaxLogError) -> UInt64 {
+    func endOfRecords(_ c: inout LogCore, count: Int, size: (Int) -> Int, operation: String) throws(DaxLogError) -> UInt64 {
         let capacity = UInt64(self.capacity)
         var cursor = LogCursor(position: c.tail, capacity: capacity)
         for i in 0..<count { _ = cursor.place(size(i)) }
@@ -240,7 +111,7 @@ extension DaxLog {
     }
 
     /// Stores a pad record at data-area offset `areaOffset` (it fills to the end of the data area).
-    private func storePad(_ c: inout LogCore, _ m: DaxMapping, areaOffset: UInt64, index: Int, sequence: UInt64,
+    func storePad(_ c: inout LogCore, _ m: DaxMapping, areaOffset: UInt64, index: Int, sequence: UInt64,
                           spans: inout PersistSpans, operation: String) throws(DaxLogError) {
         let room = Int(UInt64(capacity) - areaOffset)
         var bytes = [UInt8](repeating: 0, count: LogLayout.recordHeader)
@@ -278,6 +149,8 @@ extension DaxLog {
         let tail = try endOfRecords(&c, count: count, size: size, operation: "append")
         let capacity = UInt64(self.capacity)
         let first = c.next
+        // One header persist per `leaseStep` numbers, before any of them is acknowledged.
+        if first + UInt64(count) > c.header.lease { try extendLease(&c, m, past: first + UInt64(count)) }
         var spans = PersistSpans()
         // Taken out of the core so it is uniquely referenced: encoding into a
         // shared copy would copy the whole buffer (copy-on-write) every append.
@@ -347,16 +220,18 @@ extension DaxLog {
             try storeRun(&c)
         } catch {
             c.entries.removeSubrange(entriesBefore...)
-            appendFailed(error)
-            throw error
+            let failed = learned(&c, m, error)
+            appendFailed(failed)
+            throw failed
         }
         let persistStart = metrics.enabled ? LogMetrics.now() : 0
         do {
             try persist(&c, m, .recordPersist, spans: spans, operation: "append", sequence: first)
         } catch {
             c.entries.removeSubrange(entriesBefore...)
-            appendFailed(error)
-            throw error
+            let failed = learned(&c, m, error)
+            appendFailed(failed)
+            throw failed
         }
         if metrics.enabled {
             metrics.appended(records: count, bytes: payloadBytes, persistNanoseconds: LogMetrics.now() &- persistStart)
@@ -372,8 +247,10 @@ extension DaxLog {
         LogWarnings.appendFailed(error)
     }
 
-    /// A gap record at the tail: the numbers from `c.next` to `resume` are lost.
-    private func writeGap(_ c: inout LogCore, _ m: DaxMapping, resume: UInt64, operation: String) throws(DaxLogError) {
+    /// A gap record at the tail: the numbers from `c.next` to `resume` are
+    /// lost (`typeGap`) or skipped (`typeSkip`, see ``DaxLogRecovery/unaccounted``).
+    func writeGap(_ c: inout LogCore, _ m: DaxMapping, type: UInt32 = LogLayout.typeGap, resume: UInt64,
+                  operation: String) throws(DaxLogError) {
         var payload = resume.littleEndian
         let size = LogLayout.recordSize(8)
         let tail = try endOfRecords(&c, count: 1, size: { _ in size }, operation: operation)
@@ -385,7 +262,7 @@ extension DaxLog {
         if let pad = place.pad { try storePad(&c, m, areaOffset: pad.areaOffset, index: 0, sequence: sequence, spans: &spans, operation: operation) }
         var record = [UInt8](repeating: 0, count: size)
         withUnsafeBytes(of: &payload) { p in
-            record.withUnsafeMutableBytes { LogLayout.encode(type: LogLayout.typeGap, sequence: sequence, bytes: p, generation: generation, into: $0) }
+            record.withUnsafeMutableBytes { LogLayout.encode(type: type, sequence: sequence, bytes: p, generation: generation, into: $0) }
         }
         let at = LogLayout.headerArea + Int(place.areaOffset)
         try withBytes(record) { (b: UnsafeRawBufferPointer) throws(DaxLogError) in
@@ -456,29 +333,7 @@ extension DaxLog {
         }
         for s in newlyLost { c.addLost(s..<(s + 1)) }
         LogWarnings.lost(newlyLost.map { $0..<($0 + 1) }, path: c.device.path, cause: "read")
+        if !newlyLost.isEmpty { recordLoss(&c, m) }
         return out
-    }
-
-    // MARK: - Failures
-
-    /// Marks lost every record overlapping `deviceRange`; returns the sequence
-    /// numbers newly lost, coalesced (what the warning lists).
-    @discardableResult
-    func markLost(_ c: inout LogCore, deviceRange: Range<UInt64>) -> [Range<UInt64>] {
-        let capacity = UInt64(self.capacity)
-        let base = dataDeviceOffset
-        var fresh: [Range<UInt64>] = []
-        for e in c.entries {
-            let start = base + e.position % capacity
-            if start < deviceRange.upperBound && deviceRange.lowerBound < start + UInt64(e.size) && !c.isLost(e.sequence) {
-                c.addLost(e.sequence..<(e.sequence + 1))
-                if let last = fresh.last, last.upperBound == e.sequence {
-                    fresh[fresh.count - 1] = last.lowerBound..<(e.sequence + 1)
-                } else {
-                    fresh.append(e.sequence..<(e.sequence + 1))
-                }
-            }
-        }
-        return fresh
     }
 }

@@ -89,7 +89,9 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     ///
     /// - Throws: `.invalidArgument` (region too small, misaligned, past the
     ///   end), `.notALog` (the region holds something else: it is left as it
-    ///   was), `.corruptHeader`, `.device` (mapping or reading failed).
+    ///   was), `.corruptHeader`, `.unsupportedVersion` (written by a newer
+    ///   DaxLog), `.deviceTooSmall` (the device is shorter than the log there:
+    ///   a truncated file; the message gives both sizes), `.device` (mapping or reading failed).
     public static func open(device: DaxDevice, offset: UInt64 = 0, length: UInt64? = nil,
                             options: Options = Options()) throws(DaxLogError) -> DaxLog {
         let length = length ?? (device.size > offset ? device.size - offset : 0)
@@ -131,7 +133,8 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     /// The first live sequence number (earlier ones were discarded).
     public var firstSequence: UInt64 { core.withLock { $0.header.headSequence } }
     /// Sequence numbers known lost: found so by recovery, or marked since
-    /// because a failure (poison, removed memory, pages lost) hit their records.
+    /// because a failure (poison, removed memory, pages lost) hit their records
+    /// (by the failing append itself before it throws, or by the device's notice).
     public var lostSequences: [Range<UInt64>] { core.withLock { $0.lost } }
     /// Bytes of the data area in use by live records.
     public var usedBytes: Int { core.withLock { Int($0.tail - $0.header.headPosition) } }
@@ -147,7 +150,8 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     /// Appends one record; returns its sequence number once it is persistent.
     /// - Throws: `.full` (discard first), `.invalidArgument` (larger than
     ///   ``maximumRecordSize``), `.sealed`, `.failed` (with the device error;
-    ///   nothing is acknowledged), `.readOnly`, `.closed`.
+    ///   nothing is acknowledged; ``DaxLogError/lost`` holds the numbers the
+    ///   failure took, already in ``lostSequences`` and on the media), `.readOnly`, `.closed`.
     @discardableResult
     public func append(_ bytes: UnsafeRawBufferPointer) throws(DaxLogError) -> UInt64 {
         try core.withLock { (c: inout LogCore) throws(DaxLogError) -> UInt64 in
@@ -219,16 +223,45 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     /// after the last good record. Records acknowledged but not found again are
     /// reported lost (and a gap record says so on the media, so no sequence
     /// number is reused).
+    ///
+    /// While the device is shorter than the log region (a truncated file not
+    /// yet regrown) this throws `.deviceTooSmall`, saying how many bytes the
+    /// device has and the log needs, and the log stays as it was: call again
+    /// once the device is whole, or see ``reattach(to:growingEmulatedFile:)``.
     @discardableResult
     public func reattach(to device: DaxDevice? = nil) throws(DaxLogError) -> DaxLogRecovery {
+        try reattach(to: device, growingEmulatedFile: false)
+    }
+
+    /// ``reattach(to:)``; with `growingEmulatedFile`, a file-backed device
+    /// (emulated, or a file on a DAX mount) shorter than the log region is
+    /// first extended with zeros to the region's end, so the log continues at
+    /// once: the records that were in the cut-off part are reported lost. A
+    /// device-dax that is too small is never grown (`.deviceTooSmall`).
+    @discardableResult
+    public func reattach(to device: DaxDevice? = nil, growingEmulatedFile: Bool) throws(DaxLogError) -> DaxLogRecovery {
         try core.withLock { (c: inout LogCore) throws(DaxLogError) -> DaxLogRecovery in
-            let target: DaxDevice
+            var target: DaxDevice
             if let device { target = device } else {
                 do throws(DaxError) { target = try c.device.reopen() } catch {
                     throw DaxLogError(.device, operation: "reattach", path: c.device.path, underlying: error,
                                       message: "cannot reopen the device")
                 }
             }
+            let needed = offset + length
+            if growingEmulatedFile, target.kind != .deviceDax, target.size < needed {
+                do throws(DaxError) {
+                    // Extends the file with zeros (never shortens it); the device it opens is not the one kept.
+                    try DaxDevice.createEmulated(at: target.path, size: needed).close()
+                    let grown = try target.reopen()
+                    if device == nil { target.close() }
+                    target = grown
+                } catch {
+                    throw DaxLogError(.device, operation: "reattach", path: target.path, underlying: error,
+                                      message: "cannot grow the file to the log's \(needed) bytes")
+                }
+            }
+            guard target.size >= needed else { throw tooSmall(target, operation: "reattach", needed: needed) }
             c.mapping?.close()
             c.mapping = nil
             try attach(&c, device: target, operation: "reattach", creation: .never)
@@ -236,9 +269,12 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Seals the log and releases its mapping. Idempotent.
+    /// Seals the log and releases its mapping. Idempotent. A clean close of an
+    /// open log persists its next sequence number, so the next open reports
+    /// nothing ``DaxLogRecovery/unaccounted``.
     public func close() {
         let m = core.withLock { c -> DaxMapping? in
+            settleLease(&c)
             c.state = .closed
             defer { c.mapping = nil }
             return c.mapping
@@ -257,13 +293,16 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     public func notifyFailure(_ failure: DaxFailure) async -> Bool {
         let (release, lost) = core.withLock { c -> (DaxMapping?, [Range<UInt64>]) in
             c.failures.append(failure.withoutMappingsForLog)
-            guard c.concerns(failure) else { return nil }
+            guard c.concerns(failure) else { return (nil, []) }
             if failure.kind == .preRemove {
                 if c.state == .open || c.state == .failed { c.state = .sealed }
                 defer { c.mapping = nil }
                 return (c.mapping, [])
             }
-            return (nil, markLost(&c, deviceRange: failure.range))
+            let fresh = markLost(&c, deviceRange: failure.range)
+            // Kept on the media too, so a recovery in another process reports them.
+            if !fresh.isEmpty, let m = c.mapping { recordLoss(&c, m) }
+            return (nil, fresh)
         }
         LogWarnings.lost(lost, path: failure.device, cause: failure.kind.rawValue, deviceRange: failure.range)
         release?.close()

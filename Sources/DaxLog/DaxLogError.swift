@@ -11,6 +11,16 @@ public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
         case notALog
         /// Both log headers fail their checksum: the log cannot be opened safely.
         case corruptHeader
+        /// The log was written by a newer DaxLog (its on-media version is
+        /// higher than this code knows): open it with that version or later.
+        case unsupportedVersion
+        /// The device is shorter than the log region (a truncated file, a
+        /// smaller device): the message says how many bytes it has and how
+        /// many the log needs. Wait until the device is whole again and
+        /// ``DaxLog/reattach(to:growingEmulatedFile:)`` (or open) again, or grow an
+        /// emulated file explicitly (`reattach(growingEmulatedFile: true)`, or
+        /// `DaxDevice.createEmulated(at:size:)` with the size the message gives).
+        case deviceTooSmall
         /// The region is too small, misaligned or past the end of the device,
         /// or an argument is out of range (an empty batch, a record too large).
         case invalidArgument
@@ -47,6 +57,11 @@ public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
     public var underlying: DaxError?
     /// Why, and what to do.
     public var message: String
+    /// The sequence numbers of acknowledged records the log knew lost when
+    /// this was thrown (a `.failed` append: what the failure took, found and
+    /// recorded before the throw; the same as ``DaxLog/lostSequences`` then).
+    /// Empty when nothing is known lost.
+    public var lost: [Range<UInt64>] = []
 
     public init(_ code: Code, operation: String, path: String? = nil, offset: UInt64? = nil,
                 sequence: UInt64? = nil, underlying: DaxError? = nil, message: String) {
@@ -66,6 +81,7 @@ public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
         if let offset { s += " (device offset \(offset))" }
         if let sequence { s += " (sequence \(sequence))" }
         if let underlying { s += " [\(underlying.code): \(underlying.message)]" }
+        if !lost.isEmpty { s += "; lost: " + lost.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ") }
         return s
     }
 }

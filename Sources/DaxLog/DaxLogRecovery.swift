@@ -12,8 +12,15 @@ public struct DaxLogRecovery: Sendable, Hashable, CustomStringConvertible {
         /// and no later append follows (records of the same append that reached
         /// the media anyway are erased when the log is opened for writing). It
         /// was never acknowledged; it is not returned. A corrupted last record
-        /// looks the same: there is nothing after it to tell them apart.
+        /// looks the same: there is nothing after it to tell them apart, so when
+        /// the log's sequence lease says the number may have been handed out it
+        /// is also in ``DaxLogRecovery/unaccounted`` (never in ``DaxLogRecovery/lost``).
         case tornTail(sequence: UInt64, deviceOffset: UInt64)
+        /// The records from `firstLost` on were acknowledged and a failure
+        /// recorded them lost (they are in ``DaxLogRecovery/lost``): the scan
+        /// found none of them where they were, at device offset `deviceOffset`
+        /// (a truncated file that came back as zeros, say).
+        case lostTail(firstLost: UInt64, deviceOffset: UInt64)
         /// Not produced any more: a record that fails its checksum while a later
         /// append is intact is reported in ``DaxLogRecovery/corrupted`` (and
         /// ``DaxLogRecovery/lost``), and the scan goes on past it. Kept so code
@@ -28,6 +35,7 @@ public struct DaxLogRecovery: Sendable, Hashable, CustomStringConvertible {
             switch self {
             case .cleanEnd: "clean end"
             case .tornTail(let s, let o): "torn tail at sequence \(s) (device offset \(o))"
+            case .lostTail(let s, let o): "lost tail from sequence \(s) (device offset \(o))"
             case .checksumMismatch(let s, let o): "checksum mismatch at sequence \(s) (device offset \(o))"
             case .failedRange(let r, let s): "failed range \(r) from sequence \(s)"
             }
@@ -40,11 +48,20 @@ public struct DaxLogRecovery: Sendable, Hashable, CustomStringConvertible {
     public var nextSequence: UInt64
     /// Records read back intact.
     public var recordCount: Int
-    /// Sequence numbers lost to failed ranges (poison, removed memory, pages
-    /// lost), or known lost from before (a gap the log wrote when it reattached
-    /// after losing them). Never silently skipped: every number in
-    /// `firstSequence..<nextSequence` is either a record or here.
+    /// Sequence numbers of acknowledged records known lost: to failed ranges
+    /// (poison, removed memory, pages lost), or recorded lost before (by the
+    /// log's loss record, written when a process learnt of the loss, or a gap
+    /// the log wrote when it reattached after losing them). Never silently
+    /// skipped: every number in `firstSequence..<nextSequence` is a record,
+    /// here, or in ``unaccounted``.
     public var lost: [Range<UInt64>]
+    /// Sequence numbers the log may have handed out (they are below its
+    /// persisted sequence lease) that no record holds and no failure recorded
+    /// lost. After a crash, a kill or a power failure they were never
+    /// acknowledged (the lease runs ahead of the appends, up to 65,536
+    /// numbers); if the media lost acknowledged records and no process learnt
+    /// of it, those are here too. They are never reused: ``nextSequence`` is past them.
+    public var unaccounted: [Range<UInt64>]
     /// The failed device ranges the scan met.
     public var failedRanges: [DaxFailedRange]
     /// Sequence numbers whose records fail their checksum while a later append
@@ -56,7 +73,8 @@ public struct DaxLogRecovery: Sendable, Hashable, CustomStringConvertible {
     public var stop: StopReason
 
     public init(firstSequence: UInt64, nextSequence: UInt64, recordCount: Int, lost: [Range<UInt64>],
-                failedRanges: [DaxFailedRange], stop: StopReason, corrupted: [Range<UInt64>] = []) {
+                failedRanges: [DaxFailedRange], stop: StopReason, corrupted: [Range<UInt64>] = [],
+                unaccounted: [Range<UInt64>] = []) {
         self.firstSequence = firstSequence
         self.nextSequence = nextSequence
         self.recordCount = recordCount
@@ -64,6 +82,7 @@ public struct DaxLogRecovery: Sendable, Hashable, CustomStringConvertible {
         self.failedRanges = failedRanges
         self.stop = stop
         self.corrupted = corrupted
+        self.unaccounted = unaccounted
     }
 
     /// How many sequence numbers were lost.
@@ -71,6 +90,7 @@ public struct DaxLogRecovery: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         "records \(firstSequence)..<\(nextSequence): \(recordCount) intact, \(lostCount) lost"
+            + (unaccounted.isEmpty ? "" : ", unaccounted \(unaccounted.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", "))")
             + (corrupted.isEmpty ? "" : " (corrupted: \(corrupted.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", ")))")
             + "; stopped at \(stop)"
     }

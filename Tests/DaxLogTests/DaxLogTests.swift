@@ -58,8 +58,13 @@ import Testing
         let again = try DaxLog.open(device: try DaxDevice.open(path), options: .init(creation: .never))
         #expect(again.recovery.stop == .tornTail(sequence: 4, deviceOffset: UInt64(at)))
         #expect(try again.records().map(\.sequence) == [0, 1, 2, 3])
-        #expect(again.nextSequence == 4)
-        #expect(try again.append(payload(4)) == 4, "the torn record's place is reused")
+        // Its number was handed out (the close persisted the lease at 5): never reused, not claimed lost.
+        #expect(again.recovery.unaccounted == [4..<5] && again.recovery.lost.isEmpty, "\(again.recovery)")
+        #expect(again.nextSequence == 5)
+        #expect(try again.append(payload(5)) == 5, "the torn record's place is reused, its number is not")
+        again.close()
+        let third = try DaxLog.open(device: try DaxDevice.open(path), options: .init(creation: .never))
+        #expect(try third.records().map(\.sequence) == [0, 1, 2, 3, 5] && third.recovery.unaccounted == [4..<5], "\(third.recovery)")
     }
 
     @Test(arguments: [30, 6]) // a payload byte, then a byte of the header (its length)
@@ -104,9 +109,11 @@ import Testing
         #expect(again.recovery.stop == .tornTail(sequence: 3, deviceOffset: UInt64(at)))
         #expect(again.recovery.corrupted.isEmpty && again.recovery.lost.isEmpty)
         #expect(try again.records().map(\.sequence) == [0, 1, 2] && again.state == .open)
-        // Erased: the batch's record headers are zeros now.
-        var position = at
-        for s in 3..<7 as Range<UInt64> {
+        // Its numbers were handed out (the close persisted the lease at 7): skipped, never reused.
+        #expect(again.recovery.unaccounted == [3..<7] && again.nextSequence == 7, "\(again.recovery)")
+        // Erased: the batch's later record headers are zeros now (the torn one's place holds the skip record).
+        var position = at + LogLayout.recordSize(payload(3).count)
+        for s in 4..<7 as Range<UInt64> {
             #expect(readBytes(path, at: position, count: LogLayout.recordHeader).allSatisfy { $0 == 0 }, "record \(s)")
             position += LogLayout.recordSize(payload(s).count)
         }
@@ -114,7 +121,7 @@ import Testing
         try again.append([UInt8](repeating: 9, count: payload(3).count))
         again.close()
         let third = try DaxLog.open(device: try DaxDevice.open(path), options: .init(creation: .never))
-        #expect(try third.records().map(\.sequence) == [0, 1, 2, 3] && third.recovery.stop == .cleanEnd)
+        #expect(try third.records().map(\.sequence) == [0, 1, 2, 7] && third.recovery.stop == .cleanEnd, "\(third.recovery)")
     }
 
     @Test func somethingElseIsRefusedAndLeftUntouchedUnlessOverwriteIsAsked() throws {

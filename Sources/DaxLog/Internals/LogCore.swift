@@ -26,6 +26,8 @@ struct LogCore {
     /// Lost sequence numbers, coalesced, ascending.
     var lost: [Range<UInt64>] = []
     var failures: [DaxFailure] = []
+    /// The epoch of the newest loss record on the media (0: none).
+    var lossEpoch: UInt64 = 0
     var recovery = DaxLogRecovery(firstSequence: 0, nextSequence: 0, recordCount: 0, lost: [], failedRanges: [], stop: .cleanEnd)
     var staging: [UInt8] = []
     var injector: (@Sendable (StorePoint) -> StoreAction)?

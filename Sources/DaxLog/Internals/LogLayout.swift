@@ -1,9 +1,10 @@
 /// The on-media format of a log region.
 ///
 /// ```
-/// [0, 4096)        two header slots (at 0 and 2048), 64 bytes each; the valid
-///                  one with the higher epoch wins, so a torn header update
-///                  falls back to the previous one
+/// [0, 4096)        two header slots (at 0 and 2048), 128 bytes each (64 in
+///                  version 1); the valid one with the higher epoch wins, so a
+///                  torn header update falls back to the previous one; two loss
+///                  record slots (at 256 and 2304, see `LossRecord`), the same way
 /// [4096, length)   the data area, a circle of records at 8-byte alignment
 /// record           crc32c u32 · length u32 · sequence u64 · type u32 · batch index u16 ·
 ///                  batch rest u16 · bytes · 0-padding to 8
@@ -23,15 +24,24 @@
 enum LogLayout {
     static let headerArea = 4096
     static let slotOffsets = [0, 2048]
-    static let slotSize = 64
+    static let slotSize = 128
     static let magic: UInt64 = 0x0001_474F_4C58_4144 // "DAXLOG\x01\0"
-    static let version: UInt32 = 1
+    /// 2: the header's sequence lease, the loss record, skip records. A
+    /// version-1 log opens and is upgraded by its first writer.
+    static let version: UInt32 = 2
+    /// The two loss-record slots (each `lossSlotSize` bytes).
+    static let lossSlotOffsets = [256, 2304]
+    static let lossSlotSize = 1792
     static let recordHeader = 24
     static let typeData: UInt32 = 1
     /// Fills to the end of the data area; the next record is at its start.
     static let typePad: UInt32 = 2
     /// Sequence numbers lost before this point (its 8 bytes: the next sequence).
     static let typeGap: UInt32 = 3
+    /// Sequence numbers skipped on recovery (its 8 bytes: the next sequence):
+    /// below the lease, so they may have been handed out, but no record holds
+    /// them and no failure recorded them lost (version 2).
+    static let typeSkip: UInt32 = 4
     /// The largest record payload (so a length is never mistaken for a huge one).
     static let maximumPayload = 1 << 30
     /// The most bytes of a batch encoded before they are stored (one guarded copy).
@@ -90,7 +100,7 @@ enum LogLayout {
         guard b.count >= recordHeader else { return nil }
         let length = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
         let type = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
-        guard (typeData...typeGap).contains(type), length <= UInt32(maximumPayload) else { return nil }
+        guard (typeData...typeSkip).contains(type), length <= UInt32(maximumPayload) else { return nil }
         return RecordHeader(crc: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 0, as: UInt32.self)),
                             length: Int(length),
                             sequence: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),

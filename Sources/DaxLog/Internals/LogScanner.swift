@@ -16,6 +16,8 @@ struct LogScanner {
         var tail: UInt64 = 0
         var next: UInt64 = 0
         var lost: [Range<UInt64>] = []
+        /// Numbers a skip record stepped over: below a lease, in no record, recorded lost by no one.
+        var skipped: [Range<UInt64>] = []
         var failed: [DaxFailedRange] = []
         var stop: DaxLogRecovery.StopReason = .cleanEnd
         /// Sequence numbers whose records the media corrupted (a later record is intact); also in `lost`.
@@ -100,10 +102,10 @@ struct LogScanner {
             switch h.type {
             case LogLayout.typePad:
                 position += room
-            case LogLayout.typeGap:
+            case LogLayout.typeGap, LogLayout.typeSkip:
                 let resume = buffer.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: LogLayout.recordHeader, as: UInt64.self)) }
                 if resume > expected {
-                    r.lost.append(expected..<resume)
+                    if h.type == LogLayout.typeGap { r.lost.append(expected..<resume) } else { r.skipped.append(expected..<resume) }
                     expected = resume
                 }
                 position += UInt64(h.size)
