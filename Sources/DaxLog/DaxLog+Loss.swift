@@ -41,12 +41,16 @@ extension DaxLog {
         var error = error
         guard let e = error.underlying else { return error } // an injected crash: nothing was hit
         let before = c.lost
-        if let at = e.offset, e.code == .mediaFailure || e.code == .deviceRemoved {
-            markLost(&c, deviceRange: at..<(at + max(e.length ?? 1, 1)))
+        // Each source of the loss is warned about once, with the device range it names.
+        func mark(_ c: inout LogCore, _ range: Range<UInt64>, _ cause: String) {
+            LogWarnings.lost(markLost(&c, deviceRange: range), path: c.device.path, cause: cause, deviceRange: range)
         }
         let end = offset + length
-        if let size = c.device.backedSize, size < end { markLost(&c, deviceRange: max(size, offset)..<end) }
-        for f in m.failures { markLost(&c, deviceRange: f.range) }
+        if let size = c.device.backedSize, size < end { mark(&c, max(size, offset)..<end, "removed") }
+        if let at = e.offset, e.code == .mediaFailure || e.code == .deviceRemoved {
+            mark(&c, at..<(at + max(e.length ?? 1, 1)), e.code == .mediaFailure ? "memoryFailure" : "removed")
+        }
+        for f in m.failures { mark(&c, f.range, f.kind.rawValue) }
         if c.lost != before { recordLoss(&c, m) }
         error.lost = c.lost
         return error
