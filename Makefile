@@ -47,6 +47,7 @@ test: deps
 	$(SWIFT) test
 	./qemu/lib/verdict-test.sh     # the qemu harness's verdict rules, on made-up consoles
 	./qemu/lib/vm-test.sh          # its VM watchdogs, with a made-up qemu
+	./qemu/lib/scenarios-test.sh   # the scenario headers, and qemu/README's table made from them
 
 # The threaded tests under ThreadSanitizer: writers with faults and removals,
 # the signal tests, the uevent listener, the hold/verify workload, the range-table stress,
