@@ -112,17 +112,17 @@ soak:
 
 # The DocC site for DaxMap and DaxLog in $(DOCS_OUT)/ (DaxMap/, DaxLog/, an index.html
 # linking both), transformed for static hosting; any DocC warning fails it. Symbol graphs
-# come from a build in its own scratch path (.build-docs: the flags would otherwise rebuild
-# .build), then docc (shipped with the toolchain) converts each catalog. Then docs-test.
+# come from a build in its own scratch path, kept there (.build-docs/symbol-graphs: the flags
+# would otherwise rebuild .build, and a no-op build writes no graphs), then docc (shipped with the toolchain) converts each catalog. Then docs-test.
 DOCS_OUT ?= .docs-out
 DOCC ?= $(or $(shell command -v docc),$(dir $(realpath $(shell command -v $(SWIFT))))docc)
 docs: deps
-	@mkdir -p $(DOCS_OUT)/symbol-graphs
+	@mkdir -p .build-docs/symbol-graphs
 	$(SWIFT) build --scratch-path .build-docs --target DaxLog \
-	  -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(abspath $(DOCS_OUT))/symbol-graphs
+	  -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(CURDIR)/.build-docs/symbol-graphs
 	@set -e; for m in DaxMap DaxLog; do \
 	  rm -rf $(DOCS_OUT)/$$m $(DOCS_OUT)/graphs-$$m; mkdir -p $(DOCS_OUT)/graphs-$$m; \
-	  cp $(DOCS_OUT)/symbol-graphs/$$m.symbols.json $(DOCS_OUT)/graphs-$$m/; \
+	  cp .build-docs/symbol-graphs/$$m.symbols.json $(DOCS_OUT)/graphs-$$m/; \
 	  echo "docc convert $$m"; \
 	  $(DOCC) convert Sources/$$m/$$m.docc --additional-symbol-graph-dir $(DOCS_OUT)/graphs-$$m \
 	    --output-dir $(DOCS_OUT)/$$m --transform-for-static-hosting --hosting-base-path $$m \
