@@ -10,7 +10,7 @@ DEB_PACKAGES := pkg-config libdaxctl-dev libndctl-dev libcxl-dev uuid-dev libpme
 # are fetched with apt-get download, never installed).
 QEMU_PACKAGES := qemu-system-x86 kmod xfsprogs ndctl daxctl cpio xz-utils e2fsprogs stress-ng python3
 
-.PHONY: all deps bench-deps qemu-deps stress-deps build release run test stress tsan asan bench bench-log bench-retire qemu-test soak clean
+.PHONY: all deps bench-deps qemu-deps stress-deps docs-deps build release run test stress tsan asan bench bench-log bench-retire qemu-test soak docs docs-test clean
 
 all: build
 
@@ -47,6 +47,7 @@ test: deps
 	$(SWIFT) test
 	./qemu/lib/verdict-test.sh     # the qemu harness's verdict rules, on made-up consoles
 	./qemu/lib/vm-test.sh          # its VM watchdogs, with a made-up qemu
+	./qemu/lib/scenarios-test.sh   # the scenario headers, and qemu/README's table made from them
 
 # The load-sensitive suites (host soak, DaxLog power failure, crash and kill, the log's
 # faults, retire, the fault path) RUNS times (default 5), each beside 2x cores busy threads
@@ -123,5 +124,39 @@ soak:
 	@$(MAKE) --no-print-directory qemu-deps release >&2
 	@JSON=$(JSON) ./qemu/run --soak $(or $(CYCLES),25) $(if $(KERNELS),--kernels "$(KERNELS)") $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES)) $(if $(DAXMAP),--daxmap $(DAXMAP))
 
+# The DocC site for DaxMap and DaxLog in $(DOCS_OUT)/ (DaxMap/, DaxLog/, an index.html
+# linking both), transformed for static hosting; any DocC warning fails it. Symbol graphs
+# come from a build in its own scratch path, kept there (.build-docs/symbol-graphs: the flags
+# would otherwise rebuild .build, and a no-op build writes no graphs), then docc (shipped with the toolchain) converts each catalog. Then docs-test.
+DOCS_OUT ?= .docs-out
+DOCC ?= $(or $(shell command -v docc),$(dir $(realpath $(shell command -v $(SWIFT))))docc)
+docs: deps
+	@mkdir -p .build-docs/symbol-graphs
+	$(SWIFT) build --scratch-path .build-docs --target DaxLog \
+	  -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(CURDIR)/.build-docs/symbol-graphs
+	@set -e; for m in DaxMap DaxLog; do \
+	  rm -rf $(DOCS_OUT)/$$m $(DOCS_OUT)/graphs-$$m; mkdir -p $(DOCS_OUT)/graphs-$$m; \
+	  cp .build-docs/symbol-graphs/$$m.symbols.json $(DOCS_OUT)/graphs-$$m/; \
+	  echo "docc convert $$m"; \
+	  $(DOCC) convert Sources/$$m/$$m.docc --additional-symbol-graph-dir $(DOCS_OUT)/graphs-$$m \
+	    --output-dir $(DOCS_OUT)/$$m --transform-for-static-hosting --hosting-base-path $$m \
+	    --fallback-display-name $$m --fallback-bundle-identifier org.daxmap.$$m --warnings-as-errors; \
+	done
+	@printf '%s\n' '<!doctype html><meta charset="utf-8"><title>daxmap documentation</title>' \
+	  '<h1>daxmap documentation</h1><ul><li><a href="DaxMap/documentation/daxmap/">DaxMap</a></li>' \
+	  '<li><a href="DaxLog/documentation/daxlog/">DaxLog</a></li></ul>' \
+	  '<p>Serve this folder over HTTP (python3 -m http.server): DocC pages load their content with JavaScript.</p>' \
+	  > $(DOCS_OUT)/index.html
+	@$(MAKE) --no-print-directory docs-test
+
+# Opens the built site in headless Chromium (installed if missing) over a local HTTP server:
+# the landing pages and an article must render; screenshots in $(DOCS_OUT)/screenshots/.
+docs-deps:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing: chromium"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+
+docs-test: docs-deps
+	python3 Tests/Docs/browser-check $(DOCS_OUT)
+
 clean:
-	rm -rf .build .build-tsan .build-asan
+	rm -rf .build .build-tsan .build-asan .build-docs $(DOCS_OUT)

@@ -3,7 +3,7 @@
 // stack, so when one faults on a registered mapping the signal handler moves
 // the instruction pointer to a fixup that returns -EFAULT to the caller.
 // No setup per call, where sigsetjmp costs ~3 ns a call (more than 5 % of a
-// 4 KiB copy in L2; see README, Design).
+// 4 KiB copy in L2; see the DocC article FaultPathDesign, Departures).
 //
 // copy.c composes them: the non-temporal copy is an ordinary head, streaming
 // stores over whole lines (AVX-512 where the CPU and OS allow, else AVX, else SSE2) and

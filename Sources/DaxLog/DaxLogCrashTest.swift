@@ -2,7 +2,7 @@ import DaxMap
 import Glibc
 
 /// Power-failure testing of ``DaxLog`` on a simulated persistence domain
-/// (``DaxPersistenceSimulation``): what `daxmap crash-test` runs.
+/// (`DaxPersistenceSimulation`): what `daxmap crash-test` runs.
 ///
 /// Each cycle makes a fresh emulated device, opens a log on it, lets several
 /// writers append (single records and batches, with checkpoints that make the
@@ -29,10 +29,10 @@ public struct DaxLogCrashTest: Sendable {
         /// Bytes of the device (a small one wraps around often).
         public var deviceSize: UInt64
         public var granularity: StoreGranularity
-        /// See ``DaxPersistenceSimulation/evictionProbability``.
+        /// See `DaxPersistenceSimulation.evictionProbability`.
         public var evictionProbability: Double
         /// Breaks the log's persistence on purpose (see
-        /// ``DaxPersistenceSimulation/skipPersistEvery``): the run must then report losses.
+        /// `DaxPersistenceSimulation.skipPersistEvery`): the run must then report losses.
         public var skipPersistEvery: Int?
         /// Each cycle goes on with the log the previous power failure left (its
         /// recovery then runs under the simulation, and the power may fail in it

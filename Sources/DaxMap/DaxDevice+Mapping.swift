@@ -11,7 +11,10 @@ extension DaxDevice {
     /// to it so the kernel can fault 2 MiB / 1 GiB pages.
     ///
     /// - Parameters:
+    ///   - offset: where the mapping starts on the device, a multiple of ``alignment``.
+    ///   - length: how many bytes to map, a multiple of ``alignment``; `nil` maps to the end.
     ///   - holder: who is told when this range fails or the device goes.
+    ///   - options: how the mapping is made (``DaxMapping/Options``).
     /// - Throws: `.outOfRange` (zero length, past the end), `.misaligned`,
     ///   `.deviceGoing` (a removal is under way, in this process or a planned one by any process), `.closed`, `.deviceRemoved`
     ///   (gone), `.permissionDenied`, `.mapSyncUnsupported`, `.tooManyMappings`, `.system`.

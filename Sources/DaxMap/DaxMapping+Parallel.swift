@@ -17,7 +17,11 @@ extension DaxMapping {
     /// the first failing byte of the whole copy, the holders told; bytes after
     /// it may or may not have been written. A simulated persistence domain
     /// copies on the calling thread (its points stay in order).
-    /// - Parameter parallelism: threads at most (1 is ``write(_:at:persist:)``; at most 16).
+    /// - Parameters:
+    ///   - bytes: the bytes to copy.
+    ///   - offset: the mapping offset of the first byte.
+    ///   - persist: whether to persist the range after the copy.
+    ///   - parallelism: threads at most (1 is ``write(_:at:persist:)``; at most 16).
     /// - Throws: what ``write(_:at:persist:)`` throws, and `.invalidArgument` for `parallelism` < 1.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, persist: Bool = true, parallelism: Int) throws(DaxError) {
         try checkParallelism("write", parallelism)

@@ -43,9 +43,10 @@ public enum DaxRetirement {
     /// DAX or emulated file) from every process, then removes it as `then` says.
     ///
     /// - Parameters:
+    ///   - path: the device, mount point or file to retire.
     ///   - deadline: how long holders have to let go (each daxmap process
     ///     revokes what its holders keep past it). At most a day.
-    ///   - then: what to do once nobody holds it; nothing is removed while
+    ///   - removal: what to do once nobody holds it; nothing is removed while
     ///     someone still does (the outcome is then ``DaxRetirementReport/Outcome/withheld(_:)``).
     /// - Throws: `.notFound`, `.invalidArgument` (a negative or huge deadline,
     ///   a directory that is not a mount point), `.notADaxDevice`,

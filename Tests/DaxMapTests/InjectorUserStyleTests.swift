@@ -1,5 +1,5 @@
 // A user's own test of their holder, written against the public API only, as
-// the README shows: no daxmap internals, no test raisers.
+// the DocC article TestingFailureHandling shows: no daxmap internals, no test raisers.
 import DaxMap
 import Glibc
 import Synchronization

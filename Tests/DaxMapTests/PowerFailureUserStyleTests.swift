@@ -1,5 +1,5 @@
-// A user's own power-failure test, written against the public API only, as the
-// README shows: a slot that must never read back half saved.
+// A user's own power-failure test, written against the public API only, as the DocC
+// article PowerFailureSimulation shows: a slot that must never read back half saved.
 import DaxMap
 import Glibc
 import Testing

@@ -10,6 +10,8 @@ learnt them; the last value of a key wins), share/result.txt. What only the cons
 """
 import json, os, re, sys
 
+import scenarios  # the scenario headers (qemu/lib/scenarios.py): run order, reproducer role
+
 OOPS = re.compile(r'BUG: |Oops: |general protection fault|Kernel panic - not syncing|kernel BUG at')
 HUNG = re.compile(r'INFO: task (\S+?):(\d+) blocked for more than (\d+) seconds')
 WARN = re.compile(r'WARNING: CPU|refcount_t: ')
@@ -70,7 +72,7 @@ def listish(v):
     return [] if v in (None, '', 'none') else v.split()
 
 
-def row_for(vmdir):
+def row_for(vmdir, reproducers):
     meta = kv(os.path.join(vmdir, 'meta.txt'))
     if not meta:
         return None
@@ -190,8 +192,8 @@ def row_for(vmdir):
         why.append('VM stopped by the host: ' + r['stoppedWedged'])
     if run == 'daxmap' and r['verdict'] != 'PASS':
         why.append('verdict ' + r['verdict'])
-    # Reproducers (scenarios repro-*): whether the kernel showed the defect.
-    if r['scenario'] and r['scenario'].startswith('repro-'):
+    # Reproducers (role=reproducer in the scenario's header): whether the kernel showed the defect.
+    if r['scenario'] in reproducers:
         r['reproducer'] = True
         r['reproduced'] = {'REPRODUCED': 'yes', 'NOT-REPRODUCED': 'no', 'INCONCLUSIVE': 'inconclusive'}.get(r['verdict'])
         m = re.search(r'^reproduced ([a-z]+)\|', results, re.M)
@@ -273,18 +275,18 @@ def table(rows):
 def main():
     run_dir = sys.argv[1]
     order = {'6.1': 0, '6.12': 1, '7.2': 2}
+    heads = scenarios.load()
+    reproducers = {s['name'] for s in heads if s['role'] == 'reproducer'}
     rows = []
     for series in sorted(os.listdir(run_dir), key=lambda s: (order.get(s, 9), s)):
         sd = os.path.join(run_dir, series)
         if not os.path.isdir(sd) or series == 'boot-failures':
             continue
         for vm in os.listdir(sd):
-            r = row_for(os.path.join(sd, vm))
+            r = row_for(os.path.join(sd, vm), reproducers)
             if r:
                 rows.append(r)
-    sorder = ['devdax-discover-map', 'devdax-unbind', 'fsdax-xfs-unbind', 'fsdax-ext4-unbind', 'poison', 'memmap',
-              'inject-scrub', 'retire', 'repro-xfs-unbind-livelock', 'repro-fsdax-umount-oops',
-              'repro-devdax-rebind-refcount', 'repro-ext4-unmap-oops']
+    sorder = [s['name'] for s in heads]   # the run order
     rows.sort(key=lambda r: (sorder.index(r['scenario']) if r['scenario'] in sorder else 99, order.get(r['series'], 9),
                              0 if r['run'] == 'control' else 1))
     json.dump(rows, open(os.path.join(run_dir, 'matrix.json'), 'w'), indent=1)

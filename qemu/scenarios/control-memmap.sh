@@ -1,4 +1,5 @@
 #!/bin/bash
+# checks: on the memmap machine's legacy pmem: plain store loops and a reader, `device_dax` unbind then `ndctl disable-namespace`, a sentinel checked after each restore (run by default with their scenario; `RUNS=` chooses)
 # Control for memmap: legacy pmem (memmap=512M!2G) as devdax, then control-devdax-unbind's
 # removals under plain processes (no daxmap).
 . "$HARNESS/scenarios/control-lib.sh"

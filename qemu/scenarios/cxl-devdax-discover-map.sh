@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=cxl series=6.12,7.2 order=90
+# checks: mem0 -> `cxl create-region` (its JSON checked: it exits 0 after "created 0 regions") -> the nd region at the same address -> devdax; `daxmap list --json`: the memdev and region as `cxl list -M` / `-R -T` print them (every key they print, same values), the region's `nd_region` and `chardevs`, the dax device's `cxl_region` and `memdevs`; `daxmap info`: devdax, 2 MiB, `cxl_region`, `memdevs`; `map-check` (a cache line per 4 KiB page: the window is slow under TCG) written, persisted, verified; the tools' and sysfs' output saved in `share/fixtures/` (the host tests' `Fixtures/kernel-6.12-qemu-cxl`)
 # CXL: a persistent type-3 memdev -> cxl create-region -> devdax. `daxmap list --json`
 # shows the memdev, the region (as `cxl list` says: size, resource, decode_state, serial)
 # tied to its nd region and dax device, and the dax device names its region and memdevs;

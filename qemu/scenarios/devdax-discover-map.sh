@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=nvdimm order=10
+# checks: `daxmap list --json` = `daxctl list -R -D` (region, dax0.0 size, align 2 MiB, mode, target_node); `daxmap info` = devdax; `daxmap map-check`: whole device written, persisted, verified, faulted at 2 MiB (minorFaults ~ size/2 MiB or pmdMapped)
 # Scenario 1: `daxmap list --json` agrees with `daxctl list -R -D` on the region and
 # dax0.0 (size, align 2 MiB); `daxmap info` sees a devdax; `daxmap map-check` maps
 # the whole device, writes, persists, verifies, and the mapping is faulted at 2 MiB.

@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=nvdimm control=yes order=30
+# checks: the seed: XFS `-m rmapbt=1`, `dax=always`, 3 `hold` processes x 2 MAP_SYNC files x 2 holders; unbind `pfn0.0` from nd_pmem; every process exits 0 with every holder notified once (`removalSource` `uevent` or `memoryFailure`; also `accessError` on a kernel that logs no "Device is about to be removed!", i.e. without `MF_MEM_PRE_REMOVE`); the AO storm and the XFS shutdown seen in dmesg; no D-state; umount succeeds; re-bind, remount, verify. Known kernel defects, named (KNOWN): without `MF_MEM_PRE_REMOVE` (6.1) the umount oopses in `dax_disassociate_entry`, announced before it (re-bind + verify are then not reached); on 7.2 the unbind never returns (`mf_dax_kill_procs` spinning in `dax_lock_mapping_entry`): after 25 s the run records the holders' state, kill -9, umount, and stops the VM. A raced one (`hazard`): on 6.12 too the umount can oops in `dax_disassociate_entry` (seen once in the soak, after every holder had exited), named KNOWN when it hits
 # Scenario 3 (the seed, MF_MEM_PRE_REMOVE): XFS with rmapbt on /dev/pmem0 mounted
 # dax=always; several daxmap processes map files with MAP_SYNC and write; pfnN.M is
 # unbound from nd_pmem; the storm of BUS_MCEERR_AO becomes one pre-remove notification

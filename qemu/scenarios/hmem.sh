@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=hmem series=6.12 order=160
+# checks: soft-reserved memory: `memmap=512M%0x40000000-1+0xefffffff` re-types RAM 1-1.5 GiB as e820 soft-reserved (`Soft Reserved` in /proc/iomem), `dax_hmem` makes dax0.0 under `/platform/hmem.0` (7.2: `/platform/hmem_platform.0/hmem.0`, and no `Soft Reserved` line in /proc/iomem, noted as `known`; no namespace); on 6.3+ `kmem` takes it at boot (offline: `memhp_default_state=offline`): `daxmap info` reports it as system-ram, not mappable, then `--mode=devdax` (6.1 binds `device_dax` at boot); `daxmap list --json` = `daxctl list -R -D`; `daxmap info`: devdax, size and align (2 MiB) from libdaxctl; then devdax-unbind's checks for a `device_dax` unbind and a `daxctl disable-device`, `verify` 0 lost after each re-enable
 # hmem: soft-reserved memory (what firmware marks EFI_MEMORY_SP, e.g. HBM or CXL memory
 # the BIOS set up) as a device-dax with no NVDIMM namespace and no CXL region behind it.
 # The machine re-types 512 MiB of RAM in e820 as soft-reserved (memmap=512M%1G-1+0xefffffff);

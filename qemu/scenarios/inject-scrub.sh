@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=nvdimm2 order=70
+# checks: scrub and clear on real devices: `daxmap scrub --hwpoison` `MADV_HWPOISON`s one page of /dev/dax0.0 (region0) and of a file on XFS dax=always (region1) and finds it with the extent from si_addr_lsb (21 devdax, 12 fsdax), exit 2; `--clear`: on the DAX file punch + reallocate, then a fresh scrub is clean; on device-dax the bus's clear-error (refused clearly where qemu's NFIT has no ARS, exit 3); `ndctl inject-error` tried where the emulated NVDIMM supports it (said when not)
 # Scenario: scrub and clear on real devices (issue 12). MADV_HWPOISON one page of
 # /dev/dax0.0 (region0) and of a file on XFS dax=always (region1) from the scrubbing
 # process (`daxmap scrub --hwpoison`: the kernel "recovers" software poison of dax pages,

@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=nvdimm role=manual order=910
+# checks: the kernel's side with plain processes only, no daxmap (not in the default list): use it first on a new kernel
 # Not in the default suite: what this kernel does to a PLAIN process (no daxmap), to check
 # a new kernel against the facts the scenarios rely on (devdax unbind -> 135, hwpoison, XFS storm).
 . "$HARNESS/scenarios/lib.sh"

@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=memmap control=yes order=60
+# checks: `memmap=512M!2G` -> legacy /dev/pmem0 -> devdax; then devdax-unbind's checks
 # Scenario 6: legacy pmem from memmap=512M!2G (nd_e820), converted to devdax;
 # then scenario 2 on it.
 . "$HARNESS/scenarios/lib.sh"

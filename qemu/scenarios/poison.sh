@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=nvdimm2 order=50
+# checks: `daxmap poison` on dax0.0 (region0) and on a file on XFS dax (region1): caught mediaFailure, offset/length from si_addr_lsb (21 devdax, 12 fsdax), only the holder of that range notified, exit 0; dmesg shows "recovery action for dax page: Recovered"
 # Scenario 5: MADV_HWPOISON on one page of a devdax mapping (region0 -> dax0.0) and of
 # an fsdax file (region1 -> pmem1, XFS dax=always). A guarded read throws a media failure
 # with the device offset and length from si_addr_lsb (devdax 21, fsdax XFS 12); only the

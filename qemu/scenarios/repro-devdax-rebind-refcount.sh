@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=nvdimm role=reproducer order=130
+# checks: reproducer: a plain unbind + bind (the device must reopen), then a descriptor whose mapping is unmapped after the unbind, then a bare descriptor (`sleep 600 < /dev/dax0.0`) across `device_dax` unbind and bind and its close: REPRODUCED (warning/oops/error) on a `refcount_t`/`WARNING`/oops or a re-bound device that does not open
 # Reproducer (plain processes, no daxmap): a process keeps a descriptor of /dev/daxX.Y open
 # across an unbind and re-bind of device_dax. In one VM: (0) a plain unbind + bind, after
 # which the device must open (the control); (1) a descriptor whose mapping was touched,

@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=nvdimm role=reproducer order=140
+# checks: reproducer: ext4 `-o dax`, a mapping touched then idle across the pfn unbind, then its munmap: REPRODUCED (oops) on an oops in a zap function (`vm_normal_folio_pmd`, `__zap_vma_range`)
 # Reproducer (plain processes, no daxmap): ext4 (dax) on pmem; a process maps a file,
 # touches every page, then stays idle while the pfn device is unbound (ext4 has no dax
 # holder, so nothing unmaps it); afterwards it munmaps. Seen on 7.2: the munmap oopses in

@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=nvdimm role=reproducer order=120
+# checks: reproducer: XFS, a `MAP_SYNC` store loop, the pfn unbind, the mapper ends or is killed, `umount`: REPRODUCED (oops) on an oops naming `dax_disassociate_entry`; INCONCLUSIVE when the unbind never returns (7.2)
 # Reproducer (plain processes, no daxmap): XFS (rmapbt, dax=always) with a MAP_SYNC mapping
 # being written, the pfn device unbound, then umount. Seen on 6.1 (no MF_MEM_PRE_REMOVE):
 # the umount oopses in dax_disassociate_entry (the dax entries of the MAP_SYNC mapping stay

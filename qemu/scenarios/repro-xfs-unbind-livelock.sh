@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=nvdimm role=reproducer order=110
+# checks: reproducer (plain processes, no daxmap; runs as a control, no `oops=panic`): XFS rmapbt `dax=always`, a file written through `MAP_SYNC` by a process that exits, a `dd conv=fsync`, `sync`, nothing mapped; the pfn unbind under the mount. REPRODUCED (hang) when it has not returned after 20 s and its stack or a CPU backtrace shows `dax_lock_mapping_entry`/`mf_dax_kill_procs`/`xfs_dax_failure_fn`; NOT-REPRODUCED when it returns
 # Reproducer (plain processes, no daxmap): unbinding the pfn device under a MOUNTED XFS
 # (rmapbt, dax=always) that files were written to through MAP_SYNC mappings, with no
 # process mapping it any more. Seen on 7.2: after "Device is about to be removed!" the

@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=nvdimm order=80
+# checks: planned removal (`daxmap retire`), one VM: 3 `hold` processes on /dev/dax0.0 (a slot each), `holders` lists them, `retire --then disable` exits 0 (all released, 0 fault signals, the device disabled, no SIGBUS in dmesg), `daxctl enable-device`, verify; then XFS and ext4 mounts with 2 `hold` processes each: `retire MOUNT --then none` exits 0, every hold exits 0 told by `operator` with 0 fault signals, `--then unbind` under the mount is refused (exit 3), umount succeeds, the pfn unbind returns with no SIGBUS, re-bind, remount, verify
 # Planned removal (daxmap retire) on a real kernel, three ways in one VM:
 #   device-dax: 3 hold processes on /dev/daxX.Y (a slot each), retire --then disable;
 #   fsdax XFS and fsdax ext4: 2 hold processes on files of the mount and a plain process

@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=nvdimm role=manual order=900
+# checks: plumbing only (not in the default list)
 # Plumbing only: the chroot works, the NVDIMM is visible, devdax can be created,
 # results come back to the host.
 . "$HARNESS/scenarios/lib.sh"

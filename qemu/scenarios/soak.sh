@@ -1,4 +1,6 @@
 #!/bin/bash
+# scenario: machine=nvdimm2 role=soak order=990
+# checks: `make soak CYCLES=N` only: N cycles rotating `device_dax` unbind, `ndctl disable-namespace`, `daxctl disable-device`, `ndctl disable-region`, `daxmap retire --then disable` (device-dax, namespace0.0), XFS and ext4 by `daxmap retire --then unmount-unbind` (a new file system on namespace1.0 each cycle) and `daxmap poison --log`, under `daxmap hold` (4 DaxLog writers, 2 raw writers); device-dax restored during (`--await-return`) or after the holder's life; verify every cycle; one `daxmap watch` throughout; each cycle's console line says where its time went; `soak.json`, per-cycle CSV, SVG plot in `.qemu-out/latest/`
 # Soak (make soak CYCLES=N): one VM (two NVDIMMs), N cycles rotating every removal path:
 #   device-dax on namespace0.0: device_dax unbind, ndctl disable-namespace, daxctl
 #     disable-device, ndctl disable-region, and `daxmap retire --then disable` (planned);

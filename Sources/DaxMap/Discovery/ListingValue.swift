@@ -46,8 +46,11 @@ public enum ListingValue: Sendable, Hashable {
 
     /// Everything, as described on the type.
     ///
-    /// - Parameter includeIdle: Also list what the tools hide without `-i`:
-    ///   size-0 seed devices and namespaces, disabled regions and inactive namespaces.
+    /// - Parameters:
+    ///   - daxRegions: The DAX regions, each with its devices.
+    ///   - nvdimmBuses: The NVDIMM buses, each with its regions and namespaces.
+    ///   - includeIdle: Also list what the tools hide without `-i`:
+    ///     size-0 seed devices and namespaces, disabled regions and inactive namespaces.
     ///   - cxl: The CXL topology: its ``cxl(_:daxRegions:nvdimmBuses:includeIdle:)`` object
     ///     comes last, and each device-dax instance made from a CXL region names it
     ///     (`cxl_region`) and its `memdevs`.

@@ -1,7 +1,7 @@
 /// One kernel uevent: a device was added, removed, bound to or unbound from a driver, or changed.
 ///
 /// A value type: copy it freely across threads. Build one from the raw bytes of a
-/// `NETLINK_KOBJECT_UEVENT` message with ``init(kernelMessage:)``; ``UEventListener``
+/// `NETLINK_KOBJECT_UEVENT` message with ``init(kernelMessage:)``; daxmap's uevent listener
 /// does that for you.
 public struct UEvent: Sendable, Hashable, CustomStringConvertible {
     /// What happened to the device. The kernel names these in `kobject_actions[]`.
