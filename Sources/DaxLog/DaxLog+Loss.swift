@@ -39,11 +39,11 @@ extension DaxLog {
     /// before the append throws; the error carries the lost numbers.
     func learned(_ c: inout LogCore, _ m: DaxMapping, _ error: DaxLogError) -> DaxLogError {
         var error = error
-        guard let e = error.underlying else { return error } // an injected crash: nothing was hit
+        // Only a data failure takes records: an injected crash, a close or a
+        // revoke racing the append (a removal) took none.
+        guard let e = error.underlying, e.code == .mediaFailure || e.code == .deviceRemoved else { return error }
         let before = c.lost
-        if let at = e.offset, e.code == .mediaFailure || e.code == .deviceRemoved {
-            markLost(&c, deviceRange: at..<(at + max(e.length ?? 1, 1)))
-        }
+        if let at = e.offset { markLost(&c, deviceRange: at..<(at + max(e.length ?? 1, 1))) }
         let end = offset + length
         if let size = c.device.backedSize, size < end { markLost(&c, deviceRange: max(size, offset)..<end) }
         for f in m.failures { markLost(&c, deviceRange: f.range) }
