@@ -39,7 +39,9 @@ extension DaxLog {
     /// before the append throws; the error carries the lost numbers.
     func learned(_ c: inout LogCore, _ m: DaxMapping, _ error: DaxLogError) -> DaxLogError {
         var error = error
-        guard let e = error.underlying else { return error } // an injected crash: nothing was hit
+        // Only a data failure takes records: an injected crash, a close or a
+        // revoke racing the append (a removal) took none.
+        guard let e = error.underlying, e.code == .mediaFailure || e.code == .deviceRemoved else { return error }
         let before = c.lost
         // Each source of the loss is warned about once, with the device range it names.
         func mark(_ c: inout LogCore, _ range: Range<UInt64>, _ cause: String) {
@@ -47,7 +49,7 @@ extension DaxLog {
         }
         let end = offset + length
         if let size = c.device.backedSize, size < end { mark(&c, max(size, offset)..<end, "removed") }
-        if let at = e.offset, e.code == .mediaFailure || e.code == .deviceRemoved {
+        if let at = e.offset {
             mark(&c, at..<(at + max(e.length ?? 1, 1)), e.code == .mediaFailure ? "memoryFailure" : "removed")
         }
         for f in m.failures { mark(&c, f.range, f.kind.rawValue) }

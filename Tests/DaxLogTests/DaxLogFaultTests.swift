@@ -20,8 +20,8 @@ import Testing
             #expect(error.code == .failed && error.underlying?.code == .deviceRemoved, "\(error)")
         }
         #expect(log.state == .failed)
-        #expect(await waitUntil(seconds: 20) { !log.lostSequences.isEmpty }, "the log was told of the removed range")
-        #expect(log.failuresReceived.contains { $0.kind == .removed })
+        #expect(!log.lostSequences.isEmpty, "the failing append marked what the cut took")
+        #expect(await waitUntil(seconds: 20) { log.failuresReceived.contains { $0.kind == .removed } }, "the log was told of the removed range")
         let marked = log.lostSequences
         #expect(marked.count == 1 && marked[0].upperBound == 100, "\(marked)")
 
