@@ -131,6 +131,11 @@ public final class DaxFaultInjector: Sendable {
         }
         Persistence.prepareThread()
         let lsb = CInt(page.trailingZeroBitCount)
+        // The kernel queues a storm's notices before the process runs again; a
+        // sending thread can be preempted between them, so the monitor drains
+        // them once all are sent, as one burst.
+        DaxMapTestHooks.pauseDrains()
+        defer { DaxMapTestHooks.resumeDrains() }
         for address in addresses {
             let r = cdaxmap_inject_notice(address, lsb)
             if r != 0 {

@@ -128,10 +128,7 @@ import Testing
         let events = device.events()
         let sent = try DaxFaultInjector(device).preRemoveStorm()
         #expect(sent == 64)
-        var report: DaxRemovalReport?
-        for await event in events {
-            if case .removalCompleted(let r) = event { report = r }
-        }
+        let report = await removalReport(events)
         #expect(report?.source == .memoryFailure)
         #expect(report?.holdersNotified == 1)
         #expect(holder.failures.map(\.kind) == [.preRemove])

@@ -85,3 +85,21 @@ func openUEventListener() throws -> UEventListener {
 /// Cancels (skips, with the reason) a test that needs kernel uevents over netlink where
 /// the sandbox refuses the socket.
 func requireNetlinkUEvents() throws { try openUEventListener().close() }
+
+/// The first `removalCompleted` report on `events`, or nil after `seconds`: a
+/// removal that never comes fails the test instead of hanging the suite.
+func removalReport(_ events: AsyncStream<DaxDeviceEvent>, seconds: Double = 30) async -> DaxRemovalReport? {
+    await withTaskGroup(of: DaxRemovalReport?.self) { group in
+        group.addTask {
+            for await event in events { if case .removalCompleted(let r) = event { return r } }
+            return nil
+        }
+        group.addTask {
+            try? await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first
+    }
+}

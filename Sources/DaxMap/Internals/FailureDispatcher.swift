@@ -14,12 +14,18 @@ final class FailureDispatcher: Sendable {
     /// pre-remove storm, not poison: XFS answers `MF_MEM_PRE_REMOVE` by sending
     /// `BUS_MCEERR_AO` for every page of every mapped file.
     static let stormThreshold = 32
+    /// Notices are decided this long after the last one (a storm arrives as a
+    /// burst; on a busy host its signals trickle in with gaps a fixed window
+    /// from the first would split), but never later than ``noticeWindowLimit``
+    /// after the first: poison is told within that.
     static let noticeWindow: Duration = .milliseconds(20)
+    static let noticeWindowLimit: Duration = .milliseconds(250)
 
     struct State {
         /// Action-optional notices waiting for the storm decision (with the
         /// epoch each was raised in), and when the decision is due.
         var notices: [(range: Range<UInt64>, epoch: UInt64)] = []
+        var noticesStarted: ContinuousClock.Instant?
         var noticesDue: ContinuousClock.Instant?
         /// What each mapping's holder has been told, by kind.
         var told: [UInt64: [DaxFailure.Kind: RangeLedger]] = [:]
@@ -61,7 +67,9 @@ final class FailureDispatcher: Sendable {
                 }
                 state.withLock { s in
                     s.notices.append((fault.range, fault.epoch))
-                    if s.noticesDue == nil { s.noticesDue = .now + Self.noticeWindow }
+                    let now = ContinuousClock.now, started = s.noticesStarted ?? now
+                    s.noticesStarted = started
+                    s.noticesDue = min(now + Self.noticeWindow, started + Self.noticeWindowLimit)
                 }
             case .memoryFailureActionRequired:
                 tell(.memoryFailureActionRequired, fault.range, epoch: fault.epoch)
@@ -95,6 +103,7 @@ final class FailureDispatcher: Sendable {
         let notices = state.withLock { s -> [(range: Range<UInt64>, epoch: UInt64)]? in
             guard let due = s.noticesDue, due <= now else { return nil }
             s.noticesDue = nil
+            s.noticesStarted = nil
             defer { s.notices.removeAll() }
             return s.notices
         }
