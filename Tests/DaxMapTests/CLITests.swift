@@ -23,6 +23,25 @@ import Testing
         #expect(!out.contains("\"recordsAcknowledged\": 0"))
     }
 
+    /// The operator's tools and the workloads that write to a device are listed apart.
+    @Test func helpGroupsOperatorCommandsApartFromWorkloads() throws {
+        let help = runProgram([cli, "--help"])
+        #expect(help.status == 0)
+        let text = help.stdout
+        let workloads = try #require(text.firstRange(of: "WORKLOAD AND TEST SUBCOMMANDS:"), "\(text)")
+        let operators = try #require(text.firstRange(of: "OPERATOR SUBCOMMANDS:"), "\(text)")
+        try #require(operators.upperBound <= workloads.lowerBound)
+        let operatorPart = String(text[operators.upperBound..<workloads.lowerBound])
+        let parts = [operatorPart, String(text[workloads.upperBound...])]
+        for command in ["list", "info", "watch", "holders", "retire", "scrub", "inject"] {
+            #expect(operatorPart.contains("\n  \(command) "), "\(command) is an operator command")
+        }
+        for command in ["hold", "verify", "demo", "poison", "map-check", "crash-test"] {
+            #expect(parts[1].contains("\n  \(command) "), "\(command) is a workload or test command")
+            #expect(!operatorPart.contains("\n  \(command) "), "\(command) is not an operator command")
+        }
+    }
+
     @Test func demoTimelineIsReadable() throws {
         let result = runProgram([cli, "demo", "--holders", "2"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
