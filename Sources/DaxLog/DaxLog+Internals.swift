@@ -38,47 +38,17 @@ extension DaxLog {
             throw DaxLogError(.device, operation: operation, path: path, offset: offset, underlying: error,
                               message: "cannot read the log header")
         }
-        let slots = LogLayout.slotOffsets.map { at in
-            area.withUnsafeBytes { LogHeader.decode(UnsafeRawBufferPointer(rebasing: $0[at..<(at + LogLayout.slotSize)])) }
+        let chosen = try withBytes(area) { (b: UnsafeRawBufferPointer) throws(DaxLogError) -> LogHeader? in
+            try LogHeader.choose(in: b, capacity: UInt64(capacity), creation: creation, operation: operation, path: path, offset: offset)
         }
-        var valid: [LogHeader] = []
-        var blank = true, looksOurs = false
-        for s in slots {
-            switch s {
-            case .valid(let h): valid.append(h); blank = false
-            case .blank: break
-            case .invalid: blank = false
-            }
-        }
-        looksOurs = area.withUnsafeBytes { b in
-            LogLayout.slotOffsets.contains { UInt64(littleEndian: b.loadUnaligned(fromByteOffset: $0, as: UInt64.self)) == LogLayout.magic }
-        }
-        let capacity = UInt64(self.capacity)
-        var header: LogHeader
-        if creation == .overwrite || (blank && creation == .ifBlank) {
-            header = try format(&c, m, operation: operation)
-        } else if let newest = valid.max(by: { $0.epoch < $1.epoch }) {
-            guard newest.capacity == capacity else {
-                throw DaxLogError(.invalidArgument, operation: operation, path: path, offset: offset,
-                                  message: "the log there has a data area of \(newest.capacity) bytes, this region \(capacity): open it with the length it was made with")
-            }
-            header = newest
-        } else if blank {
-            throw DaxLogError(.notALog, operation: operation, path: path, offset: offset,
-                              message: "the region holds no log (its header is all zeros) and creating one was not allowed")
-        } else if looksOurs {
-            throw DaxLogError(.corruptHeader, operation: operation, path: path, offset: offset,
-                              message: "both log headers fail their checksum; the log cannot be opened safely")
-        } else {
-            throw DaxLogError(.notALog, operation: operation, path: path, offset: offset,
-                              message: "the region holds something other than a log; it was left untouched (open with creation .overwrite to replace it)")
-        }
+        let header: LogHeader
+        if let chosen { header = chosen } else { header = try format(&c, m, operation: operation) }
         if let previous, header.generation != previous.generation {
             throw DaxLogError(.notALog, operation: operation, path: path, offset: offset,
                               message: "a different log is in the region now (generation \(header.generation), was \(previous.generation))")
         }
         c.header = header
-        let result = LogScanner(mapping: m, header: header, dataDeviceOffset: dataDeviceOffset).scan()
+        let result = LogScanner(medium: m, header: header, dataDeviceOffset: dataDeviceOffset).scan()
         c.entries = result.entries
         c.tail = result.tail
         c.next = result.next
@@ -424,29 +394,10 @@ extension DaxLog {
             throw DaxLogError(c.state == .closed ? .closed : .sealed, operation: operation, path: c.device.path,
                               message: "the log's mapping is released (\(c.state)); reattach first")
         }
-        let capacity = UInt64(self.capacity)
-        var out: [DaxLogRecord] = []
-        var buffer = [UInt8]()
-        var newlyLost: [UInt64] = []
-        for e in c.entries where e.sequence >= from && !c.isLost(e.sequence) {
-            if buffer.count < e.size { buffer = [UInt8](repeating: 0, count: e.size) }
-            do {
-                try withMutableBytes(&buffer) { (b: UnsafeMutableRawBufferPointer) throws(DaxError) in
-                    try m.read(at: LogLayout.headerArea + Int(e.position % capacity), into: UnsafeMutableRawBufferPointer(rebasing: b[0..<e.size]))
-                }
-            } catch {
-                newlyLost.append(e.sequence)
-                continue
-            }
-            let ok = buffer.withUnsafeBytes { b -> [UInt8]? in
-                guard let h = LogLayout.decodeHeader(b), h.sequence == e.sequence, h.size == e.size,
-                      LogLayout.verify(b, h, generation: c.header.generation) else { return nil }
-                return Array(b[LogLayout.recordHeader..<(LogLayout.recordHeader + h.length)])
-            }
-            if let bytes = ok { out.append(DaxLogRecord(sequence: e.sequence, bytes: bytes)) } else { newlyLost.append(e.sequence) }
-        }
-        for s in newlyLost { c.addLost(s..<(s + 1)) }
-        return out
+        let read = LogRecordReader(medium: m, generation: c.header.generation, capacity: UInt64(capacity))
+            .records(c.entries, from: from, lost: c.lost)
+        for s in read.unreadable { c.addLost(s..<(s + 1)) }
+        return read.records
     }
 
     // MARK: - Failures

@@ -29,8 +29,11 @@ struct LogCore {
     init(device: DaxDevice) { self.device = device }
 
     /// Adds `range` to the lost numbers, keeping them coalesced.
-    mutating func addLost(_ range: Range<UInt64>) {
-        guard !range.isEmpty else { return }
+    mutating func addLost(_ range: Range<UInt64>) { lost = Self.adding(range, to: lost) }
+
+    /// `lost` (coalesced, ascending) with `range` added, coalesced.
+    static func adding(_ range: Range<UInt64>, to lost: [Range<UInt64>]) -> [Range<UInt64>] {
+        guard !range.isEmpty else { return lost }
         var merged = range
         var kept: [Range<UInt64>] = []
         for r in lost {
@@ -39,7 +42,7 @@ struct LogCore {
             }
         }
         kept.append(merged)
-        lost = kept.sorted { $0.lowerBound < $1.lowerBound }
+        return kept.sorted { $0.lowerBound < $1.lowerBound }
     }
 
     func isLost(_ sequence: UInt64) -> Bool { lost.contains { $0.contains(sequence) } }

@@ -10,6 +10,26 @@ struct LogHeader: Equatable {
     var headSequence: UInt64
     var headPosition: UInt64
 
+    /// What is wrong with a header whose checksum passes, if anything: a field
+    /// no writer produces. One line a field, so a new field adds one check.
+    func problem() -> String? {
+        let checks: [(bad: Bool, why: String)] = [
+            (epoch > LogLayout.maximumSequence, "epoch \(epoch) is past 2^62"),
+            (headSequence > LogLayout.maximumSequence, "head sequence \(headSequence) is past 2^62"),
+            (headPosition > LogLayout.maximumPosition, "head position \(headPosition) is past 2^62"),
+            (headPosition % 8 != 0, "head position \(headPosition) is not a multiple of 8"),
+        ]
+        return checks.first { $0.bad }?.why
+    }
+
+    /// Every field of a slot (name, byte offset, width), for the fuzzer's mutations.
+    static let fields: [(name: String, offset: Int, width: Int)] = [
+        ("magic", 0, 8), ("version", 8, 4), ("generation", 16, 8), ("epoch", 24, 8), ("capacity", 32, 8),
+        ("headSequence", 40, 8), ("headPosition", 48, 8), ("crc", checksumOffset, 4),
+    ]
+    /// The slot's checksum: CRC-32C of the bytes before it.
+    static let checksumOffset = 56
+
     /// Which slot this header goes to.
     var slot: Int { Int(epoch & 1) }
 
