@@ -9,8 +9,11 @@ extension DaxLog {
     func attach(_ c: inout LogCore, device: DaxDevice, operation: String, creation: Options.Creation) throws(DaxLogError) {
         var mappingOptions = options.mapping
         mappingOptions.readOnly = mappingOptions.readOnly || options.readOnly
+        // Owned before anything is read or written: a second writer is refused untouched.
+        try claimRegion(&c, device, operation: operation)
         let m: DaxMapping
         do { m = try device.map(offset: offset, length: length, holder: self, options: mappingOptions) } catch {
+            releaseRegion(&c)
             throw DaxLogError(.device, operation: operation, path: device.path, offset: offset, underlying: error,
                               message: "cannot map the log region [\(offset), \(offset + length))")
         }
@@ -24,6 +27,7 @@ extension DaxLog {
             m.close()
             c.mapping = nil
             c.state = .failed
+            releaseRegion(&c)
             throw error
         }
     }

@@ -238,6 +238,7 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     public func close() {
         let m = core.withLock { c -> DaxMapping? in
             c.state = .closed
+            releaseRegion(&c)
             defer { c.mapping = nil }
             return c.mapping
         }
@@ -254,6 +255,7 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
             c.failures.append(failure.withoutMappingsForLog)
             if failure.kind == .preRemove {
                 if c.state == .open || c.state == .failed { c.state = .sealed }
+                releaseRegion(&c)
                 defer { c.mapping = nil }
                 return c.mapping
             }

@@ -209,3 +209,35 @@ import Testing
         }
     }
 }
+
+/// Issue 23 defect 3: `hold P P`, `hold P P/../P` and a second `hold` on one file put two
+/// writers on one log region; they lost thousands of acknowledged records. Now refused.
+@Suite struct HoldOwnershipTests {
+    private var cli: String { buildDirectory + "/daxmap" }
+
+    @Test func holdOfTheSamePathTwiceIsRefusedNamingTheOwner() {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let dev = dir.file("dev")
+        _ = mkdir(dir.file("sub"), 0o755)
+        for second in [dev, dir.file("sub/../dev")] {
+            let r = runProgram([cli, "hold", dev, second, "--create", "1048576", "--holders", "1", "--acked", dir.file("acked"), "--timeout", "1"])
+            #expect(r.status == 5, "\(r)")
+            #expect(r.stderr.contains("owned by another writer") && r.stderr.contains("this process"), "\(r)")
+        }
+    }
+
+    @Test func aSecondHoldOnOneFileIsRefusedNamingTheFirst() async {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let dev = dir.file("dev")
+        _ = system("'\(cli)' hold '\(dev)' --create 1048576 --holders 1 --acked '\(dir.file("a1"))' --timeout 30 > /dev/null 2> '\(dir.file("err1"))' & echo $! > '\(dir.file("pid"))'")
+        let pid = Int32(readFile(dir.file("pid")).split(separator: "\n").first ?? "") ?? 0
+        #expect(pid > 0)
+        defer { if pid > 0 { kill(pid, SIGKILL) } }
+        #expect(await waitUntil(seconds: 30) { readFile(dir.file("err1")).contains("READY") }, "\(readFile(dir.file("err1")))")
+        let r = runProgram([cli, "hold", dev, "--holders", "1", "--acked", dir.file("a2"), "--timeout", "1"])
+        #expect(r.status == 5, "\(r)")
+        #expect(r.stderr.contains("process \(pid) (daxmap)"), "\(r)")
+    }
+}

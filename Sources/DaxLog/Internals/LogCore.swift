@@ -25,6 +25,8 @@ struct LogCore {
     var recovery = DaxLogRecovery(firstSequence: 0, nextSequence: 0, recordCount: 0, lost: [], failedRanges: [], stop: .cleanEnd)
     var staging: [UInt8] = []
     var injector: (@Sendable (StorePoint) -> StoreAction)?
+    /// The region's ownership while the log may write it (none read-only, sealed or closed).
+    var claim: DaxRegionClaim?
 
     init(device: DaxDevice) { self.device = device }
 
