@@ -6,19 +6,28 @@ import DaxMap
 package enum DaxLogImage {
     /// What recovery finds in `bytes` (a whole region: header area and data
     /// area), and the records it reads back; or the typed error `open` throws.
-    package static func recover(_ bytes: UnsafeRawBufferPointer) -> Result<(recovery: DaxLogRecovery, records: [DaxLogRecord]), DaxLogError> {
+    /// Reads touching a range of `failed` throw as poison does (`removed`: as
+    /// past the end of a truncated file).
+    package static func recover(_ bytes: UnsafeRawBufferPointer, failed: [(range: Range<Int>, removed: Bool)] = []) -> Result<(recovery: DaxLogRecovery, records: [DaxLogRecord]), DaxLogError> {
         guard bytes.count >= 2 * LogLayout.headerArea, bytes.count % 8 == 0 else {
             return .failure(DaxLogError(.invalidArgument, operation: "recover", message: "a log image of \(bytes.count) bytes"))
         }
         let capacity = UInt64(bytes.count - LogLayout.headerArea)
+        let medium = LogImageMedium(bytes: bytes, failed: failed)
+        var area = [UInt8](repeating: 0, count: LogLayout.headerArea)
         let header: LogHeader
         do throws(DaxLogError) {
-            guard let h = try LogHeader.choose(in: UnsafeRawBufferPointer(rebasing: bytes[0..<LogLayout.headerArea]), capacity: capacity,
-                                               creation: .never, operation: "recover", path: nil, offset: 0)
-            else { return .failure(DaxLogError(.notALog, operation: "recover", message: "no log")) }
-            header = h
+            do {
+                try withMutableBytes(&area) { (b: UnsafeMutableRawBufferPointer) throws(DaxError) in try medium.read(at: 0, into: b) }
+            } catch {
+                throw DaxLogError(.device, operation: "recover", offset: 0, underlying: error, message: "cannot read the log header")
+            }
+            let chosen = try withBytes(area) { (b: UnsafeRawBufferPointer) throws(DaxLogError) -> LogHeader? in
+                try LogHeader.choose(in: b, capacity: capacity, creation: .never, operation: "recover", path: nil, offset: 0)
+            }
+            guard let chosen else { return .failure(DaxLogError(.notALog, operation: "recover", message: "no log")) }
+            header = chosen
         } catch { return .failure(error) }
-        let medium = LogImageMedium(bytes: bytes)
         let result = LogScanner(medium: medium, header: header, dataDeviceOffset: UInt64(LogLayout.headerArea)).scan()
         var lost: [Range<UInt64>] = []
         for r in result.lost { lost = LogCore.adding(r, to: lost) }
