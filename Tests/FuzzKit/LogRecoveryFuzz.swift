@@ -50,6 +50,7 @@ public final class LogRecoveryFuzz: FuzzTarget {
 
     private func mutate(_ m: inout Mutation, _ seed: LogSeed, _ random: inout FuzzRandom) {
         let size = m.image.count
+        guard size >= 4096 else { return } // truncated to (almost) nothing: recovery refuses it as it is
         switch random.below(16) {
         case 0, 1, 2: // bit flips, mostly where the fields are
             let at = random.below(3) == 0 ? random.below(size) : fieldByte(seed, &random)
