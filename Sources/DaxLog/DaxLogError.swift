@@ -9,7 +9,8 @@ public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The region holds no log (and ``DaxLog/Options/creation`` forbade
         /// making one), or holds something else: it was not overwritten.
         case notALog
-        /// Both log headers fail their checksum: the log cannot be opened safely.
+        /// Both log headers fail their checksum, or the newest holds a field no
+        /// writer makes (the message names it): the log cannot be opened safely.
         case corruptHeader
         /// The region is too small, misaligned or past the end of the device,
         /// or an argument is out of range (an empty batch, a record too large).
