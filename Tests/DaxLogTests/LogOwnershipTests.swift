@@ -66,7 +66,7 @@ import Testing
             fd = os.open(sys.argv[1], os.O_RDWR)
             fcntl.fcntl(fd, 37, struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 0, 0))
             print('locked', flush=True)
-            time.sleep(30)
+            time.sleep(600)
             """
         _ = system("printf '%s' \(quoted(script)) > \(quoted(dir.file("hold.py")))")
         let pidFile = dir.file("pid")
@@ -74,7 +74,7 @@ import Testing
         let pid = Int32(readFile(pidFile).split(separator: "\n").first ?? "") ?? 0
         #expect(pid > 0)
         defer { if pid > 0 { kill(pid, SIGKILL) } }
-        let locked = await waitUntil(seconds: 20) { readFile(dir.file("out")).contains("locked") }
+        let locked = await waitUntil(seconds: 120) { readFile(dir.file("out")).contains("locked") }
         #expect(locked)
         let device = try DaxDevice.open(path)
         expectInUse({ () throws(DaxLogError) in try DaxLog.open(device: device) }, owner: pid, "another process")

@@ -231,11 +231,11 @@ import Testing
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let dev = dir.file("dev")
-        _ = system("'\(cli)' hold '\(dev)' --create 1048576 --holders 1 --acked '\(dir.file("a1"))' --timeout 30 > /dev/null 2> '\(dir.file("err1"))' & echo $! > '\(dir.file("pid"))'")
+        _ = system("'\(cli)' hold '\(dev)' --create 1048576 --holders 1 --acked '\(dir.file("a1"))' --timeout 600 > /dev/null 2> '\(dir.file("err1"))' & echo $! > '\(dir.file("pid"))'")
         let pid = Int32(readFile(dir.file("pid")).split(separator: "\n").first ?? "") ?? 0
         #expect(pid > 0)
         defer { if pid > 0 { kill(pid, SIGKILL) } }
-        #expect(await waitUntil(seconds: 30) { readFile(dir.file("err1")).contains("READY") }, "\(readFile(dir.file("err1")))")
+        #expect(await waitUntil(seconds: 120) { readFile(dir.file("err1")).contains("READY") }, "\(readFile(dir.file("err1")))")
         let r = runProgram([cli, "hold", dev, "--holders", "1", "--acked", dir.file("a2"), "--timeout", "1"])
         #expect(r.status == 5, "\(r)")
         #expect(r.stderr.contains("process \(pid) (daxmap)"), "\(r)")
