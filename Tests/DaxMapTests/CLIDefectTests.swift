@@ -1,4 +1,6 @@
 import Glibc
+@testable import DaxLog
+import DaxMap
 import Testing
 
 /// The CLI defects of issue 11, each as a careless or hostile user found it:
@@ -239,5 +241,41 @@ import Testing
         let r = runProgram([cli, "hold", dev, "--holders", "1", "--acked", dir.file("a2"), "--timeout", "1"])
         #expect(r.status == 5, "\(r)")
         #expect(r.stderr.contains("process \(pid) (daxmap)"), "\(r)")
+    }
+}
+
+/// Issue 23 defect 6: `daxmap verify` of a log with a checksum-valid header whose head
+/// sequence is near 2^64 trapped (exit 132). A log file is input: now exit 1 with the reason.
+@Suite struct VerifyCraftedLogTests {
+    private var cli: String { buildDirectory + "/daxmap" }
+
+    @Test func aCraftedHeaderIsAnErrorNamingTheFieldNotATrap() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let dev = dir.file("dev")
+        let device = try DaxDevice.createEmulated(at: dev, size: 1 << 20)
+        let log = try DaxLog.open(device: device)
+        for _ in 0..<5 { try log.append([1, 2, 3]) }
+        log.close()
+        device.close()
+        // Slot 1 (epoch 1): the head sequence set to 2^64 - 2, its checksum recomputed.
+        let fd = open(dev, O_RDWR)
+        #expect(fd >= 0)
+        var slot = [UInt8](repeating: 0, count: 64)
+        #expect(pread(fd, &slot, 64, 2048) == 64)
+        guard case .valid(var header) = slot.withUnsafeBytes({ LogHeader.decode($0) }) else {
+            Issue.record("no valid header in slot 1")
+            close(fd)
+            return
+        }
+        header.headSequence = .max - 1
+        let crafted = header.encoded()
+        #expect(pwrite(fd, crafted, crafted.count, 2048) == crafted.count)
+        close(fd)
+        let acked = dir.file("acked")
+        #expect(system("printf 'daxmap-acked 2\\nlog 0 0 1048576 5 %s\\nend 1\\n' '\(dev)' > '\(acked)'") == 0)
+        let r = runProgram([cli, "verify", "--acked", acked])
+        #expect(r.status == 1, "\(r)")
+        #expect(r.stderr.contains("head sequence 18446744073709551614 is past 2^62"), "\(r)")
     }
 }
