@@ -118,11 +118,15 @@ let package = Package(
             dependencies: ["DaxLog", "DaxMap"],
             path: "Tests/DaxLogProbe"
         ),
+        // The fuzzer's parsers, mutations and checks (`make fuzz`, and a short pass in the tests).
+        .target(name: "DaxFuzzKit", dependencies: ["DaxLog", "DaxMap", "CDaxLog"], path: "Tests/FuzzKit"),
+        // `make fuzz`: seeded mutation cases of every parser in DaxFuzzKit.
+        .executableTarget(name: "daxmap-fuzz", dependencies: ["DaxFuzzKit"], path: "Tests/Fuzz"),
         // Scratch folders, bounded waits and child processes for both test targets.
         .target(name: "DaxMapTestKit", path: "Tests/TestKit"),
         .testTarget(
             name: "DaxLogTests",
-            dependencies: ["DaxLog", "DaxMap", "CDaxLog", "DaxMapSync", "DaxMapTestKit"]
+            dependencies: ["DaxLog", "DaxMap", "CDaxLog", "DaxMapSync", "DaxMapTestKit", "DaxFuzzKit"]
         ),
         .testTarget(
             name: "DaxMapTests",

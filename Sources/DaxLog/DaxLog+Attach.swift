@@ -10,8 +10,11 @@ extension DaxLog {
         }
         var mappingOptions = options.mapping
         mappingOptions.readOnly = mappingOptions.readOnly || options.readOnly
+        // Owned before anything is read or written: a second writer is refused untouched.
+        try claimRegion(&c, device, operation: operation)
         let m: DaxMapping
         do { m = try device.map(offset: offset, length: length, holder: self, options: mappingOptions) } catch {
+            releaseRegion(&c)
             throw DaxLogError(.device, operation: operation, path: device.path, offset: offset, underlying: error,
                               message: "cannot map the log region [\(offset), \(offset + length))")
         }
@@ -27,6 +30,7 @@ extension DaxLog {
             m.close()
             c.mapping = nil
             c.state = .failed
+            releaseRegion(&c)
             throw error
         }
     }
@@ -41,54 +45,19 @@ extension DaxLog {
             throw DaxLogError(.device, operation: operation, path: path, offset: offset, underlying: error,
                               message: "cannot read the log header")
         }
-        let slots = LogLayout.slotOffsets.map { at in
-            area.withUnsafeBytes { LogHeader.decode(UnsafeRawBufferPointer(rebasing: $0[at..<(at + LogLayout.slotSize)])) }
+        let device = c.device
+        let chosen = try withBytes(area) { (b: UnsafeRawBufferPointer) throws(DaxLogError) -> LogHeader? in
+            try LogHeader.choose(in: b, capacity: UInt64(capacity), creation: creation, operation: operation, path: path,
+                                 offset: offset) { needed in needed > device.size ? tooSmall(device, operation: operation, needed: needed) : nil }
         }
-        var valid: [LogHeader] = []
-        var blank = true, looksOurs = false, newer: UInt32?
-        for s in slots {
-            switch s {
-            case .valid(let h): valid.append(h); blank = false
-            case .blank: break
-            case .unknownVersion(let v): newer = max(newer ?? 0, v); blank = false
-            case .invalid: blank = false
-            }
-        }
-        looksOurs = area.withUnsafeBytes { b in
-            LogLayout.slotOffsets.contains { UInt64(littleEndian: b.loadUnaligned(fromByteOffset: $0, as: UInt64.self)) == LogLayout.magic }
-        }
-        let capacity = UInt64(self.capacity)
-        var header: LogHeader
-        if creation == .overwrite || (blank && creation == .ifBlank) {
-            header = try format(&c, m, operation: operation)
-        } else if let newer, creation != .overwrite {
-            throw DaxLogError(.unsupportedVersion, operation: operation, path: path, offset: offset,
-                              message: "the log there has on-media version \(newer); this DaxLog reads versions 1 to \(LogLayout.version): open it with a newer DaxLog (it was left untouched)")
-        } else if let newest = valid.max(by: { $0.epoch < $1.epoch }) {
-            if newest.capacity > capacity, offset + UInt64(LogLayout.headerArea) + newest.capacity > c.device.size {
-                throw tooSmall(c.device, operation: operation, needed: offset + UInt64(LogLayout.headerArea) + newest.capacity)
-            }
-            guard newest.capacity == capacity else {
-                throw DaxLogError(.invalidArgument, operation: operation, path: path, offset: offset,
-                                  message: "the log there has a data area of \(newest.capacity) bytes, this region \(capacity): open it with the length it was made with")
-            }
-            header = newest
-        } else if blank {
-            throw DaxLogError(.notALog, operation: operation, path: path, offset: offset,
-                              message: "the region holds no log (its header is all zeros) and creating one was not allowed")
-        } else if looksOurs {
-            throw DaxLogError(.corruptHeader, operation: operation, path: path, offset: offset,
-                              message: "both log headers fail their checksum; the log cannot be opened safely")
-        } else {
-            throw DaxLogError(.notALog, operation: operation, path: path, offset: offset,
-                              message: "the region holds something other than a log; it was left untouched (open with creation .overwrite to replace it)")
-        }
+        let header: LogHeader
+        if let chosen { header = chosen } else { header = try format(&c, m, operation: operation) }
         if let previous, header.generation != previous.generation {
             throw DaxLogError(.notALog, operation: operation, path: path, offset: offset,
                               message: "a different log is in the region now (generation \(header.generation), was \(previous.generation))")
         }
         c.header = header
-        let result = LogScanner(mapping: m, header: header, dataDeviceOffset: dataDeviceOffset).scan()
+        let result = LogScanner(medium: m, header: header, dataDeviceOffset: dataDeviceOffset).scan()
         c.entries = result.entries
         c.tail = result.tail
         c.next = result.next

@@ -310,30 +310,11 @@ extension DaxLog {
             throw DaxLogError(c.state == .closed ? .closed : .sealed, operation: operation, path: c.device.path,
                               message: "the log's mapping is released (\(c.state)); reattach first")
         }
-        let capacity = UInt64(self.capacity)
-        var out: [DaxLogRecord] = []
-        var buffer = [UInt8]()
-        var newlyLost: [UInt64] = []
-        for e in c.entries where e.sequence >= from && !c.isLost(e.sequence) {
-            if buffer.count < e.size { buffer = [UInt8](repeating: 0, count: e.size) }
-            do {
-                try withMutableBytes(&buffer) { (b: UnsafeMutableRawBufferPointer) throws(DaxError) in
-                    try m.read(at: LogLayout.headerArea + Int(e.position % capacity), into: UnsafeMutableRawBufferPointer(rebasing: b[0..<e.size]))
-                }
-            } catch {
-                newlyLost.append(e.sequence)
-                continue
-            }
-            let ok = buffer.withUnsafeBytes { b -> [UInt8]? in
-                guard let h = LogLayout.decodeHeader(b), h.sequence == e.sequence, h.size == e.size,
-                      LogLayout.verify(b, h, generation: c.header.generation) else { return nil }
-                return Array(b[LogLayout.recordHeader..<(LogLayout.recordHeader + h.length)])
-            }
-            if let bytes = ok { out.append(DaxLogRecord(sequence: e.sequence, bytes: bytes)) } else { newlyLost.append(e.sequence) }
-        }
-        for s in newlyLost { c.addLost(s..<(s + 1)) }
-        LogWarnings.lost(newlyLost.map { $0..<($0 + 1) }, path: c.device.path, cause: "read")
-        if !newlyLost.isEmpty { recordLoss(&c, m) }
-        return out
+        let read = LogRecordReader(medium: m, generation: c.header.generation, capacity: UInt64(capacity))
+            .records(c.entries, from: from, lost: c.lost)
+        for s in read.unreadable { c.addLost(s..<(s + 1)) }
+        LogWarnings.lost(read.unreadable.map { $0..<($0 + 1) }, path: c.device.path, cause: "read")
+        if !read.unreadable.isEmpty { recordLoss(&c, m) }
+        return read.records
     }
 }

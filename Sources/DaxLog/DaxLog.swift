@@ -18,6 +18,10 @@ internal import DaxMapSync
 ///   area is a circle, so a write-ahead log never runs out of device.
 /// - Thread-safe: appends from several threads or tasks are serialised, each
 ///   one acknowledged in sequence order.
+/// - One writer a region: a writable log owns its region from ``open(device:offset:length:options:)``
+///   or ``reattach(to:)`` to ``close()`` or its seal, across threads and processes,
+///   whatever path reached the device; a second writer gets ``DaxLogError/Code/inUse``
+///   naming the owner. Read-only logs take no ownership.
 public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     /// How to open a log.
     public struct Options: Sendable, Hashable {
@@ -89,9 +93,12 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     ///
     /// - Throws: `.invalidArgument` (region too small, misaligned, past the
     ///   end), `.notALog` (the region holds something else: it is left as it
-    ///   was), `.corruptHeader`, `.unsupportedVersion` (written by a newer
+    ///   was), `.corruptHeader` (both slots fail their checksum, or the newest
+    ///   holds a field no writer makes), `.unsupportedVersion` (written by a newer
     ///   DaxLog), `.deviceTooSmall` (the device is shorter than the log there:
-    ///   a truncated file; the message gives both sizes), `.device` (mapping or reading failed).
+    ///   a truncated file; the message gives both sizes), `.inUse` (another
+    ///   writable log owns an overlapping region: ``DaxLogError/owner``),
+    ///   `.device` (mapping or reading failed).
     public static func open(device: DaxDevice, offset: UInt64 = 0, length: UInt64? = nil,
                             options: Options = Options()) throws(DaxLogError) -> DaxLog {
         let length = length ?? (device.size > offset ? device.size - offset : 0)
@@ -276,6 +283,7 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
         let m = core.withLock { c -> DaxMapping? in
             settleLease(&c)
             c.state = .closed
+            releaseRegion(&c)
             defer { c.mapping = nil }
             return c.mapping
         }
@@ -296,6 +304,7 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
             guard c.concerns(failure) else { return (nil, []) }
             if failure.kind == .preRemove {
                 if c.state == .open || c.state == .failed { c.state = .sealed }
+                releaseRegion(&c)
                 defer { c.mapping = nil }
                 return (c.mapping, [])
             }

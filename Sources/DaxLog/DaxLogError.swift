@@ -9,7 +9,8 @@ public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The region holds no log (and ``DaxLog/Options/creation`` forbade
         /// making one), or holds something else: it was not overwritten.
         case notALog
-        /// Both log headers fail their checksum: the log cannot be opened safely.
+        /// Both log headers fail their checksum, or the newest holds a field no
+        /// writer makes (the message names it): the log cannot be opened safely.
         case corruptHeader
         /// The log was written by a newer DaxLog (its on-media version is
         /// higher than this code knows): open it with that version or later.
@@ -40,6 +41,10 @@ public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
         case noSuchRecord
         /// A device error (opening, mapping, a guarded access); see ``DaxLogError/underlying``.
         case device
+        /// Another writable ``DaxLog`` owns the region (in this process or
+        /// another, whatever path it opened): ``DaxLogError/owner`` names it
+        /// when it can be seen. One region, one writer: two would lose records.
+        case inUse
 
         public var description: String { rawValue }
     }
@@ -62,6 +67,26 @@ public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
     /// recorded before the throw; the same as ``DaxLog/lostSequences`` then).
     /// Empty when nothing is known lost.
     public var lost: [Range<UInt64>] = []
+    /// For ``Code/inUse``: the process that owns the region, when it could be
+    /// seen (a process of another user cannot be named without privilege).
+    public var owner: Owner?
+
+    /// The process that owns a log region.
+    public struct Owner: Hashable, Sendable, CustomStringConvertible {
+        public var pid: Int32
+        /// Its command name (`/proc/PID/comm`).
+        public var command: String
+        /// Whether it is this process (another ``DaxLog`` on the region).
+        public var isThisProcess: Bool
+
+        public init(pid: Int32, command: String, isThisProcess: Bool) {
+            self.pid = pid
+            self.command = command
+            self.isThisProcess = isThisProcess
+        }
+
+        public var description: String { "process \(pid) (\(command))" + (isThisProcess ? ", this process" : "") }
+    }
 
     public init(_ code: Code, operation: String, path: String? = nil, offset: UInt64? = nil,
                 sequence: UInt64? = nil, underlying: DaxError? = nil, message: String) {

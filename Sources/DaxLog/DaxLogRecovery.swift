@@ -85,8 +85,15 @@ public struct DaxLogRecovery: Sendable, Hashable, CustomStringConvertible {
         self.unaccounted = unaccounted
     }
 
-    /// How many sequence numbers were lost.
-    public var lostCount: UInt64 { lost.reduce(0) { $0 + UInt64($1.count) } }
+    /// How many sequence numbers were lost (`UInt64.max` if they do not fit:
+    /// ranges built by hand can overlap; recovery's never reach 2^63).
+    public var lostCount: UInt64 {
+        // In UInt64: a range's `count` is an Int and traps past Int.max.
+        lost.reduce(0 as UInt64) { sum, r in
+            let (total, overflow) = sum.addingReportingOverflow(r.upperBound - r.lowerBound)
+            return overflow ? .max : total
+        }
+    }
 
     public var description: String {
         "records \(firstSequence)..<\(nextSequence): \(recordCount) intact, \(lostCount) lost"

@@ -137,7 +137,10 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
             s.descriptor = -1
             return fd
         }
-        if fd >= 0 { Syscalls.close(fd) }
+        if fd >= 0 {
+            DaxRegionClaim.deviceClosing(self, descriptor: fd)
+            Syscalls.close(fd)
+        }
         FaultMonitor.shared.forget(self)
         EventHub.shared.finish(self)
     }
@@ -196,7 +199,10 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
             s.descriptor = -1
             return fd
         }
-        if fd >= 0 { Syscalls.close(fd) }
+        if fd >= 0 {
+            DaxRegionClaim.deviceClosing(self, descriptor: fd)
+            Syscalls.close(fd)
+        }
     }
 
     /// The size of the file behind a DAX file or emulated device now (nil for

@@ -15,7 +15,7 @@ struct HoldCommand: AsyncParsableCommand {
             (rewritten atomically as it grows). The PATHs' contents are overwritten. 'READY' is \
             printed on stderr once every writer has acknowledged a record. When the device goes (a \
             uevent, or SIGBUS), holders are notified, release their mappings, what is left is revoked, \
-            and one JSON object is printed. Exit 0 after a removal, 1 on an error, 3 on timeout, 64 on bad arguments.
+            and one JSON object is printed. Exit 0 after a removal, 1 on an error, 3 on timeout, 5 when a region is owned by another log (a PATH given twice, a second hold without --slot: the owner is named), 64 on bad arguments.
             """)
 
     @Argument(help: "Devices or files to hold.")
@@ -131,6 +131,8 @@ struct HoldCommand: AsyncParsableCommand {
                                                 options: .init(creation: .overwrite))
                         writers.append(LogWriter(index: i, log: l))
                     } catch {
+                        // Another log owns the region (`hold P P`, a second hold on one file): exit 5, naming it.
+                        if error.code == .inUse { throw DaxError(.busy, operation: "hold", path: path, message: error.message) }
                         throw error.underlying ?? DaxError(.invalidArgument, operation: "hold", path: path, message: error.description)
                     }
                 }
@@ -143,7 +145,10 @@ struct HoldCommand: AsyncParsableCommand {
                 }
                 devices.append((device, writers, slice))
             }
-        } catch { throw fail(error) }
+        } catch {
+            if error.code == .busy && error.operation == "hold" { printError("daxmap: \(error)"); throw ExitCode(5) }
+            throw fail(error)
+        }
         let entries = {
             devices.flatMap { d in
                 d.1.map { AckFile.Entry(device: d.0.path, holder: $0.index, offset: part(of: d.0).base + UInt64($0.index) * d.2, length: d.2,

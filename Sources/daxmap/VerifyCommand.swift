@@ -52,7 +52,9 @@ struct VerifyCommand: ParsableCommand {
                     do { records = try log.records() } catch {
                         throw DaxError(.system, operation: "verify", path: path, offset: entry.offset, message: error.description)
                     }
-                    lostNumbers += log.recovery.lostCount
+                    // Saturating: a crafted log can claim up to 2^62 numbers lost.
+                    let (sum, overflow) = lostNumbers.addingReportingOverflow(log.recovery.lostCount)
+                    lostNumbers = overflow ? .max : sum
                     var byNumber: [UInt64: [UInt8]] = [:]
                     for r in records where r.sequence < entry.through { byNumber[r.sequence] = r.bytes }
                     for s in 0..<entry.through {

@@ -31,12 +31,17 @@ struct LogCore {
     var recovery = DaxLogRecovery(firstSequence: 0, nextSequence: 0, recordCount: 0, lost: [], failedRanges: [], stop: .cleanEnd)
     var staging: [UInt8] = []
     var injector: (@Sendable (StorePoint) -> StoreAction)?
+    /// The region's ownership while the log may write it (none read-only, sealed or closed).
+    var claim: DaxRegionClaim?
 
     init(device: DaxDevice) { self.device = device }
 
     /// Adds `range` to the lost numbers, keeping them coalesced.
-    mutating func addLost(_ range: Range<UInt64>) {
-        guard !range.isEmpty else { return }
+    mutating func addLost(_ range: Range<UInt64>) { lost = Self.adding(range, to: lost) }
+
+    /// `lost` (coalesced, ascending) with `range` added, coalesced.
+    static func adding(_ range: Range<UInt64>, to lost: [Range<UInt64>]) -> [Range<UInt64>] {
+        guard !range.isEmpty else { return lost }
         var merged = range
         var kept: [Range<UInt64>] = []
         for r in lost {
@@ -45,7 +50,7 @@ struct LogCore {
             }
         }
         kept.append(merged)
-        lost = kept.sorted { $0.lowerBound < $1.lowerBound }
+        return kept.sorted { $0.lowerBound < $1.lowerBound }
     }
 
     func isLost(_ sequence: UInt64) -> Bool { lost.contains { $0.contains(sequence) } }

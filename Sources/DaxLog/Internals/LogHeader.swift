@@ -20,6 +20,25 @@ struct LogHeader: Equatable {
     /// The on-media version the slot was read in (not stored: a write is always the current one).
     var version: UInt32 = LogLayout.version
 
+    /// What is wrong with a header whose checksum passes, if anything: a field
+    /// no writer produces. One line a field, so a new field adds one check.
+    func problem() -> String? {
+        let checks: [(bad: Bool, why: String)] = [
+            (epoch > LogLayout.maximumSequence, "epoch \(epoch) is past 2^62"),
+            (headSequence > LogLayout.maximumSequence, "head sequence \(headSequence) is past 2^62"),
+            (headPosition > LogLayout.maximumPosition, "head position \(headPosition) is past 2^62"),
+            (headPosition % 8 != 0, "head position \(headPosition) is not a multiple of 8"),
+            (lease > LogLayout.maximumSequence, "sequence lease \(lease) is past 2^62"),
+        ]
+        return checks.first { $0.bad }?.why
+    }
+
+    /// Every field of a slot (name, byte offset, width), for the fuzzer's mutations.
+    static let fields: [(name: String, offset: Int, width: Int)] = [
+        ("magic", 0, 8), ("version", 8, 4), ("generation", 16, 8), ("epoch", 24, 8), ("capacity", 32, 8),
+        ("headSequence", 40, 8), ("headPosition", 48, 8), ("lease", 56, 8), ("crc", crcOffset, 4),
+    ]
+
     /// Which slot this header goes to.
     var slot: Int { Int(epoch & 1) }
 

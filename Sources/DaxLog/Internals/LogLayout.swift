@@ -44,8 +44,21 @@ enum LogLayout {
     static let typeSkip: UInt32 = 4
     /// The largest record payload (so a length is never mistaken for a huge one).
     static let maximumPayload = 1 << 30
+    /// Bounds of a header's or record's numbers: no log reaches them (2^62 is
+    /// a record a nanosecond for 146 years), and below them every sum recovery
+    /// makes (a position plus a lap, a sequence plus the records of a lap) fits
+    /// in 64 bits. A field past one is corruption, however good its checksum.
+    static let maximumSequence: UInt64 = 1 << 62
+    static let maximumPosition: UInt64 = 1 << 62
     /// The most bytes of a batch encoded before they are stored (one guarded copy).
     static let stagingRun = 256 << 10
+
+    /// Every field of a record header (name, byte offset, width), and a gap's
+    /// payload, for the fuzzer's mutations.
+    static let recordFields: [(name: String, offset: Int, width: Int)] = [
+        ("crc", 0, 4), ("length", 4, 4), ("sequence", 8, 8), ("type", 16, 4), ("batchIndex", 20, 2), ("batchRest", 22, 2),
+        ("gapResume", recordHeader, 8),
+    ]
 
     static func recordSize(_ payload: Int) -> Int { (recordHeader + payload + 7) & ~7 }
 

@@ -3,8 +3,8 @@ import DaxMap
 /// The recovery scan: walks the records from the head, in sequence order,
 /// until the next place holds no record of this log; past a failed range it
 /// searches for the next record of this log and reports the numbers between as lost.
-struct LogScanner {
-    let mapping: DaxMapping
+struct LogScanner<Medium: LogMedium> {
+    let medium: Medium
     let header: LogHeader
     /// Device offset of the data area's first byte.
     let dataDeviceOffset: UInt64
@@ -30,14 +30,14 @@ struct LogScanner {
     }
 
     /// How far past a record that is not intact recovery looks for the next one.
-    static let resyncWindow: UInt64 = 1 << 20
+    static var resyncWindow: UInt64 { 1 << 20 }
 
     /// Reads `count` bytes at data-area place `place` into `buffer`.
     private func read(_ place: UInt64, _ count: Int, _ buffer: inout [UInt8]) -> DaxError? {
         if buffer.count < count { buffer = [UInt8](repeating: 0, count: count) }
         do {
             try withMutableBytes(&buffer) { (b: UnsafeMutableRawBufferPointer) throws(DaxError) in
-                try mapping.read(at: LogLayout.headerArea + Int(place), into: UnsafeMutableRawBufferPointer(rebasing: b[0..<count]))
+                try medium.read(at: LogLayout.headerArea + Int(place), into: UnsafeMutableRawBufferPointer(rebasing: b[0..<count]))
             }
             return nil
         } catch { return error }
@@ -104,6 +104,13 @@ struct LogScanner {
                 position += room
             case LogLayout.typeGap, LogLayout.typeSkip:
                 let resume = buffer.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: LogLayout.recordHeader, as: UInt64.self)) }
+                guard h.length == 8, resume <= LogLayout.maximumSequence else {
+                    // A gap no writer could have written (its checksum passes, its
+                    // fields do not): the same as a record that fails its checksum.
+                    guard let resumed = resync(at: position, expected: expected, torn: true, end: end, &r, &buffer) else { break scanning }
+                    (position, expected) = resumed
+                    continue
+                }
                 if resume > expected {
                     if h.type == LogLayout.typeGap { r.lost.append(expected..<resume) } else { r.skipped.append(expected..<resume) }
                     expected = resume

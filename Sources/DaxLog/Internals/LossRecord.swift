@@ -74,8 +74,9 @@ struct LossRecord: Equatable {
         for i in 0..<count {
             let lower = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: fixed + 16 * i, as: UInt64.self))
             let upper = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: fixed + 16 * i + 8, as: UInt64.self))
-            // Ascending and disjoint, or not a record this code wrote.
-            guard lower < upper, ranges.last.map({ $0.upperBound < lower }) ?? true else { return nil }
+            // Ascending, disjoint and below 2^62, or not a record this code wrote.
+            guard lower < upper, upper <= LogLayout.maximumSequence,
+                  ranges.last.map({ $0.upperBound < lower }) ?? true else { return nil }
             ranges.append(lower..<upper)
         }
         return LossRecord(generation: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),

@@ -96,6 +96,36 @@ enum Syscalls {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// An open-file-description lock (`F_OFD_SETLK`, never waiting) of `type`
+    /// (`F_WRLCK`, `F_RDLCK`, `F_UNLCK`) on bytes `range` of `fd`'s file.
+    /// EAGAIN (or EACCES): another open file description holds a conflicting lock.
+    static func ofdLock(_ fd: CInt, type: CInt, _ range: Range<UInt64>) -> Result<Void, Errno> {
+        var lock = flock()
+        lock.l_type = CShort(type)
+        lock.l_whence = CShort(SEEK_SET)
+        lock.l_start = off_t(range.lowerBound)
+        lock.l_len = off_t(range.upperBound - range.lowerBound)
+        lock.l_pid = 0 // OFD locks require 0
+        return retryingOnInterrupt { Glibc.fcntl(fd, ofdSetLock, &lock) }.map { _ in () }
+    }
+
+    /// F_OFD_SETLK (Linux 3.15): Glibc exports it only under _GNU_SOURCE.
+    private static let ofdSetLock: CInt = 37
+
+    /// The names in a directory (without `.` and `..`), or the errno of opening it.
+    static func directoryEntries(_ path: String) -> Result<[String], Errno> {
+        guard let dir = opendir(path) else { return .failure(Errno(rawValue: Glibc.errno)) }
+        defer { _ = closedir(dir) } // a directory stream only read: nothing to lose on close
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return .success(names)
+    }
+
+    static func processID() -> Int32 { getpid() }
+
     /// Read once: every page-granular persist rounds with it.
     static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 }
