@@ -245,7 +245,7 @@ import Testing
 }
 
 /// Issue 23 defect 6: `daxmap verify` of a log with a checksum-valid header whose head
-/// sequence is near 2^64 trapped (exit 132). A log file is input: now exit 1 with the reason.
+/// position is near 2^64 trapped (exit 132). A log file is input: now exit 1 with the reason.
 @Suite struct VerifyCraftedLogTests {
     private var cli: String { buildDirectory + "/daxmap" }
 
@@ -258,7 +258,7 @@ import Testing
         for _ in 0..<5 { try log.append([1, 2, 3]) }
         log.close()
         device.close()
-        // Slot 1 (epoch 1): the head sequence set to 2^64 - 2, its checksum recomputed.
+        // Slot 1 (epoch 1): the head position set to 2^64 - 4096, its checksum recomputed.
         let fd = open(dev, O_RDWR)
         #expect(fd >= 0)
         var slot = [UInt8](repeating: 0, count: 64)
@@ -268,7 +268,7 @@ import Testing
             close(fd)
             return
         }
-        header.headSequence = .max - 1
+        header.headPosition = .max - 4095
         let crafted = header.encoded()
         #expect(pwrite(fd, crafted, crafted.count, 2048) == crafted.count)
         close(fd)
@@ -276,6 +276,6 @@ import Testing
         #expect(system("printf 'daxmap-acked 2\\nlog 0 0 1048576 5 %s\\nend 1\\n' '\(dev)' > '\(acked)'") == 0)
         let r = runProgram([cli, "verify", "--acked", acked])
         #expect(r.status == 1, "\(r)")
-        #expect(r.stderr.contains("head sequence 18446744073709551614 is past 2^62"), "\(r)")
+        #expect(r.stderr.contains("head position 18446744073709547520 is past 2^62"), "\(r)")
     }
 }
