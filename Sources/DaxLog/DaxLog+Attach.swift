@@ -65,45 +65,27 @@ extension DaxLog {
         for r in result.lost { c.addLost(r) }
         c.state = .open
         if !result.stale.isEmpty && !options.readOnly { try eraseStale(&c, m, result.stale, operation: operation) }
-        let live = header.headSequence..<UInt64.max
-        // What this process, or any before it, recorded lost.
         let loss = Self.lossRecord(in: area, generation: header.generation)
         c.lossEpoch = loss?.epoch ?? 0
-        for r in loss?.ranges ?? [] { c.addLost(r.clamped(to: live)) }
-        for r in previous?.lost ?? [] { c.addLost(r.clamped(to: live)) }
-        // Acknowledged once, not found again: lost, and said so on the media.
-        let acknowledged = max(previous?.next ?? 0, c.lost.last?.upperBound ?? 0)
-        if acknowledged > c.next {
-            c.addLost(c.next..<acknowledged)
-            if !options.readOnly && c.state == .open { try writeGap(&c, m, resume: acknowledged, operation: operation) }
-            c.next = acknowledged
+        let plan = LogRecoveryPlan(header: header, scan: result, loss: loss,
+                                   previous: previous.map { ($0.next, $0.lost) },
+                                   tailOffset: dataDeviceOffset + result.tail % UInt64(capacity))
+        c.lost = plan.lost
+        let writable = !options.readOnly && c.state == .open
+        if let gap = plan.gap, writable { try writeGap(&c, m, resume: gap.upperBound, operation: operation) }
+        if let skip = plan.skip, writable {
+            c.next = skip.lowerBound
+            try writeGap(&c, m, type: LogLayout.typeSkip, resume: skip.upperBound, operation: operation)
         }
-        // Below the lease but found nowhere: maybe handed out, never reused. A
-        // reattach in the same process knows what it handed out (`previous.next`).
-        var unaccounted = result.skipped.map { $0.clamped(to: live) }.filter { r in !r.isEmpty && !c.lost.contains { $0.overlaps(r) } }
-        let lease = previous == nil ? header.lease : 0
-        if lease > c.next {
-            unaccounted.append(c.next..<lease)
-            if !options.readOnly && c.state == .open {
-                try writeGap(&c, m, type: LogLayout.typeSkip, resume: lease, operation: operation)
-            }
-            c.next = lease
-        }
-        if !options.readOnly && c.state == .open {
+        c.next = plan.next
+        if writable {
             if header.version < LogLayout.version { try upgrade(&c, m, operation: operation) }
+            let live = header.headSequence..<UInt64.max
             if c.lost != loss?.ranges.map({ $0.clamped(to: live) }).filter({ !$0.isEmpty }) ?? [] { recordLoss(&c, m) }
-        }
-        var stop = result.stop
-        // A tail whose numbers were acknowledged and recorded lost is not a torn (never acknowledged) one.
-        switch stop {
-        case .tornTail(let s, let o) where c.isLost(s): stop = .lostTail(firstLost: s, deviceOffset: o)
-        case .cleanEnd where c.isLost(result.next):
-            stop = .lostTail(firstLost: result.next, deviceOffset: dataDeviceOffset + result.tail % UInt64(capacity))
-        default: break
         }
         c.recovery = DaxLogRecovery(firstSequence: header.headSequence, nextSequence: c.next,
                                     recordCount: c.entries.count, lost: c.lost, failedRanges: result.failed,
-                                    stop: stop, corrupted: result.corrupted, unaccounted: unaccounted)
+                                    stop: plan.stop, corrupted: result.corrupted, unaccounted: plan.unaccounted)
     }
 
     /// A version-1 log opened for writing: both header slots rewritten as the

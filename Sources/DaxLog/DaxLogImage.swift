@@ -29,13 +29,16 @@ package enum DaxLogImage {
             header = chosen
         } catch { return .failure(error) }
         let result = LogScanner(medium: medium, header: header, dataDeviceOffset: UInt64(LogLayout.headerArea)).scan()
-        var lost: [Range<UInt64>] = []
-        for r in result.lost { lost = LogCore.adding(r, to: lost) }
+        let loss = DaxLog.lossRecord(in: area, generation: header.generation)
+        let plan = LogRecoveryPlan(header: header, scan: result, loss: loss, previous: nil,
+                                   tailOffset: UInt64(LogLayout.headerArea) + result.tail % capacity)
+        var lost = plan.lost
         let read = LogRecordReader(medium: medium, generation: header.generation, capacity: capacity)
             .records(result.entries, from: 0, lost: lost)
         for s in read.unreadable { lost = LogCore.adding(s..<(s + 1), to: lost) }
-        let recovery = DaxLogRecovery(firstSequence: header.headSequence, nextSequence: result.next, recordCount: result.entries.count,
-                                      lost: lost, failedRanges: result.failed, stop: result.stop, corrupted: result.corrupted)
+        let recovery = DaxLogRecovery(firstSequence: header.headSequence, nextSequence: plan.next, recordCount: result.entries.count,
+                                      lost: lost, failedRanges: result.failed, stop: plan.stop, corrupted: result.corrupted,
+                                      unaccounted: plan.unaccounted)
         return .success((recovery, read.records))
     }
 

@@ -72,7 +72,8 @@ import Testing
         #expect(log.state == .failed, "a refused reattach leaves the log as it was")
         let short = try DaxDevice.open(path)
         do {
-            _ = try DaxLog.open(device: short, options: .init(creation: .never))
+            // Read-only: the failed log still owns the region (it may reattach), so a writer would be `.inUse`.
+            _ = try DaxLog.open(device: short, options: .init(creation: .never, readOnly: true))
             Issue.record("opened the log on a 12 KiB file")
         } catch {
             #expect(error.code == .deviceTooSmall && error.message.contains("12288 bytes") && error.message.contains("needs 1048576"), "\(error)")

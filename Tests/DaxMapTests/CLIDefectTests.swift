@@ -258,19 +258,23 @@ import Testing
         for _ in 0..<5 { try log.append([1, 2, 3]) }
         log.close()
         device.close()
-        // Slot 1 (epoch 1): the head position set to 2^64 - 4096, its checksum recomputed.
+        // The newest slot: the head position set to 2^64 - 4096, its checksum recomputed.
         let fd = open(dev, O_RDWR)
         #expect(fd >= 0)
-        var slot = [UInt8](repeating: 0, count: 64)
-        #expect(pread(fd, &slot, 64, 2048) == 64)
-        guard case .valid(var header) = slot.withUnsafeBytes({ LogHeader.decode($0) }) else {
-            Issue.record("no valid header in slot 1")
+        var newest: (at: Int, header: LogHeader)?
+        for at in LogLayout.slotOffsets {
+            var slot = [UInt8](repeating: 0, count: LogLayout.slotSize)
+            #expect(pread(fd, &slot, slot.count, off_t(at)) == slot.count)
+            if case .valid(let h) = slot.withUnsafeBytes({ LogHeader.decode($0) }), h.epoch > newest?.header.epoch ?? 0 { newest = (at, h) }
+        }
+        guard var (at, header) = newest else {
+            Issue.record("no valid header slot")
             close(fd)
             return
         }
         header.headPosition = .max - 4095
         let crafted = header.encoded()
-        #expect(pwrite(fd, crafted, crafted.count, 2048) == crafted.count)
+        #expect(pwrite(fd, crafted, crafted.count, off_t(at)) == crafted.count)
         close(fd)
         let acked = dir.file("acked")
         #expect(system("printf 'daxmap-acked 2\\nlog 0 0 1048576 5 %s\\nend 1\\n' '\(dev)' > '\(acked)'") == 0)
