@@ -54,7 +54,7 @@ test: deps
 # (stress-ng --cpu). Per-run output in $(STRESS_OUT)/run-N.log; the failing runs' tails are
 # printed, then "stress: N passed, M failed"; non-zero if any failed. CYCLES: host soak cycles.
 STRESS_OUT ?= .stress-out
-STRESS_SUITES := HostSoakTests|DaxLogPowerFailureTests|DaxLogKillTests|DaxLogFaultTests|CrashTestCommandTests|RetireTests|FaultPathTests
+STRESS_SUITES := HostSoakTests|RotationUnderLoadTests|StaleFailureTests|FailureEpochTests|DaxLogPowerFailureTests|DaxLogKillTests|DaxLogFaultTests|DaxLogRestartTests|DaxLogLossTests|LogOwnershipTests|CrashTestCommandTests|RetireTests|FaultPathTests|FaultTests
 stress-deps:
 	@dpkg-query -W -f='$${Status}' stress-ng 2>/dev/null | grep -q 'install ok installed' || \
 	  { echo "installing: stress-ng"; $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q stress-ng; }
@@ -68,7 +68,7 @@ stress: deps stress-deps
 # the simulated persistence domain (eight threads to one simulated cache), the parallel copy
 # engine (workers spinning on atomics between parts).
 tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|ParallelCopy|RangeTable|PowerFailureSimulation|HostSoak'
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|ParallelCopy|RangeTable|PowerFailureSimulation|HostSoak|RotationUnderLoad|StaleFailure|FailureEpoch|LogOwnership'
 
 # The whole suite under AddressSanitizer + LeakSanitizer, in its own scratch path.
 # Sanitizer options travel in the environment, so the CLI tests' child processes
