@@ -23,7 +23,13 @@ package enum DaxLogImage {
                 throw DaxLogError(.device, operation: "recover", offset: 0, underlying: error, message: "cannot read the log header")
             }
             let chosen = try withBytes(area) { (b: UnsafeRawBufferPointer) throws(DaxLogError) -> LogHeader? in
-                try LogHeader.choose(in: b, capacity: capacity, creation: .never, operation: "recover", path: nil, offset: 0) { _ in nil }
+                try LogHeader.choose(in: b, capacity: capacity, creation: .never, operation: "recover", path: nil, offset: 0) { needed in
+                    // As `open` says of a device shorter than the log the header describes.
+                    needed > UInt64(bytes.count)
+                        ? DaxLogError(.deviceTooSmall, operation: "recover", offset: 0,
+                                      message: "the image is \(bytes.count) bytes and the log needs \(needed)")
+                        : nil
+                }
             }
             guard let chosen else { return .failure(DaxLogError(.notALog, operation: "recover", message: "no log")) }
             header = chosen

@@ -28,6 +28,8 @@ struct LogHeader: Equatable {
             (headSequence > LogLayout.maximumSequence, "head sequence \(headSequence) is past 2^62"),
             (headPosition > LogLayout.maximumPosition, "head position \(headPosition) is past 2^62"),
             (headPosition % 8 != 0, "head position \(headPosition) is not a multiple of 8"),
+            (capacity == 0 || capacity > LogLayout.maximumPosition || capacity % 8 != 0,
+             "data area of \(capacity) bytes is not a multiple of 8 up to 2^62"),
             (lease > LogLayout.maximumSequence, "sequence lease \(lease) is past 2^62"),
         ]
         return checks.first { $0.bad }?.why
