@@ -28,7 +28,7 @@ public enum DaxLogging {
 
     /// A `Logger` labelled `label` on the bootstrapped backend, or nil when
     /// swift-log has none (its implicit default): what daxmap and DaxLog log through.
-    public static func logger(label: String) -> Logger? {
+    package static func logger(label: String) -> Logger? {
         enabled(Logger(label: label))
     }
 
