@@ -76,7 +76,8 @@ import Testing
 
         let retire = runProgram([cli, "retire", device, "--deadline", "3", "--then", "none", "--json"])
         #expect(retire.status == 2, "a straggler is exit 2: \(retire)")
-        #expect(retire.stdout.contains("\"processesNotified\":3"), "\(retire.stdout)")
+        #expect(retire.stdout.contains("\"processesNotified\":3"),
+                "\(retire.stdout) \(retire.stderr) holds: \(holds.map { readFile($0.out) + readFile($0.err) })")
         #expect(retire.stdout.contains("\"holdersNotified\":6"), "\(retire.stdout)")
         #expect(retire.stdout.contains("\"faultSignals\":0"), "\(retire.stdout)")
         #expect(retire.stdout.contains("\"stragglers\":[{\"pid\":\(python),\"command\":\"python3\""), "\(retire.stdout)")
