@@ -295,7 +295,7 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     /// On `preRemove`: seals (the append in flight finishes first) and closes
     /// the mapping. On a media failure, a removed range or lost pages: marks
     /// the records overlapping the range lost. A failure raised for an earlier
-    /// attachment (its ``DaxFailure/epoch`` is older than the mapping of the
+    /// attachment (its `DaxFailure.epoch` is older than the mapping of the
     /// last ``reattach(to:)``) changes nothing: the records at those offsets
     /// now were written after it. Always answers true.
     public func notifyFailure(_ failure: DaxFailure) async -> Bool {

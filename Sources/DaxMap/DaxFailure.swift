@@ -45,7 +45,14 @@ public struct DaxFailure: Sendable, Hashable, CustomStringConvertible {
     /// written after the failure, which a late notice must not condemn.
     public var epoch: UInt64
 
-    /// - Parameter epoch: nil: now (the failure concerns the mappings that exist when it is made).
+    /// A failure, as a holder is told it (or as a test makes one).
+    /// - Parameters:
+    ///   - device: the device's path.
+    ///   - range: the failed range, in device offsets.
+    ///   - kind: what happened to it.
+    ///   - mappings: the holder's mappings it concerns.
+    ///   - reconstructed: re-derived after the event ring dropped records.
+    ///   - epoch: nil: now (the failure concerns the mappings that exist when it is made).
     public init(device: String, range: Range<UInt64>, kind: Kind, mappings: [DaxMapping] = [],
                 reconstructed: Bool = false, epoch: UInt64? = nil) {
         self.device = device
