@@ -16,7 +16,7 @@ func complain(_ text: String) {
 
 let args = CommandLine.arguments
 guard args.count == 3 else {
-    complain("usage: daxmap-probe foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler|thresholds|stream-log-notice|stream-log-daxlogging DIR\n")
+    complain("usage: daxmap-probe exit-after-retire|foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler|thresholds|stream-log-notice|stream-log-daxlogging DIR\n")
     exit(2)
 }
 let mode = args[1], dir = args[2]
@@ -165,7 +165,41 @@ func loggedRemoval() async {
     }
 }
 
+/// A holder that releases on `preRemove` and tells the main thread, which then
+/// exits at once: a service that ends as soon as its device is retired.
+final class ExitingHolder: DaxHolder, Sendable {
+    let signal: Int32
+    init(signal: Int32) { self.signal = signal }
+
+    func notifyFailure(_ failure: DaxFailure) async -> Bool {
+        guard failure.kind == .preRemove else { return true }
+        for m in failure.mappings { m.close() }
+        var byte: UInt8 = 1
+        _ = write(signal, &byte, 1) // a pipe with room: the main thread reads it
+        return true
+    }
+}
+
 switch mode {
+case "exit-after-retire":
+    var fds: [Int32] = [0, 0]
+    guard pipe(&fds) == 0 else {
+        complain("pipe failed\n")
+        exit(2)
+    }
+    do {
+        let device = try DaxDevice.createEmulated(at: dir + "/dev", size: UInt64(4 * page))
+        let mapping = try device.map(holder: ExitingHolder(signal: fds[1]))
+        print("READY")
+        _ = fflush(nil) // read live by the test, from a file
+        var byte: UInt8 = 0
+        _ = read(fds[0], &byte, 1)
+        withExtendedLifetime(mapping) {}
+    } catch {
+        complain("setup failed: \(error)\n")
+        exit(2)
+    }
+    exit(0)
 case "foreign-sigbus-baseline":
     foreignFault()
 case "foreign-sigbus":

@@ -133,7 +133,9 @@ import Testing
         let script = """
             '\(cli)' demo --holders 2 --deadline 5000 > '\(dir.file("out"))' 2> '\(dir.file("err"))' &
             pid=$!
-            sleep 0.4
+            # Once it says what it opened (its signal handling is set up by then): a fixed
+            # pause raced the start on a busy host, and the default action killed it silently.
+            for i in $(seq 600); do grep -q opened '\(dir.file("out"))' && break; sleep 0.1; done
             kill -\(signal) $pid; wait $pid; echo "status=$?" >> '\(dir.file("out"))'
             """
         _ = system(script)

@@ -57,6 +57,23 @@ import Testing
         await waitUntil(seconds: 10) { !alive(pid) }
     }
 
+    /// A process that exits as soon as its removal is done still answers the
+    /// retire that asked for it: the answer used to be lost to the exit, and
+    /// the retire counted the process released but not notified.
+    @Test func aProcessThatExitsRightAfterItsRemovalStillAnswers() async throws {
+        let dir = scratch()
+        defer { dir.remove() }
+        let out = dir.file("probe.out")
+        let pid = background("exec '\(buildDirectory)/daxmap-probe' exit-after-retire '\(dir.path)' > '\(out)'")
+        defer { kill(pid, SIGKILL) }
+        #expect(await waitUntil(seconds: 60) { readFile(out).contains("READY") }, "the probe never mapped its device")
+        let retire = runProgram([cli, "retire", dir.file("dev"), "--deadline", "5", "--then", "none", "--json"])
+        #expect(retire.status == 0, "\(retire)")
+        #expect(retire.stdout.contains("\"processesNotified\":1"), "\(retire.stdout)")
+        #expect(retire.stdout.contains("\"holdersNotified\":1"), "\(retire.stdout)")
+        #expect(await waitUntil(seconds: 30) { !alive(pid) }, "the probe exits after its removal")
+    }
+
     @Test func holdersAreNotifiedWithSourceOperatorAndAForeignMapperIsNamedNotKilled() async throws {
         let dir = scratch()
         defer { dir.remove() }

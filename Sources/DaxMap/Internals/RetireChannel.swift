@@ -40,7 +40,18 @@ final class RetireChannel: Sendable {
             return !s.listening
         }
         guard start, let fd = RetireSocket.listen() else { return }
+        // A process often exits as soon as its removal is done (`daxmap hold`
+        // does): the answer to the retire that asked for it must leave first.
+        Syscalls.atExit { RetireChannel.shared.settle(within: .seconds(2)) }
         if !DetachedThread.start(name: "daxmap-retire", { self.accept(on: fd) }) { Syscalls.close(fd) }
+    }
+
+    /// Waits, at most `limit`, until no request is being served: the answers
+    /// of retires in flight are sent (one lost to the exit made a retire count
+    /// a process released but not notified, 2 runs in 5 on a busy host).
+    func settle(within limit: Duration) {
+        let end = ContinuousClock.now + limit
+        while state.withLock({ $0.serving }) > 0 && ContinuousClock.now < end { usleep(1_000) }
     }
 
     /// Open devices of this process with `key` among their retire keys.

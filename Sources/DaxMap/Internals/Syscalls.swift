@@ -126,6 +126,12 @@ enum Syscalls {
 
     static func processID() -> Int32 { getpid() }
 
+    /// Runs `handler` when the process exits through `exit` (or returns from main).
+    static func atExit(_ handler: @convention(c) () -> Void) {
+        // Fails only when the table of handlers is full: the handler is then not run, and nothing else changes.
+        _ = atexit(handler)
+    }
+
     /// Read once: every page-granular persist rounds with it.
     static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 }
