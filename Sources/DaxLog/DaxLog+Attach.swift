@@ -4,10 +4,7 @@ extension DaxLog {
     // MARK: - Attach: map, header, scan
 
     func attach(_ c: inout LogCore, device: DaxDevice, operation: String, creation: Options.Creation) throws(DaxLogError) {
-        let needed = offset + length
-        guard device.size >= needed else {
-            throw tooSmall(device, operation: operation, needed: needed)
-        }
+        // The region fits the device: `open` checked it, and `reattach` before it let go of the old mapping.
         var mappingOptions = options.mapping
         mappingOptions.readOnly = mappingOptions.readOnly || options.readOnly
         // Owned before anything is read or written: a second writer is refused untouched.

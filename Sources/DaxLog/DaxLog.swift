@@ -256,19 +256,26 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
                 }
             }
             let needed = offset + length
+            // A device opened here (not the caller's) is closed again if it is not kept.
+            var openedHere = device == nil
             if growingEmulatedFile, target.kind != .deviceDax, target.size < needed {
                 do throws(DaxError) {
-                    // Extends the file with zeros (never shortens it); the device it opens is not the one kept.
-                    try DaxDevice.createEmulated(at: target.path, size: needed).close()
+                    // Through the open descriptor, not the name: never a file planted there since.
+                    try target.extendBackingFile(to: needed)
                     let grown = try target.reopen()
-                    if device == nil { target.close() }
+                    if openedHere { target.close() }
                     target = grown
+                    openedHere = true
                 } catch {
+                    if openedHere { target.close() }
                     throw DaxLogError(.device, operation: "reattach", path: target.path, underlying: error,
                                       message: "cannot grow the file to the log's \(needed) bytes")
                 }
             }
-            guard target.size >= needed else { throw tooSmall(target, operation: "reattach", needed: needed) }
+            guard target.size >= needed else {
+                if openedHere { target.close() }
+                throw tooSmall(target, operation: "reattach", needed: needed)
+            }
             c.mapping?.close()
             c.mapping = nil
             try attach(&c, device: target, operation: "reattach", creation: .never)

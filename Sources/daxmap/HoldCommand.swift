@@ -106,6 +106,8 @@ struct HoldCommand: AsyncParsableCommand {
         var raw: [RawWriter] = []
         var streams: [AsyncStream<DaxDeviceEvent>] = []
         let log = AckFile(path: acked)
+        // A log region owned by another writer (`hold P P`, a second hold on one file): exit 5.
+        var ownedElsewhere = false
         do throws(DaxError) {
             try log.checkWritable()
             for path in paths {
@@ -131,8 +133,10 @@ struct HoldCommand: AsyncParsableCommand {
                                                 options: .init(creation: .overwrite))
                         writers.append(LogWriter(index: i, log: l))
                     } catch {
-                        // Another log owns the region (`hold P P`, a second hold on one file): exit 5, naming it.
-                        if error.code == .inUse { throw DaxError(.busy, operation: "hold", path: path, message: error.message) }
+                        if error.code == .inUse {
+                            ownedElsewhere = true
+                            throw DaxError(.busy, operation: "hold", path: path, message: error.message)
+                        }
                         throw error.underlying ?? DaxError(.invalidArgument, operation: "hold", path: path, message: error.description)
                     }
                 }
@@ -146,7 +150,10 @@ struct HoldCommand: AsyncParsableCommand {
                 devices.append((device, writers, slice))
             }
         } catch {
-            if error.code == .busy && error.operation == "hold" { printError("daxmap: \(error)"); throw ExitCode(5) }
+            if ownedElsewhere {
+                printError("daxmap: \(error)")
+                throw ExitCode(5)
+            }
             throw fail(error)
         }
         let entries = {
