@@ -30,6 +30,10 @@ while let a = args.popFirst() {
     }
 }
 
+if first.addingReportingOverflow(cases).overflow {
+    usage("--first \(first) and --cases \(cases) run past case 2^64 - 1")
+}
+
 var template = Array("/tmp/daxmap-fuzz-XXXXXX".utf8CString)
 guard let made = mkdtemp(&template) else { usage("cannot make a scratch directory in /tmp") }
 let scratch = String(cString: made)
