@@ -94,7 +94,7 @@ import Testing
 
     @Test func theEventStreamsDocumentTheirBufferAndEnd() {
         let root = ExampleTests.packageRoot + "/Sources/DaxMap/"
-        let monitor = readFile(root + "DaxMonitor.swift"), device = readFile(root + "DaxDevice.swift")
+        let monitor = readFile(root + "Removal/DaxMonitor.swift"), device = readFile(root + "Device/DaxDevice.swift")
         #expect(EventHub.buffered == 4096, "the DocC comments say 4,096: update them with EventHub.buffered")
         #expect(monitor.contains("/// **Buffering**: the stream keeps the newest 4,096 events"))
         #expect(monitor.contains("**It never finishes**"))
