@@ -36,17 +36,15 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         /// How long a removal waits for holders to release their mappings
         /// before it revokes what is left.
         public var removalDeadline: Duration
-        /// Open an emulated device with a simulated persistence domain, which
-        /// loses what was not persisted when the power fails (a test facility;
-        /// see ``DaxPersistenceSimulation``). Its granularity is the device's.
-        public var simulation: DaxPersistenceSimulation?
+        /// A simulated persistence domain for an emulated device: what
+        /// DaxMapTesting's `simulation` option sets (nil on the hardware).
+        package var simulatedDomain: SimulatedPersistenceRequest?
 
         public init(requiredGranularity: StoreGranularity? = nil, readOnly: Bool = false,
-                    removalDeadline: Duration = .seconds(2), simulation: DaxPersistenceSimulation? = nil) {
+                    removalDeadline: Duration = .seconds(2)) {
             self.requiredGranularity = requiredGranularity
             self.readOnly = readOnly
             self.removalDeadline = removalDeadline
-            self.simulation = simulation
         }
     }
 
@@ -74,8 +72,9 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     let identity: FileIdentity
     let options: OpenOptions
     let useMapSync: Bool
-    /// The simulated persistence domain, when opened with ``OpenOptions/simulation``.
-    public let persistenceSimulator: DaxPersistenceSimulator?
+    /// The simulated persistence domain (DaxMapTesting's `simulation` option):
+    /// what the device's mappings map, and their strategy. Nil on the hardware.
+    package let simulatedDomain: (any SimulatedPersistenceDomain)?
 
     struct State {
         var lifecycle: Lifecycle = .alive
@@ -94,7 +93,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     init(
         path: String, kind: DaxDeviceKind, size: UInt64, alignment: UInt64, granularity: StoreGranularity,
         numaNode: Int?, badblocks: [Range<UInt64>], eventIdentity: DaxDeviceIdentity?, identity: FileIdentity,
-        options: OpenOptions, useMapSync: Bool, descriptor: CInt, simulator: DaxPersistenceSimulator? = nil
+        options: OpenOptions, useMapSync: Bool, descriptor: CInt, domain: (any SimulatedPersistenceDomain)? = nil
     ) {
         self.path = path
         self.kind = kind
@@ -107,10 +106,10 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         self.identity = identity
         self.options = options
         self.useMapSync = useMapSync
-        self.persistenceSimulator = simulator
+        self.simulatedDomain = domain
         self.state = Locked(State(descriptor: descriptor))
         dispatcher.attach(to: self)
-        simulator?.attach(to: self)
+        domain?.attach(to: self)
         RetireChannel.shared.register(self)
     }
 

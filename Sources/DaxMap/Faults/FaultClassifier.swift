@@ -20,7 +20,7 @@ struct FaultClassifier {
     }
 
     /// The cause of a record: what the kernel said, except that a `BUS_ADRERR`
-    /// on a trap of an injected media failure (``DaxFaultInjector``) is that
+    /// on a trap of an injected media failure (DaxMapTesting's `DaxFaultInjector`) is that
     /// memory failure.
     static func cause(of raw: cdaxmap_fault) -> DaxFault.Cause {
         if raw.flags & UInt32(CDAXMAP_EVENT_INJECTED_POISON) != 0 { return .memoryFailureActionRequired }

@@ -76,7 +76,7 @@ final class FaultMonitor: Sendable {
             let pending = state.withLock { !$0.pendingNotices.isEmpty }
             let n = poll(&fds, nfds_t(fds.count), pending ? 5 : 250)
             if n < 0 && errno != EINTR { usleep(1000) }
-            if DaxMapTestHooks.drainPauses.load(ordering: .relaxed) > 0 {
+            if DrainPauses.paused {
                 usleep(1000)
                 continue
             }

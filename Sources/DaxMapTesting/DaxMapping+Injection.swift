@@ -1,4 +1,5 @@
 internal import CDaxMap
+import DaxMap
 import Glibc
 import SystemPackage
 
@@ -21,12 +22,12 @@ extension DaxMapping {
     /// - Warning: the page's data is lost for good on real devices until the
     ///   poison is cleared (`ndctl clear-errors`, or a write for pmem).
     public func injectMemoryFailure(at offset: Int) -> MemoryFailureInjection {
-        let page = Syscalls.pageSize
+        let page = DaxMapSystem.pageSize
         guard offset >= 0, offset < count, isUsable else { return .unsupported(.invalidArgument) }
-        Persistence.prepareThread()
+        DaxMapSystem.prepareThread()
         var fault = cdaxmap_fault()
         let r = cdaxmap_poison_guarded(base.pointer + (offset & ~(page - 1)), page, &fault)
-        if r == -EFAULT { return .caught(faultError("madvise", fault)) }
+        if r == -EFAULT { return .caught(guardedFaultError("madvise", fault)) }
         // EHWPOISON: the page was poisoned and the process signalled (fsdax sends AO).
         if r == -CDAXMAP_EHWPOISON { return .notRaised }
         if r < 0 { return .unsupported(Errno(rawValue: -r)) }

@@ -1,3 +1,4 @@
+import DaxMap
 import Glibc
 import SystemPackage
 
@@ -17,7 +18,7 @@ struct InjectionSidecar: Sendable {
 
     init(devicePath: String) {
         self.devicePath = devicePath
-        self.path = (Syscalls.realpath(devicePath) ?? devicePath) + Self.suffix
+        self.path = (DaxMapSystem.realpath(devicePath) ?? devicePath) + Self.suffix
     }
 
     /// What the sidecar records; empty when there is none.
@@ -25,15 +26,15 @@ struct InjectionSidecar: Sendable {
     ///   `.permissionDenied`, `.system`.
     func load(operation: String) throws(DaxError) -> InjectedRanges {
         let fd: CInt
-        switch Syscalls.open(path, O_RDONLY) {
+        switch DaxMapSystem.open(path, O_RDONLY) {
         case .success(let f): fd = f
         case .failure(.noSuchFileOrDirectory): return InjectedRanges()
         case .failure(let errno):
             throw DaxError(errno == .permissionDenied ? .permissionDenied : .system, operation: operation, path: path,
                            errno: errno, message: "cannot read the injection sidecar of \(devicePath)")
         }
-        Syscalls.close(fd)
-        guard let text = Syscalls.readText(path, limit: 16 << 20) else {
+        DaxMapSystem.close(fd)
+        guard let text = DaxMapSystem.readText(path, limit: 16 << 20) else {
             throw DaxError(.system, operation: operation, path: path, message: "cannot read the injection sidecar of \(devicePath)")
         }
         var failures: [DaxInjectedFailure] = []
@@ -61,11 +62,11 @@ struct InjectionSidecar: Sendable {
     /// device file (other injecting processes wait); returns what it wrote.
     func update(operation: String, _ change: (inout InjectedRanges) throws(DaxError) -> Void) throws(DaxError) -> InjectedRanges {
         let lock: CInt
-        switch Syscalls.open(devicePath, O_RDONLY) {
+        switch DaxMapSystem.open(devicePath, O_RDONLY) {
         case .success(let f): lock = f
-        case .failure(let errno): throw DaxDevice.openError(devicePath, errno, operation: operation)
+        case .failure(let errno): throw DaxDevice.openFailure(devicePath, errno, operation: operation)
         }
-        defer { Syscalls.close(lock) }
+        defer { DaxMapSystem.close(lock) }
         while flock(lock, LOCK_EX) != 0 {
             let errno = Errno(rawValue: Glibc.errno)
             guard errno == .interrupted else {
@@ -94,7 +95,7 @@ struct InjectionSidecar: Sendable {
         for f in ranges.failures { text += "\(f.kind) \(f.range.lowerBound) \(f.range.count)\n" }
         let temporary = path + ".tmp.\(getpid())"
         let fd: CInt
-        switch Syscalls.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644) {
+        switch DaxMapSystem.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644) {
         case .success(let f): fd = f
         case .failure(let errno): throw writeError(operation, errno, "cannot create")
         }
@@ -102,7 +103,7 @@ struct InjectionSidecar: Sendable {
         text.withUTF8 { bytes in
             var done = 0
             while done < bytes.count {
-                switch retryingOnInterrupt({ write(fd, bytes.baseAddress! + done, bytes.count - done) }) {
+                switch DaxMapSystem.retrying({ write(fd, bytes.baseAddress! + done, bytes.count - done) }) {
                 case .success(let n): done += n
                 case .failure(let e):
                     failure = e
@@ -111,7 +112,7 @@ struct InjectionSidecar: Sendable {
             }
             if fsync(fd) != 0 { failure = Errno(rawValue: Glibc.errno) }
         }
-        Syscalls.close(fd)
+        DaxMapSystem.close(fd)
         if failure == nil && rename(temporary, path) != 0 { failure = Errno(rawValue: Glibc.errno) }
         if let failure {
             unlink(temporary)

@@ -1,4 +1,5 @@
 internal import CDaxMap
+import DaxMap
 import Glibc
 import Synchronization
 import SystemPackage
@@ -15,7 +16,7 @@ internal import DaxMapSync
 /// ``DaxFailure/Kind/removed`` (source ``RemovalSource/powerFailure``), and the
 /// device is gone until reopened, as after a removal. Thread-safe; replayable
 /// from ``seed`` when one thread drives the device.
-public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
+public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible, SimulatedPersistenceDomain {
     /// What was asked for.
     public let configuration: DaxPersistenceSimulation
     /// The seed of every random choice (the configuration's, or one picked at open).
@@ -25,7 +26,7 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
     /// The device's path.
     public let path: String
     /// The cache's descriptor: what the device's mappings map.
-    let cacheDescriptor: CInt
+    package let cacheDescriptor: CInt
 
     private let size: Int
     /// The simulator's own view of the whole cache, to write units to the media from.
@@ -64,9 +65,9 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
     }
 
     deinit {
-        Syscalls.munmap(cache.pointer, size)
-        Syscalls.close(cacheDescriptor)
-        Syscalls.close(media)
+        DaxMapSystem.munmap(cache.pointer, size)
+        DaxMapSystem.close(cacheDescriptor)
+        DaxMapSystem.close(media)
     }
 
     /// Makes the cache of the file open as `fd`: a memory file of its size
@@ -80,9 +81,9 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
         }
         let count = Int(size)
         // The cache is memory: refuse what cannot fit rather than be killed filling it.
-        if case .success(let st) = Syscalls.status(of: fd) {
+        if case .success(let st) = DaxMapSystem.status(of: fd) {
             let data = UInt64(max(st.st_blocks, 0)) * 512
-            let memory = UInt64(max(sysconf(Int32(_SC_PHYS_PAGES)), 0)) * UInt64(Syscalls.pageSize)
+            let memory = UInt64(max(sysconf(Int32(_SC_PHYS_PAGES)), 0)) * UInt64(DaxMapSystem.pageSize)
             if memory > 0, data > memory / 2 {
                 throw DaxError(.invalidArgument, operation: "open", path: path, length: size,
                                message: "the simulation keeps a copy of the device in memory: its \(data) bytes of data do not fit in half of this machine's \(memory) bytes of RAM; simulate a smaller device")
@@ -94,21 +95,21 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
         }
         let memfd = cdaxmap_memfd("daxmap-simulated-cache")
         guard memfd >= 0 else {
-            Syscalls.close(media)
+            DaxMapSystem.close(media)
             throw DaxError(.system, operation: "memfd_create", path: path, errno: Errno(rawValue: -memfd),
                            message: "cannot make the simulated cache")
         }
         func fail(_ operation: String, _ errno: Errno, _ message: String, unmap: UnsafeMutableRawPointer? = nil) -> DaxError {
-            if let unmap { Syscalls.munmap(unmap, count) }
-            Syscalls.close(memfd)
-            Syscalls.close(media)
+            if let unmap { DaxMapSystem.munmap(unmap, count) }
+            DaxMapSystem.close(memfd)
+            DaxMapSystem.close(media)
             return DaxError(.system, operation: operation, path: path, length: size, errno: errno, message: message)
         }
-        if case .failure(let e) = Syscalls.ftruncate(memfd, count) {
+        if case .failure(let e) = DaxMapSystem.ftruncate(memfd, count) {
             throw fail("ftruncate", e, "cannot size the simulated cache to \(size) bytes")
         }
         let view: UnsafeMutableRawPointer
-        switch Syscalls.mmap(nil, count, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0) {
+        switch DaxMapSystem.mmap(nil, count, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0) {
         case .success(let p): view = p
         case .failure(let e): throw fail("mmap", e, "cannot map the simulated cache")
         }
@@ -140,7 +141,13 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
                                        cacheDescriptor: memfd, cache: view, media: media)
     }
 
-    func attach(to device: DaxDevice) { state.withLock { $0.device = device } }
+    package func attach(to device: DaxDevice) { state.withLock { $0.device = device } }
+
+    /// Every mapping of the device stores and persists through the simulation.
+    package func strategy(granularity: StoreGranularity, nonTemporalThreshold: Int) -> any PersistenceStrategy {
+        SimulatedPersistence(simulator: self,
+                             streamingThreshold: DaxMapSystem.streamingThreshold(granularity, asked: nonTemporalThreshold))
+    }
 
     public var description: String {
         let (points, dirty) = state.withLock { ($0.points, $0.dirty.count) }
@@ -186,7 +193,7 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
             (s.failure ?? cut(&s, at: .request), s.device)
         }
         // Starts the removal, or joins the one a scheduled failure started.
-        if let device { _ = await startRemoval(device).report() }
+        if let device { _ = await powerFailedReport(device) }
         return failure
     }
 
@@ -230,10 +237,9 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
         try pass(.fence, operation: operation, offset: range.lowerBound) { _ in }
     }
 
-    /// Throws `.deviceRemoved` once the power has failed (guarded reads check this).
-    func checkPowered(_ operation: String, offset: UInt64) throws(DaxError) {
-        guard !isPowered else { return }
-        throw offError(operation, offset, powerFailure)
+    /// What a guarded access to a mapping cut off by the power failure throws.
+    func poweredOffError(_ operation: String, offset: UInt64) -> DaxError {
+        offError(operation, offset, powerFailure)
     }
 
     // MARK: - Inside
@@ -261,7 +267,7 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
         case .off(let failure):
             throw offError(operation, offset, failure)
         case .cut(let failure, let device):
-            if let device { startRemoval(device) }
+            if let device { powerFailed(device) }
             throw offError(operation, offset, failure)
         }
     }
@@ -276,10 +282,17 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
         return failure
     }
 
-    /// Every mapping revoked at once, holders told: the device is gone.
-    @discardableResult
-    private func startRemoval(_ device: DaxDevice) -> RemovalRun {
-        device.dispatcher.startRemoval(source: .powerFailure)
+    /// Guarded accesses to the device's mappings refused from now on, every
+    /// mapping revoked, holders told: the device is gone.
+    private func powerFailed(_ device: DaxDevice) {
+        for mapping in device.openMappings { mapping.cutOff() }
+        device.startRemoval(source: .powerFailure)
+    }
+
+    /// As ``powerFailed(_:)``, waiting for the removal's report.
+    private func powerFailedReport(_ device: DaxDevice) async -> DaxRemovalReport {
+        powerFailed(device)
+        return await device.removal(source: .powerFailure)
     }
 
     /// Writes one unit of the cache to the media (the last may be short).
