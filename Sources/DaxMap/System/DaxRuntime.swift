@@ -6,7 +6,7 @@ import Synchronization
 /// each part is made at its first use, once, whichever threads race for it.
 ///
 ///     registry        ← the first mapping (or a question about mappings)
-///     event hub       ← the first event published or stream asked for
+///     event hub       ← the first stream asked for (events before it go nowhere)
 ///     fault monitor   ← the first mapping, DaxMonitor.start or .watch: the
 ///                       SIGBUS handler, then the `daxmap-monitor` thread
 ///     retire channel  ← a device's enrolment (below): binds `\0daxmap.<pid>`
@@ -23,7 +23,7 @@ package final class DaxRuntime: Sendable {
         case registry, eventHub, faultMonitor, retireChannel, holderExecutor, copyEngine
     }
 
-    /// The process's runtime. The only process-wide instance in DaxMap.
+    /// The process's runtime: the one the library uses.
     package static let process = DaxRuntime()
 
     private let made = Locked<[Part]>([])
@@ -97,23 +97,4 @@ package final class DaxRuntime: Sendable {
 
     /// Whether the retire channel listens (for tests: opening a device must not make it).
     package var retireListening: Bool { retirePart.ifMade?.isListening ?? false }
-}
-
-/// One part of the runtime: made by `make` at the first ``value``, exactly once
-/// however many threads ask at the same moment; read without a lock after that.
-final class RuntimePart<Value: AnyObject & Sendable>: Sendable {
-    private let make: @Sendable () -> Value
-    private let slot = AtomicLazyReference<Value>()
-    /// Serialises the making, so `make` runs once (a lazy reference alone may run it twice).
-    private let making = Locked(())
-
-    init(_ make: @escaping @Sendable () -> Value) { self.make = make }
-
-    var value: Value {
-        if let value = slot.load() { return value }
-        return making.withLock { _ in slot.load() ?? slot.storeIfNil(make()) }
-    }
-
-    /// The part, if it has been made.
-    var ifMade: Value? { slot.load() }
 }
