@@ -5,8 +5,8 @@ internal import DaxMapSync
 /// holder, range. The C range table answers the same question for the signal
 /// handler by address; this one holds what C cannot (the objects). Entries are
 /// added by `map` and dropped when a mapping is closed, revoked or deinitialised.
-/// Part of ``DaxRuntime``.
-final class MappingRegistry: Sendable {
+/// Part of ``DaxRuntime``. Package access: the testing tools look mappings up.
+package final class MappingRegistry: Sendable {
     struct Entry {
         weak var mapping: DaxMapping?
         /// The device's ``DeviceHandle``: what the dispatcher asks with.
@@ -75,7 +75,7 @@ final class MappingRegistry: Sendable {
     }
 
     /// The live mapping a drained record names.
-    func mapping(_ id: UInt64) -> DaxMapping? {
+    package func mapping(_ id: UInt64) -> DaxMapping? {
         state.withLock { $0.entries[id]?.mapping }
     }
 
@@ -89,7 +89,7 @@ final class MappingRegistry: Sendable {
     }
 
     /// Every registered mapping of every device.
-    func allMappings() -> [DaxMapping] {
+    package func allMappings() -> [DaxMapping] {
         state.withLock { s in s.entries.values.compactMap(\.mapping) }
     }
 

@@ -53,7 +53,7 @@ package final class DaxRuntime: Sendable {
     }
 
     /// Which mapping is whose (made at the first use).
-    var registry: MappingRegistry { registryPart.value }
+    package var registry: MappingRegistry { registryPart.value }
     /// Where events leave daxmap (made at the first use).
     var events: EventHub { eventHubPart.value }
     /// The monitor, made but not started: ``startMonitor()`` starts it.
