@@ -14,9 +14,8 @@ import Glibc
 /// thread and delays the others by about a millisecond. Idle workers exit
 /// after a while. Task executor preference (SE-0417) keeps the holder's
 /// nonisolated code and default actors' code on these threads.
+/// Part of ``DaxRuntime``.
 final class HolderExecutor: TaskExecutor, @unchecked Sendable {
-    static let shared = HolderExecutor()
-
     /// What the workers are called (`ps -L`, debuggers, and tests that check
     /// where a holder ran).
     static let workerName = "daxmap-holder"
@@ -40,7 +39,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     /// Guards the state above; signalled when work is queued for an idle worker.
     private let workAvailable = Condition()
 
-    private init() {}
+    init() {}
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)

@@ -114,7 +114,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     deinit {
         // The only munmap of this range. No access can be in flight: every one holds `self`.
         if !slotFreed.exchange(true, ordering: .acquiringAndReleasing) { cdaxmap_range_unregister(slot) }
-        MappingRegistry.shared.remove(id)
+        DaxRuntime.process.registry.remove(id)
         device.dispatcher.forget(id)
         Syscalls.munmap(base.pointer, count)
     }
@@ -227,7 +227,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         if previous == .open { reserve() }
         guard previous != .closed else { return }
         if previous == .open { cdaxmap_range_set_revoked(slot) }
-        MappingRegistry.shared.closed(self)
+        DaxRuntime.process.registry.closed(self)
         device.dispatcher.forget(id)
     }
 
@@ -406,7 +406,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     func goneBytes(from at: UInt64) -> UInt64? {
         let end = offset + UInt64(count)
         guard at < end else { return nil }
-        if let size = device.backingSize(), size <= at { return end - at }
+        if let size = device.handle.backingSize(), size <= at { return end - at }
         if let mark = markedFailures().first(where: { $0.kind == .removed && $0.range.contains(at) }) {
             return min(mark.range.upperBound, end) - at
         }

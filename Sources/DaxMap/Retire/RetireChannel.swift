@@ -1,16 +1,16 @@
 import Glibc
 internal import DaxMapSync
 
-/// This process's end of the retire channel: the devices it has open, and one
-/// thread (`daxmap-retire`) blocked in `accept` on `\0daxmap.<pid>`, started
-/// at the first device open. It costs nothing until a request comes; each
-/// request is served on a thread of its own (a retire waits for a deadline).
+/// This process's end of the retire channel: the devices it uses (mapped or
+/// watched: ``DaxRuntime/enroll(_:)``), and one thread (`daxmap-retire`)
+/// blocked in `accept` on `\0daxmap.<pid>`, started at the first device
+/// registered. It costs nothing until a request comes; each request is
+/// served on a thread of its own (a retire waits for a deadline). Part of
+/// ``DaxRuntime``.
 ///
 /// Only uid 0 and this process's own uid may ask (`SO_PEERCRED`); anyone else
 /// gets a refusal and is counted (``DaxRetirement/refusedRequests``).
 final class RetireChannel: Sendable {
-    static let shared = RetireChannel()
-
     private struct Entry: Sendable {
         weak var device: DaxDevice?
     }
@@ -31,6 +31,9 @@ final class RetireChannel: Sendable {
     /// Requests refused because of the asker's uid.
     var refusedRequests: Int { state.withLock { $0.refused } }
 
+    /// Whether a device was registered, so the channel is bound (or was tried).
+    var isListening: Bool { state.withLock { $0.listening } }
+
     /// Remembers `device` (weakly) and starts listening if nothing listens yet.
     func register(_ device: DaxDevice) {
         let start = state.withLock { s -> Bool in
@@ -42,7 +45,7 @@ final class RetireChannel: Sendable {
         guard start, let fd = RetireSocket.listen() else { return }
         // A process often exits as soon as its removal is done (`daxmap hold`
         // does): the answer to the retire that asked for it must leave first.
-        Syscalls.atExit { RetireChannel.shared.settle(within: .seconds(2)) }
+        Syscalls.atExit { DaxRuntime.process.retireChannel.settle(within: .seconds(2)) }
         if !DetachedThread.start(name: "daxmap-retire", { self.accept(on: fd) }) { Syscalls.close(fd) }
     }
 
@@ -108,7 +111,7 @@ final class RetireChannel: Sendable {
             let devices = self.devices(matching: key)
             answer.devices = devices.count
             for device in devices {
-                let (held, unheld) = MappingRegistry.shared.holders(of: device)
+                let (held, unheld) = DaxRuntime.process.registry.holders(of: device.handle)
                 answer.holders += held.count
                 answer.mappings += held.reduce(0) { $0 + $1.mappings.filter(\.isUsable).count }
                     + unheld.filter(\.isUsable).count

@@ -32,7 +32,7 @@ final class InjectionTraps: Sendable {
     /// Brings the traps of every open mapping of the device's file in this
     /// process (whichever `DaxDevice` mapped it) in line with `ranges`.
     func syncAll(_ device: DaxDevice, with ranges: InjectedRanges) throws(DaxError) {
-        for mapping in MappingRegistry.shared.allMappings() where mapping.device.identity == device.identity {
+        for mapping in DaxRuntime.process.registry.allMappings() where mapping.device.identity == device.identity {
             try sync(mapping, with: ranges)
         }
     }
@@ -85,7 +85,7 @@ final class InjectionTraps: Sendable {
     /// Forgets the traps of mappings that are gone (closed, revoked, deinitialised):
     /// their addresses are a reservation or unmapped, and ids are never reused.
     private func purge(_ all: inout [UInt64: [Armed]]) {
-        for (id, traps) in all where MappingRegistry.shared.mapping(id)?.isUsable != true {
+        for (id, traps) in all where DaxRuntime.process.registry.mapping(id)?.isUsable != true {
             for trap in traps { cdaxmap_inject_remove(trap.entry) }
             all.removeValue(forKey: id)
         }
