@@ -100,7 +100,7 @@ final class RetireChannel: Sendable {
             RetireSocket.send(fd, RetireWire.encode(answer))
             return
         }
-        guard let text, let request = RetireWire.decodeRequest(text) else { return }
+        guard let text, let request = RetireWire.decodeRequest(String(decoding: text, as: UTF8.self)) else { return }
         // An asker that left before its answer learns nothing more by a retry.
         RetireSocket.send(fd, RetireWire.encode(answer(request)))
     }

@@ -63,7 +63,7 @@ enum RetireSocket {
     }
 
     /// One message, or nil at `timeout`, end of stream or an error.
-    static func receive(_ fd: CInt, timeout: Duration) -> String? {
+    static func receive(_ fd: CInt, timeout: Duration) -> [UInt8]? {
         let (seconds, atto) = max(timeout, .milliseconds(1)).components
         let tv = timeval(tv_sec: Int(seconds), tv_usec: Int(atto / 1_000_000_000_000))
         // Without the timeout the receive could wait forever: no timeout, no receive.
@@ -71,7 +71,7 @@ enum RetireSocket {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n = buffer.withUnsafeMutableBytes { Syscalls.receive(fd, into: $0) }
         guard case .success(let count) = n, count > 0 else { return nil }
-        return String(decoding: buffer[0..<count], as: UTF8.self)
+        return Array(buffer[0..<count])
     }
 
     /// The peer's uid (`SO_PEERCRED`), nil when the kernel does not say.
