@@ -74,10 +74,11 @@ final class FaultMonitor: Sendable {
             // A periodic wake-up also drains a cell a producer finished after our
             // last look, and checks that nobody displaced the handler.
             let pending = state.withLock { !$0.pendingNotices.isEmpty }
-            let n = poll(&fds, nfds_t(fds.count), pending ? 5 : 250)
-            if n < 0 && errno != EINTR { usleep(1000) }
+            if case .failure(let e) = Syscalls.poll(&fds, milliseconds: pending ? 5 : 250), e != .interrupted {
+                Syscalls.sleep(.milliseconds(1)) // not a busy loop if poll keeps failing (ENOMEM)
+            }
             if DaxMapTestHooks.drainPauses.load(ordering: .relaxed) > 0 {
-                usleep(1000)
+                Syscalls.sleep(.milliseconds(1))
                 continue
             }
             signals.acknowledgeWake()

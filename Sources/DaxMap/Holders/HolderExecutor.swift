@@ -20,7 +20,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     /// where a holder ran).
     static let workerName = "daxmap-holder"
     /// Workers a new job wakes or starts while fewer are running.
-    private static let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    private static let cores = Syscalls.processorCount
     /// How long an idle worker waits for work before it exits.
     private static let idleSeconds = 5
     /// How long the oldest job may wait before one more worker is started.
@@ -118,7 +118,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     /// While jobs wait: when the oldest has waited a stall interval, wake an
     /// idle worker or add one. Exits when nothing waits.
     private func watch() {
-        var pause = timespec(tv_sec: 0, tv_nsec: Int(Self.stallNanoseconds / 2))
+        let pause = Duration.nanoseconds(Int64(Self.stallNanoseconds / 2))
         workAvailable.lock()
         while head < jobs.count {
             var spawn = false, signal = false
@@ -135,7 +135,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
             workAvailable.unlock()
             if signal { workAvailable.signal() }
             if spawn { startWorker() }
-            nanosleep(&pause, nil)
+            Syscalls.sleep(pause)
             workAvailable.lock()
         }
         watchdogRunning = false

@@ -255,6 +255,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         if case .failure = Syscalls.mmap(base.pointer, count, PROT_NONE,
                                          MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) {
             Syscalls.munmap(base.pointer, count)
+            // Best effort: unreserved, the range is merely free for the next mmap to reuse.
             _ = Syscalls.mmap(base.pointer, count, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         }
     }

@@ -139,7 +139,7 @@ public enum DaxRetirement {
                 last = HolderScan.scan(target)
                 break
             }
-            usleep(waiting == 0 ? 50_000 : 10_000)
+            Syscalls.sleep(.milliseconds(waiting == 0 ? 50 : 10))
         }
 
         let got = answers.withLock { $0 }

@@ -130,6 +130,9 @@ final class InjectionTraps: Sendable {
     }
 
     private func reserve(_ mapping: DaxMapping) {
+        // MAP_FIXED over the mapping's own range fails only for lack of memory; the
+        // range then keeps what restore mapped, and the closed mapping's API refuses
+        // every access anyway (only a raw pointer kept past close would reach it).
         _ = Syscalls.mmap(mapping.base.pointer, mapping.count, PROT_NONE,
                           MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
     }
