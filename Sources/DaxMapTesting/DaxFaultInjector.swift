@@ -117,8 +117,8 @@ public final class DaxFaultInjector: Sendable {
     ///   storm cannot be told from a few notices of poison), `.system`.
     @discardableResult
     public func preRemoveStorm() throws(DaxError) -> Int {
-        let page = DaxMapSystem.pageSize
-        let threshold = DaxMapSystem.stormThreshold
+        let page = Syscalls.pageSize
+        let threshold = DaxMapInternals.stormThreshold
         let mappings = device.openMappings
         var addresses: [UnsafeMutableRawPointer] = []
         for mapping in mappings {
@@ -130,7 +130,7 @@ public final class DaxFaultInjector: Sendable {
             throw DaxError(.invalidArgument, operation: "storm", path: device.path,
                            message: "a pre-remove storm needs at least \(threshold) mapped pages of the device (\(addresses.count) are mapped): fewer notices are poison, not a removal")
         }
-        DaxMapSystem.prepareThread()
+        DaxMapInternals.prepareThread()
         let lsb = CInt(page.trailingZeroBitCount)
         // The kernel queues a storm's notices before the process runs again; a
         // sending thread can be preempted between them, so the monitor drains

@@ -22,9 +22,9 @@ extension DaxMapping {
     /// - Warning: the page's data is lost for good on real devices until the
     ///   poison is cleared (`ndctl clear-errors`, or a write for pmem).
     public func injectMemoryFailure(at offset: Int) -> MemoryFailureInjection {
-        let page = DaxMapSystem.pageSize
+        let page = Syscalls.pageSize
         guard offset >= 0, offset < count, isUsable else { return .unsupported(.invalidArgument) }
-        DaxMapSystem.prepareThread()
+        DaxMapInternals.prepareThread()
         var fault = cdaxmap_fault()
         let r = cdaxmap_poison_guarded(base.pointer + (offset & ~(page - 1)), page, &fault)
         if r == -EFAULT { return .caught(guardedFaultError("madvise", fault)) }

@@ -61,7 +61,7 @@ public struct DaxPersistenceSimulation: Sendable, Hashable {
     }
 
     /// Bytes of one unit.
-    var unitSize: Int { granularity == .page ? DaxMapSystem.pageSize : 64 }
+    var unitSize: Int { granularity == .page ? Syscalls.pageSize : 64 }
 
     /// Refuses what cannot be simulated, naming it.
     func validate(path: String) throws(DaxError) {

@@ -60,7 +60,7 @@ final class InjectionTraps: EmulatedFailureHook {
     /// Brings the traps of every open mapping of the device's file in this
     /// process (whichever `DaxDevice` mapped it) in line with `ranges`.
     func syncAll(_ device: DaxDevice, with ranges: InjectedRanges) throws(DaxError) {
-        for mapping in DaxMapSystem.allMappings() where mapping.device.hasSameFile(as: device) {
+        for mapping in DaxRuntime.process.registry.allMappings() where mapping.device.hasSameFile(as: device) {
             try sync(mapping, with: ranges)
         }
     }
@@ -102,7 +102,7 @@ final class InjectionTraps: EmulatedFailureHook {
             let kept = desired.map(\.range)
             for trap in old {
                 var restored = true
-                for piece in DaxMapSystem.uncovered(trap.range, by: kept) where !restore(mapping, piece) { restored = false }
+                for piece in DaxMapInternals.uncovered(trap.range, by: kept) where !restore(mapping, piece) { restored = false }
                 if restored { cdaxmap_inject_remove(trap.entry) } else { now.append(trap) }
             }
             if !mapping.isUsable { reserve(mapping) } // closed or revoked meanwhile: keep it PROT_NONE
@@ -112,7 +112,7 @@ final class InjectionTraps: EmulatedFailureHook {
     /// Forgets the traps of mappings that are gone (closed, revoked, deinitialised):
     /// their addresses are a reservation or unmapped, and ids are never reused.
     private func purge(_ all: inout [UInt64: [Armed]]) {
-        for (id, traps) in all where DaxMapSystem.mapping(id)?.isUsable != true {
+        for (id, traps) in all where DaxRuntime.process.registry.mapping(id)?.isUsable != true {
             for trap in traps { cdaxmap_inject_remove(trap.entry) }
             all.removeValue(forKey: id)
         }
@@ -131,7 +131,7 @@ final class InjectionTraps: EmulatedFailureHook {
         let fd = cdaxmap_inject_trap_fd()
         guard fd >= 0 else { return Errno(rawValue: -fd) }
         let (lo, _) = addresses(mapping, range)
-        switch DaxMapSystem.mmap(UnsafeMutableRawPointer(bitPattern: lo), range.count, protection(mapping),
+        switch Syscalls.mmap(UnsafeMutableRawPointer(bitPattern: lo), range.count, protection(mapping),
                              MAP_SHARED | MAP_FIXED, fd, 0) {
         case .success: return nil
         case .failure(let errno): return errno
@@ -144,11 +144,11 @@ final class InjectionTraps: EmulatedFailureHook {
         // A descriptor of our own: the device's state lock is held by map() while
         // it arms a mapping (under this object's lock), so taking it here could deadlock.
         let flags = protection(mapping) == PROT_READ ? O_RDONLY : O_RDWR
-        guard case .success(let fd) = DaxMapSystem.open(mapping.device.path, flags) else { return false }
-        defer { DaxMapSystem.close(fd) }
-        guard case .success(let st) = DaxMapSystem.status(of: fd), mapping.device.isFile(st) else { return false } // not the file we mapped
+        guard case .success(let fd) = Syscalls.open(mapping.device.path, flags) else { return false }
+        defer { Syscalls.close(fd) }
+        guard case .success(let st) = Syscalls.status(of: fd), mapping.device.isFile(st) else { return false } // not the file we mapped
         let (lo, _) = addresses(mapping, range)
-        if case .success = DaxMapSystem.mmap(UnsafeMutableRawPointer(bitPattern: lo), range.count, protection(mapping),
+        if case .success = Syscalls.mmap(UnsafeMutableRawPointer(bitPattern: lo), range.count, protection(mapping),
                                          MAP_SHARED | MAP_FIXED, fd, Int(range.lowerBound)) {
             return true
         }
@@ -156,7 +156,10 @@ final class InjectionTraps: EmulatedFailureHook {
     }
 
     private func reserve(_ mapping: DaxMapping) {
-        _ = DaxMapSystem.mmap(mapping.base.pointer, mapping.count, PROT_NONE,
+        // MAP_FIXED over the mapping's own range fails only for lack of memory; the
+        // range then keeps what restore mapped, and the closed mapping's API refuses
+        // every access anyway (only a raw pointer kept past close would reach it).
+        _ = Syscalls.mmap(mapping.base.pointer, mapping.count, PROT_NONE,
                           MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
     }
 }

@@ -9,9 +9,8 @@ internal import DaxMapSync
 ///             → the device's FailureDispatcher → holders (HolderCalls)
 ///
 /// Nothing here runs in a signal handler, and nothing here waits for a holder.
+/// Part of ``DaxRuntime``, which starts it at a device's first mapping.
 final class FaultMonitor: Sendable {
-    static let shared = FaultMonitor()
-
     private struct State {
         var started = false
         var removals: RemovalWatcher?
@@ -21,8 +20,9 @@ final class FaultMonitor: Sendable {
 
     private let state = Locked(State())
     let signals = SignalEvents()
-    private let registry = MappingRegistry.shared
-
+    private var registry: MappingRegistry { DaxRuntime.process.registry }
+    /// Events go nowhere until someone asked for a stream (which makes the hub).
+    private var events: EventHub? { DaxRuntime.process.eventsIfMade }
 
     /// Installs the signal handler and starts the monitor thread, once.
     func start() throws(DaxError) {
@@ -39,7 +39,7 @@ final class FaultMonitor: Sendable {
             return true
         }
         guard launch else { return }
-        guard DetachedThread.start(name: "daxmap-monitor", { FaultMonitor.shared.run() }) else {
+        guard DetachedThread.start(name: "daxmap-monitor", { self.run() }) else {
             state.withLock { $0.started = false }
             throw DaxError(.system, operation: "pthread_create", errno: .resourceTemporarilyUnavailable,
                            message: "cannot start the fault monitor thread")
@@ -74,10 +74,11 @@ final class FaultMonitor: Sendable {
             // A periodic wake-up also drains a cell a producer finished after our
             // last look, and checks that nobody displaced the handler.
             let pending = state.withLock { !$0.pendingNotices.isEmpty }
-            let n = poll(&fds, nfds_t(fds.count), pending ? 5 : 250)
-            if n < 0 && errno != EINTR { usleep(1000) }
+            if case .failure(let e) = Syscalls.poll(&fds, milliseconds: pending ? 5 : 250), e != .interrupted {
+                Syscalls.sleep(.milliseconds(1)) // not a busy loop if poll keeps failing (ENOMEM)
+            }
             if DrainPauses.paused {
-                usleep(1000)
+                Syscalls.sleep(.milliseconds(1))
                 continue
             }
             signals.acknowledgeWake()
@@ -85,16 +86,16 @@ final class FaultMonitor: Sendable {
             let dropped = signals.newlyDropped()
             if dropped > 0 {
                 Telemetry.dropped(UInt64(dropped))
-                EventHub.shared.publish(.faultsDropped(dropped))
+                events?.publish(.faultsDropped(dropped))
                 reconcileAfterDrops()
             }
             if fds[1].revents & Int16(POLLIN) != 0 {
-                for event in removals.drainUEvents() { EventHub.shared.publish(.uevent(event)) }
+                for event in removals.drainUEvents() { events?.publish(.uevent(event)) }
             }
             removals.pollIfNeeded()
             decideNotices()
             if let mask = signals.displacementChange() {
-                EventHub.shared.publish(.handlerDisplaced(DaxMonitorEvent.DisplacedSignals(mask: mask)))
+                events?.publish(.handlerDisplaced(DaxMonitorEvent.DisplacedSignals(mask: mask)))
             }
         }
     }

@@ -1,6 +1,7 @@
 internal import CDaxMap
 import Glibc
 internal import DaxMapSync
+import Synchronization
 
 /// One per device: every failure of the device reaches its holders through
 /// here, and every decision about it is made here once — whether a fault is a
@@ -32,16 +33,15 @@ final class FailureDispatcher: Sendable {
         var removal: RemovalRun?
     }
 
-    /// The device owns its dispatcher; set once by the device's initialiser,
-    /// before the device is shared.
-    nonisolated(unsafe) private unowned var owner: DaxDevice?
-    var device: DaxDevice { owner! }
+    /// The device's handle: its facts, descriptor and lifecycle. Not the
+    /// ``DaxDevice``, which owns this dispatcher: ownership runs one way.
+    let device: DeviceHandle
     let state = Locked(State())
-    private let registry = MappingRegistry.shared
+    /// Kernel uevents seen that remove this device (``DaxDevice/removalUEventsSeen``).
+    let removalUEvents = Atomic<Int>(0)
+    private var registry: MappingRegistry { DaxRuntime.process.registry }
 
-    init() {}
-
-    func attach(to device: DaxDevice) { owner = device }
+    init(device: DeviceHandle) { self.device = device }
 
     // MARK: - Faults (monitor thread)
 
@@ -210,7 +210,7 @@ final class FailureDispatcher: Sendable {
         let event = failure.withoutMappings
         // Weak: a holder that never answers must not keep the device alive.
         calls.call(holder, failure) { [weak device] handled in
-            if let device, EventHub.shared.isObserved {
+            if let device, DaxRuntime.process.eventsIfMade?.isObserved == true {
                 device.publish(.answered(event, holder: HolderCalls.name(of: holder), handled: handled))
             }
             then()

@@ -2,35 +2,18 @@ package import CDaxMap
 import Glibc
 import SystemPackage
 
-// What the testing products use of the library's insides, in one place:
+// What the testing products use of the library's insides that is not
+// package-level already (Syscalls, DaxRuntime's registry), in one place:
 // forwarders at `package` level, so the internals they reach stay internal
 // (and whoever changes one sees here what a testing product needs of it).
 
-/// The library's system calls and process-wide facts, for DaxMapTesting.
-package enum DaxMapSystem {
-    package static var pageSize: Int { Syscalls.pageSize }
-    package static func open(_ path: String, _ flags: CInt, _ mode: mode_t = 0) -> Result<CInt, Errno> {
-        Syscalls.open(path, flags, mode)
-    }
-    package static func close(_ fd: CInt) { Syscalls.close(fd) }
-    package static func status(of fd: CInt) -> Result<Glibc.stat, Errno> { Syscalls.status(of: fd) }
-    package static func ftruncate(_ fd: CInt, _ size: Int) -> Result<Void, Errno> { Syscalls.ftruncate(fd, size) }
-    package static func mmap(_ addr: UnsafeMutableRawPointer?, _ length: Int, _ prot: CInt, _ flags: CInt, _ fd: CInt,
-                             _ offset: Int) -> Result<UnsafeMutableRawPointer, Errno> {
-        Syscalls.mmap(addr, length, prot, flags, fd, offset)
-    }
-    package static func munmap(_ addr: UnsafeMutableRawPointer, _ length: Int) { Syscalls.munmap(addr, length) }
-    package static func readText(_ path: String, limit: Int) -> String? { Syscalls.readText(path, limit: limit) }
-    package static func realpath(_ path: String) -> String? { Syscalls.realpath(path) }
-    package static func retrying<T: BinaryInteger>(_ body: () -> T) -> Result<T, Errno> { retryingOnInterrupt(body) }
+/// Process-wide facts and small helpers of the library, for DaxMapTesting
+/// (its system calls go through the package-level ``Syscalls``).
+package enum DaxMapInternals {
     /// Gives the calling thread an alternate signal stack before it touches a mapping.
     package static func prepareThread() { Persistence.prepareThread() }
     /// Distinct extents of `BUS_MCEERR_AO` within the storm window that make a pre-remove storm.
     package static var stormThreshold: Int { FailureDispatcher.stormThreshold }
-    /// Every registered mapping of every device in this process.
-    package static func allMappings() -> [DaxMapping] { MappingRegistry.shared.allMappings() }
-    /// The live mapping with `id`, if any.
-    package static func mapping(_ id: UInt64) -> DaxMapping? { MappingRegistry.shared.mapping(id) }
     /// The parts of `range` that none of `covered` covers.
     package static func uncovered(_ range: Range<UInt64>, by covered: [Range<UInt64>]) -> [Range<UInt64>] {
         var ledger = RangeLedger()

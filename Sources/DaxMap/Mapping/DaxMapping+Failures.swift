@@ -82,7 +82,7 @@ extension DaxMapping {
     func goneBytes(from at: UInt64) -> UInt64? {
         let end = offset + UInt64(count)
         guard at < end else { return nil }
-        if let size = device.backingSize(), size <= at { return end - at }
+        if let size = device.handle.backingSize(), size <= at { return end - at }
         if let mark = markedFailures().first(where: { $0.kind == .removed && $0.range.contains(at) }) {
             return min(mark.range.upperBound, end) - at
         }

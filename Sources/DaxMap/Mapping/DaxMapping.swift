@@ -117,7 +117,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     deinit {
         // The only munmap of this range. No access can be in flight: every one holds `self`.
         if !slotFreed.exchange(true, ordering: .acquiringAndReleasing) { cdaxmap_range_unregister(slot) }
-        MappingRegistry.shared.remove(id)
+        DaxRuntime.process.registry.remove(id)
         device.dispatcher.forget(id)
         Syscalls.munmap(base.pointer, count)
     }
@@ -173,7 +173,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         if previous == .open { reserve() }
         guard previous != .closed else { return }
         if previous == .open { cdaxmap_range_set_revoked(slot) }
-        MappingRegistry.shared.closed(self)
+        DaxRuntime.process.registry.closed(self)
         device.dispatcher.forget(id)
     }
 
@@ -214,6 +214,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         if case .failure = Syscalls.mmap(base.pointer, count, PROT_NONE,
                                          MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) {
             Syscalls.munmap(base.pointer, count)
+            // Best effort: unreserved, the range is merely free for the next mmap to reuse.
             _ = Syscalls.mmap(base.pointer, count, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         }
     }

@@ -70,9 +70,9 @@ extension FailureDispatcher {
             return (run, true)
         }
         if start {
-            let device = self.device // strong until the removal is done
-            // No thread to be had: run it here rather than never.
-            if !DetachedThread.start(name: "daxmap-removal", { device.dispatcher.runRemoval(run) }) { runRemoval(run) }
+            // The thread keeps the dispatcher, and so the device's handle (its
+            // descriptor), until the removal is done. No thread to be had: run it here rather than never.
+            if !DetachedThread.start(name: "daxmap-removal", { self.runRemoval(run) }) { runRemoval(run) }
         }
         return run
     }
@@ -90,7 +90,7 @@ extension FailureDispatcher {
         // Frozen, the device maps nothing new: every mapping listed is of this epoch or older,
         // and a holder that reattaches later knows a late notice of this removal is not its own.
         let epoch = DaxFailure.epochNow
-        let (held, unheld) = MappingRegistry.shared.holders(of: device)
+        let (held, unheld) = DaxRuntime.process.registry.holders(of: device)
         let abrupt = run.source.isAbrupt
         var revoked = unheld.filter { $0.revoke() }.count
         if abrupt { revoked += held.flatMap(\.mappings).filter { $0.revoke() }.count }
@@ -124,7 +124,7 @@ extension FailureDispatcher {
             mappingsRevoked: revoked, duration: clock.now - started)
         Telemetry.removalCompleted(report)
         device.publish(.removalCompleted(report))
-        EventHub.shared.finish(device)
+        DaxRuntime.process.eventsIfMade?.finish(device)
         run.complete(report)
         // Still watched: the kernel's uevent may come after a fault started the
         // removal, and a later add/bind says the device is back.
