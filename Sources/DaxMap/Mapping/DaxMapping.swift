@@ -89,7 +89,9 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     let slot: Int
     /// How stores are made persistent: the hardware's, `msync`, or a simulated
     /// domain's (DaxMapTesting), chosen once here; no access asks again.
-    let persistence: any PersistenceStrategy
+    let persistence: MappingPersistence
+    /// Keeps an installed strategy alive (``MappingPersistence`` holds it unretained).
+    let installedStrategy: InstalledStrategy?
     let stateValue: Atomic<Int>
     /// Set once the range-table slot is given back (close, or deinit).
     let slotFreed = Atomic<Bool>(false)
@@ -108,9 +110,15 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         self.id = id
         self.base = UnsafeAddress(base)
         self.slot = slot
-        self.persistence = device.simulatedDomain?.strategy(granularity: granularity,
-                                                              nonTemporalThreshold: options.nonTemporalThreshold)
-            ?? nativePersistence(granularity, nonTemporalThreshold: options.nonTemporalThreshold)
+        if let domain = device.simulatedDomain {
+            let installed = InstalledStrategy(domain.strategy(granularity: granularity,
+                                                              nonTemporalThreshold: options.nonTemporalThreshold))
+            installedStrategy = installed
+            persistence = .installed(Unmanaged.passUnretained(installed))
+        } else {
+            installedStrategy = nil
+            persistence = .native(granularity, nonTemporalThreshold: options.nonTemporalThreshold)
+        }
         self.stateValue = Atomic(State.open.rawValue)
     }
 
@@ -140,7 +148,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     /// power (a simulated one, ``cutOff()``), so guarded accesses are refused
     /// until the removal that follows revokes it. One more case of the state
     /// switch every guarded access makes anyway: no branch of its own.
-    static let cutOffValue = 3
+    static var cutOffValue: Int { 3 }
 
     static func state(_ value: Int) -> State {
         value == cutOffValue ? .open : State(rawValue: value) ?? .closed

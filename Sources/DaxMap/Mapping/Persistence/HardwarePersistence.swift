@@ -14,6 +14,14 @@ struct HardwarePersistence: PersistenceStrategy {
         self.streamingThreshold = streamingThreshold
     }
 
+    func write(_ mapping: DaxMapping, _ source: UnsafeRawPointer, at offset: Int, count: Int, persist: Bool) throws(DaxError) {
+        try hardwareWrite(self, mapping, source, at: offset, count: count, persist: persist)
+    }
+
+    func fill(_ mapping: DaxMapping, _ value: UInt8, at offset: Int, count: Int, persist: Bool) throws(DaxError) {
+        try hardwareFill(self, mapping, value, at: offset, count: count, persist: persist)
+    }
+
     func persist(_ mapping: DaxMapping, at offset: Int, count: Int, streamed: Bool) throws(DaxError) {
         guard !streamed, flushKind != CInt(CDAXMAP_FLUSH_NONE.rawValue) else {
             cdaxmap_sfence() // non-temporal stores, and byte granularity, need only the drain

@@ -6,6 +6,14 @@ import Glibc
 struct MsyncPersistence: PersistenceStrategy {
     let streamingThreshold: Int
 
+    func write(_ mapping: DaxMapping, _ source: UnsafeRawPointer, at offset: Int, count: Int, persist: Bool) throws(DaxError) {
+        try hardwareWrite(self, mapping, source, at: offset, count: count, persist: persist)
+    }
+
+    func fill(_ mapping: DaxMapping, _ value: UInt8, at offset: Int, count: Int, persist: Bool) throws(DaxError) {
+        try hardwareFill(self, mapping, value, at: offset, count: count, persist: persist)
+    }
+
     func persist(_ mapping: DaxMapping, at offset: Int, count: Int, streamed: Bool) throws(DaxError) {
         let first = offset & ~(Syscalls.pageSize - 1)
         cdaxmap_sfence() // drain non-temporal stores before the write-back

@@ -9,8 +9,9 @@ internal import CDaxMap
 /// or drain only at byte granularity), ``MsyncPersistence`` (page granularity),
 /// and the simulated persistence domain that DaxMapTesting installs through
 /// ``SimulatedPersistenceDomain`` (`DaxPersistenceSimulator`). The mapping holds the
-/// strategy and calls it; the guarded access's checks (state, range, marks)
-/// stay in the mapping.
+/// strategy (``MappingPersistence``: the hardware's inline, an installed one
+/// behind this protocol) and calls it; the guarded access's checks (state,
+/// range, marks) stay in the mapping.
 package protocol PersistenceStrategy: Sendable {
     /// Copies and fills of at least this many bytes use non-temporal stores.
     var streamingThreshold: Int { get }
@@ -30,28 +31,35 @@ package protocol PersistenceStrategy: Sendable {
     func cutOffError(_ mapping: DaxMapping, _ operation: String, offset: UInt64) -> DaxError
 }
 
-/// The hardware's stores: a guarded copy, non-temporal from the threshold up, then the strategy's persist.
+/// The hardware's stores: a guarded copy, non-temporal from the threshold up,
+/// then the strategy's persist. Each hardware strategy's `write` and `fill`
+/// call these, inlined, so the one dynamic call of an access is the mapping's
+/// call of its strategy (a default implementation would be generic code
+/// asking its `Self` for the threshold and the persist again).
+@inline(__always)
+func hardwareWrite<S: PersistenceStrategy>(_ strategy: S, _ mapping: DaxMapping, _ source: UnsafeRawPointer, at offset: Int,
+                                           count: Int, persist: Bool) throws(DaxError) {
+    let nt = count >= strategy.streamingThreshold
+    var fault = cdaxmap_fault()
+    if cdaxmap_copy_guarded(mapping.base.pointer + offset, source, count, nt ? 1 : 0, &fault) != 0 {
+        throw mapping.faultError("write", fault)
+    }
+    if persist { try strategy.persist(mapping, at: offset, count: count, streamed: nt) }
+}
+
+@inline(__always)
+func hardwareFill<S: PersistenceStrategy>(_ strategy: S, _ mapping: DaxMapping, _ value: UInt8, at offset: Int, count: Int,
+                                          persist: Bool) throws(DaxError) {
+    let nt = count >= strategy.streamingThreshold
+    var fault = cdaxmap_fault()
+    if cdaxmap_fill_guarded(mapping.base.pointer + offset, CInt(value), count, nt ? 1 : 0, &fault) != 0 {
+        throw mapping.faultError("fill", fault)
+    }
+    if persist { try strategy.persist(mapping, at: offset, count: count, streamed: nt) }
+}
+
 extension PersistenceStrategy {
     package var storesInParallel: Bool { true }
-
-    package func write(_ mapping: DaxMapping, _ source: UnsafeRawPointer, at offset: Int, count: Int,
-                       persist: Bool) throws(DaxError) {
-        let nt = count >= streamingThreshold
-        var fault = cdaxmap_fault()
-        if cdaxmap_copy_guarded(mapping.base.pointer + offset, source, count, nt ? 1 : 0, &fault) != 0 {
-            throw mapping.faultError("write", fault)
-        }
-        if persist { try self.persist(mapping, at: offset, count: count, streamed: nt) }
-    }
-
-    package func fill(_ mapping: DaxMapping, _ value: UInt8, at offset: Int, count: Int, persist: Bool) throws(DaxError) {
-        let nt = count >= streamingThreshold
-        var fault = cdaxmap_fault()
-        if cdaxmap_fill_guarded(mapping.base.pointer + offset, CInt(value), count, nt ? 1 : 0, &fault) != 0 {
-            throw mapping.faultError("fill", fault)
-        }
-        if persist { try self.persist(mapping, at: offset, count: count, streamed: nt) }
-    }
 
     package func cutOffError(_ mapping: DaxMapping, _ operation: String, offset: UInt64) -> DaxError {
         DaxError(.deviceRemoved, operation: operation, path: mapping.device.path, offset: offset,
@@ -70,11 +78,4 @@ enum StreamingThreshold {
         // The user's DAXMAP_MOVNT_THRESHOLD is taken as it is, at every granularity.
         granularity == .page && Persistence.thresholdOverride == nil ? max(asked, pageNonTemporalMinimum) : asked
     }
-}
-
-/// The strategy a mapping of `granularity` gets on the hardware (no simulation).
-func nativePersistence(_ granularity: StoreGranularity, nonTemporalThreshold: Int) -> any PersistenceStrategy {
-    let threshold = StreamingThreshold.of(granularity, asked: nonTemporalThreshold)
-    return granularity == .page ? MsyncPersistence(streamingThreshold: threshold)
-        : HardwarePersistence(granularity: granularity, streamingThreshold: threshold)
 }
