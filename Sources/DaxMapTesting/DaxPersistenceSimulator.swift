@@ -163,6 +163,8 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible, S
 
     /// Whether the power is still on.
     public var isPowered: Bool { powered.load(ordering: .acquiring) }
+    /// The power failed: new mappings of the device start cut off.
+    package var isCutOff: Bool { !isPowered }
     /// Points passed so far (stores, flushes, fences).
     public var points: Int { state.withLock { $0.points } }
     /// Units dirtied by guarded stores that have not reached the media.

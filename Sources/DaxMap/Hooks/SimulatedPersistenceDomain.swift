@@ -7,6 +7,8 @@ package protocol SimulatedPersistenceDomain: AnyObject, Sendable {
     var cacheDescriptor: CInt { get }
     /// The device this domain belongs to (called once, by its init).
     func attach(to device: DaxDevice)
+    /// The domain lost power: a new mapping starts cut off (``DaxMapping/cutOff()``).
+    var isCutOff: Bool { get }
     /// The strategy of a new mapping of the device: chosen once, at map time.
     func strategy(granularity: StoreGranularity, nonTemporalThreshold: Int) -> any PersistenceStrategy
 }

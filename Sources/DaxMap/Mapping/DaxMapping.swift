@@ -119,7 +119,8 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
             installedStrategy = nil
             persistence = .native(granularity, nonTemporalThreshold: options.nonTemporalThreshold)
         }
-        self.stateValue = Atomic(State.open.rawValue)
+        // A mapping made as the power fails misses the simulator's cut-off of the open ones.
+        self.stateValue = Atomic(device.simulatedDomain?.isCutOff == true ? Self.cutOffValue : State.open.rawValue)
     }
 
     deinit {
