@@ -1,8 +1,9 @@
 // The log's one test hook (``DaxLog/inject(_:)``). It stays in the library
 // because it has to act between the log's own stores, where no mapping or
 // simulation can reach (a torn record, a kill between store and persist). It
-// costs nothing when unused: an append reads the injector once per batch, and
-// a batch without one stores as if the hook were not there.
+// costs nothing when unused: an append reads the injector once per batch (and
+// once for its persist); without one, a record only tests that local — no
+// load, no call, no point made — and the records are stored in runs as before.
 
 /// A point where the log stores or persists: tests inject a failure at each in turn.
 package enum StorePoint: Hashable, Sendable {
