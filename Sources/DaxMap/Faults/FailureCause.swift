@@ -138,7 +138,8 @@ extension FailureCause {
 extension FailureCause.Kind {
     /// The mark this kind of failure leaves in the handler's range table, so
     /// guarded accesses refuse the range without faulting; nil when it leaves none.
-    var mark: CInt? {
+    /// Package-wide: the injector arms its traps with it.
+    package var mark: CInt? {
         switch self {
         case .memoryFailureActionRequired, .memoryFailureActionOptional: CDAXMAP_FAILED_POISON
         case .removed: CDAXMAP_FAILED_REMOVED
@@ -201,8 +202,9 @@ extension DaxFailedRange.Kind {
 
 extension DaxInjectedFailure.Kind {
     /// The failure an access meets where this was injected (the handler marks
-    /// the trap's extent with its ``FailureCause/Kind/mark``).
-    var cause: FailureCause.Kind {
+    /// the trap's extent with its ``FailureCause/Kind/mark``). Moves with
+    /// ``DaxInjectedFailure`` if that leaves DaxMap for a testing product.
+    package var cause: FailureCause.Kind {
         switch self {
         case .media: .memoryFailureActionRequired
         case .removed: .removed
