@@ -78,7 +78,7 @@ final class InjectionTraps: EmulatedFailureHook {
             defer { all[mapping.id] = now.isEmpty ? nil : now }
             for failure in desired {
                 let (lo, hi) = addresses(mapping, failure.range)
-                let kind = failure.kind == .media ? CDAXMAP_FAILED_POISON : CDAXMAP_FAILED_REMOVED
+                let kind = failure.kind.cause.mark ?? 0 // 0: refused by cdaxmap_inject_add
                 var entry = cdaxmap_inject_add(mapping.id, lo, hi, kind)
                 if entry == -Int(ENOSPC) {
                     purge(&all)

@@ -5,7 +5,7 @@ internal import DaxMapSync
 /// The one monitor of the process: a thread that waits on the signal handler's
 /// eventfd and the uevent socket, and walks each fault one way:
 ///
-///     handler → event ring → here (FaultClassifier, MappingRegistry)
+///     handler → event ring → here (FailureCause, FaultClassifier, MappingRegistry)
 ///             → the device's FailureDispatcher → holders (HolderCalls)
 ///
 /// Nothing here runs in a signal handler, and nothing here waits for a holder.
@@ -100,17 +100,19 @@ final class FaultMonitor: Sendable {
         }
     }
 
-    /// Classifies each record once, reports it, and hands each device its batch.
+    /// Reads each record's cause once (``FailureCause/init(record:)``), reports
+    /// it, and hands each device its batch.
     private func dispatch(_ records: [cdaxmap_fault]) {
         guard !records.isEmpty else { return }
-        var batches: [ObjectIdentifier: (DaxDevice, [(mapping: DaxMapping, fault: DaxFault)])] = [:]
+        var batches: [ObjectIdentifier: (DaxDevice, [FailureDispatcher.Fault])] = [:]
         for record in records {
             guard let mapping = registry.mapping(record.mapping_id) else { continue }
-            let fault = FaultClassifier(mapping).fault(record)
+            let cause = FailureCause(record: record)
+            let fault = FaultClassifier(mapping).fault(record, cause)
             Telemetry.fault(fault, kind: mapping.device.kind)
             mapping.device.publish(.fault(fault))
             let key = ObjectIdentifier(mapping.device)
-            batches[key, default: (mapping.device, [])].1.append((mapping, fault))
+            batches[key, default: (mapping.device, [])].1.append((mapping, fault, cause))
         }
         for (device, batch) in batches.values {
             device.dispatcher.handle(batch)

@@ -57,17 +57,14 @@ extension DaxMapping {
     }
 
     /// Marks a device range of this mapping failed in the handler's table, so
-    /// guarded accesses refuse it without faulting (a re-derived failure).
-    func mark(_ kind: DaxFailedRange.Kind, _ range: Range<UInt64>) {
+    /// guarded accesses refuse it without faulting (a re-derived failure), with
+    /// the mark the vocabulary gives `kind` (none for a kind that leaves none).
+    func mark(_ kind: FailureCause.Kind, _ range: Range<UInt64>) {
         let part = range.clamped(to: deviceRange)
-        guard !part.isEmpty, !slotFreed.load(ordering: .acquiring) else { return }
+        guard let mark = kind.mark, !part.isEmpty, !slotFreed.load(ordering: .acquiring) else { return }
         let start = UInt(bitPattern: base.pointer)
-        let c: CInt = switch kind {
-        case .poison: CDAXMAP_FAILED_POISON
-        case .removed: CDAXMAP_FAILED_REMOVED
-        case .pagesLost: CDAXMAP_FAILED_LOST
-        }
-        _ = cdaxmap_range_mark(slot, c, start + UInt(part.lowerBound - offset), start + UInt(part.upperBound - offset))
+        // -ENOSPC only: the slot then counts as failed whole with this kind (cdaxmap_range_overflowed).
+        _ = cdaxmap_range_mark(slot, mark, start + UInt(part.lowerBound - offset), start + UInt(part.upperBound - offset))
     }
 
     /// The error a guarded access throws for the fault its guard caught.

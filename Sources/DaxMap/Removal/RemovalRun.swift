@@ -89,20 +89,18 @@ extension FailureDispatcher {
         // once, and after an abrupt end (a power failure) every mapping is, before anyone is told.
         // Frozen, the device maps nothing new: every mapping listed is of this epoch or older,
         // and a holder that reattaches later knows a late notice of this removal is not its own.
-        let epoch = DaxFailure.epochNow
+        // What they are told (pre-remove, or removed after an abrupt end) is the vocabulary's: FailureCause(removal:).
+        let cause = FailureCause(removal: run.source, epoch: DaxFailure.epochNow)
         let (held, unheld) = DaxRuntime.process.registry.holders(of: device)
-        let abrupt = run.source.isAbrupt
         var revoked = unheld.filter { $0.revoke() }.count
-        if abrupt { revoked += held.flatMap(\.mappings).filter { $0.revoke() }.count }
-        let kind: DaxFailure.Kind = abrupt ? .removed : .preRemove
+        if run.source.isAbrupt { revoked += held.flatMap(\.mappings).filter { $0.revoke() }.count }
         let calls = HolderCalls()
         let everything = 0..<device.size
         for (holder, mappings) in held {
-            call(holder, DaxFailure(device: device.path, range: everything, kind: kind, mappings: mappings, epoch: epoch),
-                 calls: calls, then: { if calls.allAnswered { run.poke() } })
+            guard let failure = DaxFailure(device: device.path, range: everything, cause: cause, mappings: mappings) else { continue }
+            call(holder, failure, calls: calls, then: { if calls.allAnswered { run.poke() } })
         }
-        if !held.isEmpty {
-            let notice = DaxFailure(device: device.path, range: everything, kind: kind, epoch: epoch)
+        if !held.isEmpty, let notice = DaxFailure(device: device.path, range: everything, cause: cause) {
             Telemetry.notified(notice, holders: held.count)
             device.publish(.notified(notice, holders: held.count))
         }
