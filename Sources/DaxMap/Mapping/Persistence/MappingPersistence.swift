@@ -1,4 +1,5 @@
 /// The strategy a mapping holds, chosen once at map time. The hardware's two
+/// (`hardware`: flush and drain; `pages`: `msync`)
 /// are held as they are, so a store calls them directly (inlined, no dynamic
 /// call: one switch on the case, as the granularity switch the persist made
 /// before); any other — the simulated domain DaxMapTesting installs — is
@@ -8,20 +9,20 @@
 /// a few words and retains nothing (`make bench`'s unused-hooks rows).
 enum MappingPersistence: @unchecked Sendable {
     case hardware(HardwarePersistence)
-    case msync(MsyncPersistence)
+    case pages(MsyncPersistence)
     case installed(Unmanaged<InstalledStrategy>)
 
     /// The strategy a mapping of `granularity` gets on the hardware (no simulation).
     static func native(_ granularity: StoreGranularity, nonTemporalThreshold: Int) -> MappingPersistence {
         let threshold = StreamingThreshold.of(granularity, asked: nonTemporalThreshold)
-        return granularity == .page ? .msync(MsyncPersistence(streamingThreshold: threshold))
+        return granularity == .page ? .pages(MsyncPersistence(streamingThreshold: threshold))
             : .hardware(HardwarePersistence(granularity: granularity, streamingThreshold: threshold))
     }
 
     var streamingThreshold: Int {
         switch self {
         case .hardware(let s): s.streamingThreshold
-        case .msync(let s): s.streamingThreshold
+        case .pages(let s): s.streamingThreshold
         case .installed(let s): s.takeUnretainedValue().strategy.streamingThreshold
         }
     }
@@ -35,7 +36,7 @@ enum MappingPersistence: @unchecked Sendable {
     func write(_ mapping: DaxMapping, _ source: UnsafeRawPointer, at offset: Int, count: Int, persist: Bool) throws(DaxError) {
         switch self {
         case .hardware(let s): try s.write(mapping, source, at: offset, count: count, persist: persist)
-        case .msync(let s): try s.write(mapping, source, at: offset, count: count, persist: persist)
+        case .pages(let s): try s.write(mapping, source, at: offset, count: count, persist: persist)
         case .installed(let s): try s.takeUnretainedValue().strategy.write(mapping, source, at: offset, count: count, persist: persist)
         }
     }
@@ -44,7 +45,7 @@ enum MappingPersistence: @unchecked Sendable {
     func fill(_ mapping: DaxMapping, _ value: UInt8, at offset: Int, count: Int, persist: Bool) throws(DaxError) {
         switch self {
         case .hardware(let s): try s.fill(mapping, value, at: offset, count: count, persist: persist)
-        case .msync(let s): try s.fill(mapping, value, at: offset, count: count, persist: persist)
+        case .pages(let s): try s.fill(mapping, value, at: offset, count: count, persist: persist)
         case .installed(let s): try s.takeUnretainedValue().strategy.fill(mapping, value, at: offset, count: count, persist: persist)
         }
     }
@@ -53,7 +54,7 @@ enum MappingPersistence: @unchecked Sendable {
     func persist(_ mapping: DaxMapping, at offset: Int, count: Int, streamed: Bool) throws(DaxError) {
         switch self {
         case .hardware(let s): try s.persist(mapping, at: offset, count: count, streamed: streamed)
-        case .msync(let s): try s.persist(mapping, at: offset, count: count, streamed: streamed)
+        case .pages(let s): try s.persist(mapping, at: offset, count: count, streamed: streamed)
         case .installed(let s): try s.takeUnretainedValue().strategy.persist(mapping, at: offset, count: count, streamed: streamed)
         }
     }
@@ -61,7 +62,7 @@ enum MappingPersistence: @unchecked Sendable {
     func cutOffError(_ mapping: DaxMapping, _ operation: String, offset: UInt64) -> DaxError {
         switch self {
         case .hardware(let s): s.cutOffError(mapping, operation, offset: offset)
-        case .msync(let s): s.cutOffError(mapping, operation, offset: offset)
+        case .pages(let s): s.cutOffError(mapping, operation, offset: offset)
         case .installed(let s): s.takeUnretainedValue().strategy.cutOffError(mapping, operation, offset: offset)
         }
     }
