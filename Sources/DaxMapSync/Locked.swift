@@ -14,6 +14,7 @@ public final class Locked<Value>: @unchecked Sendable {
     // (a swift_beginAccess/endAccess call pair, seen in DaxLog.append profiles) to every locked section.
     private let value: UnsafeMutablePointer<Value>
 
+    /// A lock owning `initialValue`.
     public init(_ initialValue: sending Value) {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())

@@ -41,6 +41,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         /// see ``DaxPersistenceSimulation``). Its granularity is the device's.
         public var simulation: DaxPersistenceSimulation?
 
+        /// Options with the defaults above: any granularity, read-write, a 2 s removal deadline, no simulation.
         public init(requiredGranularity: StoreGranularity? = nil, readOnly: Bool = false,
                     removalDeadline: Duration = .seconds(2), simulation: DaxPersistenceSimulation? = nil) {
             self.requiredGranularity = requiredGranularity
@@ -52,6 +53,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
 
     /// The path it was opened from.
     public let path: String
+    /// What was opened: device-dax, a file on a DAX mount, or an emulated device (a plain file).
     public let kind: DaxDeviceKind
     /// Bytes that can be mapped.
     public let size: UInt64
@@ -69,7 +71,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     /// nil for emulated devices.
     public var sysfsDevicePath: String? { eventIdentity?.devpath }
     /// What removal uevents are matched against (nil for emulated devices).
-    public let eventIdentity: DaxDeviceIdentity?
+    package let eventIdentity: DaxDeviceIdentity?
     /// `st_dev`/`st_rdev` and inode of what was opened, to recognise it again.
     let identity: FileIdentity
     let options: OpenOptions
@@ -89,7 +91,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
 
     /// Kernel uevents seen that remove this device (unbind/remove of it or a
     /// parent), whether or not they were what started the removal.
-    public var removalUEventsSeen: Int { ueventRemovals.load(ordering: .relaxed) }
+    package var removalUEventsSeen: Int { ueventRemovals.load(ordering: .relaxed) }
 
     init(
         path: String, kind: DaxDeviceKind, size: UInt64, alignment: UInt64, granularity: StoreGranularity,
