@@ -3,7 +3,7 @@ import DaxMap
 // Opening a log by path: the device and the log in one call that throws DaxLogError only,
 // so a service that opens both never handles a DaxError (see <doc:HandlingErrors>).
 extension DaxLog {
-    /// Opens the device at `path` and the log in it: ``DaxDevice/open(_:options:)`` and then
+    /// Opens the device at `path` and the log in it: `DaxDevice.open(_:options:)` and then
     /// ``open(device:offset:length:options:)``, with one error type.
     ///
     /// The device is the log's (``device``): it is closed when the log is released, and
@@ -28,7 +28,7 @@ extension DaxLog {
     }
 
     /// Creates (or reuses) a plain file of `size` bytes at `path` as an emulated device
-    /// (``DaxDevice/createEmulated(at:size:options:)``) and opens the log in it, with one
+    /// (`DaxDevice.createEmulated(at:size:options:)`) and opens the log in it, with one
     /// error type: where there is no DAX hardware (development, tests, CI).
     ///
     /// A new file is all zeros, so the default ``Options/Creation-swift.enum/ifBlank`` makes a

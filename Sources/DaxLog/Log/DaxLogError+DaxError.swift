@@ -20,7 +20,7 @@ extension DaxLogError {
     }
 
     /// The same conversion for an error whose type was widened to `any Error` (a task
-    /// group, `??`, a plain `do`): a `DaxLogError` as it is, a `DaxError` as ``init(_:)-(DaxError)``
+    /// group, `??`, a `do` whose calls throw different types): a `DaxLogError` as it is, a `DaxError` as ``init(_:)-(DaxError)``
     /// makes it, and nil for any other error (a `CancellationError`, the service's own),
     /// which is not daxmap's to describe.
     public init?(_ error: any Error) {
