@@ -38,6 +38,10 @@ fi
 say "Package.swift's dependencies are from: ranges"
 
 # 1. The release.
+if ! git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
+    say "SKIP: $REPO is not a git checkout: no release to make of it"
+    exit 0
+fi
 mkdir "$work/daxmap"
 (cd "$REPO" && git ls-files -z --cached --others --exclude-standard) |
     while IFS= read -r -d '' f; do [ -e "$REPO/$f" ] && printf '%s\0' "$f"; done |
