@@ -48,6 +48,7 @@ test: deps
 	./qemu/lib/verdict-test.sh     # the qemu harness's verdict rules, on made-up consoles
 	./qemu/lib/vm-test.sh          # its VM watchdogs, with a made-up qemu
 	./qemu/lib/scenarios-test.sh   # the scenario headers, and qemu/README's table made from them
+	./Tests/lint/libc-calls.sh     # no libc call outside the syscall layer (Sources/DaxMap/System)
 	SWIFT=$(SWIFT) ./Tests/Docs/undocumented         # every public symbol has DocC, every public type a topic
 	SWIFT=$(SWIFT) ./Tests/Outside/outside-test.sh   # outside packages build against DaxMap, DaxLog (and the testing products) by version
 

@@ -1,6 +1,6 @@
 // Guarded copies, fills and flushes: a SIGBUS/SIGSEGV in a registered range
 // becomes an error return. On x86-64 they are built from the recoverable
-// routines of copy_mc.c (no setup per call); elsewhere, and for MADV_HWPOISON,
+// routines of copy_mc.c and copy_mc_avx.c (no setup per call); elsewhere, and for MADV_HWPOISON,
 // under a sigsetjmp guard whose jump target and every frame between it and the
 // access are C, so siglongjmp never crosses Swift (cdaxmap_call_guarded: any C body).
 #define _GNU_SOURCE

@@ -1,4 +1,4 @@
-// Private to the shim: the fault-recoverable routines of copy_mc.c.
+// Private to the shim: the fault-recoverable routines of copy_mc.c and copy_mc_avx.c.
 #ifndef CDAXMAP_COPY_MC_H
 #define CDAXMAP_COPY_MC_H
 
@@ -31,12 +31,15 @@ extern const char cdaxmap_mc_text_begin[], cdaxmap_mc_text_end[];
 extern const char cdaxmap_mc_avx_begin[], cdaxmap_mc_avx_end[];
 extern const char cdaxmap_mc_fixup[], cdaxmap_mc_fixup_avx[];
 
-/// Where to resume a fault at `ip`, or 0 when `ip` is not in the routines above.
+/// Where to resume a fault at `ip`, or 0 when `ip` is not in the routines above:
+/// the baseline routines (copy_mc.c) and the AVX ones (copy_mc_avx.c) each
+/// lie in a text range of their own, with a fixup of their own.
 static inline uintptr_t cdaxmap_mc_fixup_for(uintptr_t ip) {
-    if (ip < (uintptr_t)cdaxmap_mc_text_begin || ip >= (uintptr_t)cdaxmap_mc_text_end) return 0;
+    if (ip >= (uintptr_t)cdaxmap_mc_text_begin && ip < (uintptr_t)cdaxmap_mc_text_end)
+        return (uintptr_t)cdaxmap_mc_fixup;
     if (ip >= (uintptr_t)cdaxmap_mc_avx_begin && ip < (uintptr_t)cdaxmap_mc_avx_end)
         return (uintptr_t)cdaxmap_mc_fixup_avx;
-    return (uintptr_t)cdaxmap_mc_fixup;
+    return 0;
 }
 
 /// The last fault a routine above was resumed from, on this thread.

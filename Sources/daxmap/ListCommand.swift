@@ -34,14 +34,14 @@ struct ListCommand: AsyncParsableCommand {
         }
         let listing = ListingValue.listing(daxRegions: regions, nvdimmBuses: buses, cxl: cxl, includeIdle: idle)
         if json {
-            print(JSON(listing).rendered())
+            print(listing.rendered())
             return
         }
         print(ListCommand.humanText(listing), terminator: "")
     }
 
     /// A readable indented text of the same listing.
-    static func humanText(_ listing: ListingValue) -> String {
+    static func humanText(_ listing: JSONValue) -> String {
         guard case .array(let items) = listing, !items.isEmpty else {
             return "No DAX devices, NVDIMM namespaces or CXL memory found.\n"
         }
@@ -58,7 +58,7 @@ struct ListCommand: AsyncParsableCommand {
         return out
     }
 
-    private static func daxRegion(_ r: ListingValue, into out: inout String) {
+    private static func daxRegion(_ r: JSONValue, into out: inout String) {
         out += "DAX region \(text(r["id"]))"
         if let size = r["size"] { out += "  size \(bytes(size))" }
         if let align = r["align"] { out += "  align \(bytes(align))" }
@@ -82,7 +82,7 @@ struct ListCommand: AsyncParsableCommand {
         }
     }
 
-    private static func cxlTopology(_ c: ListingValue, into out: inout String) {
+    private static func cxlTopology(_ c: JSONValue, into out: inout String) {
         out += "CXL\n"
         if case .array(let memdevs)? = c["memdevs"] {
             for m in memdevs {
@@ -106,12 +106,12 @@ struct ListCommand: AsyncParsableCommand {
         }
     }
 
-    private static func list(_ v: ListingValue?) -> String {
+    private static func list(_ v: JSONValue?) -> String {
         guard case .array(let items)? = v else { return text(v) }
         return items.map(text).joined(separator: ",")
     }
 
-    private static func bus(_ b: ListingValue, into out: inout String) {
+    private static func bus(_ b: JSONValue, into out: inout String) {
         out += "NVDIMM bus \(text(b["dev"])) (\(text(b["provider"])))\n"
         if case .array(let dimms)? = b["dimms"] {
             for d in dimms {
@@ -143,7 +143,7 @@ struct ListCommand: AsyncParsableCommand {
         }
     }
 
-    private static func text(_ v: ListingValue?) -> String {
+    private static func text(_ v: JSONValue?) -> String {
         switch v {
         case .string(let s)?: return s
         case .int(let i)?: return String(i)
@@ -154,7 +154,7 @@ struct ListCommand: AsyncParsableCommand {
     }
 
     /// 1054867456 -> "1006.00 MiB", as `daxctl list -u` rounds.
-    private static func bytes(_ v: ListingValue?) -> String {
+    private static func bytes(_ v: JSONValue?) -> String {
         let n: UInt64
         switch v {
         case .uint(let u)?: n = u

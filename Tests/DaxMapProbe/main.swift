@@ -8,6 +8,7 @@ import CDaxMapTesting
 import DaxMap
 import Glibc
 import Logging
+import Synchronization
 
 func complain(_ text: String) {
     var text = text
@@ -16,7 +17,7 @@ func complain(_ text: String) {
 
 let args = CommandLine.arguments
 guard args.count == 3 else {
-    complain("usage: daxmap-probe exit-after-retire|foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler|thresholds|stream-log-notice|stream-log-daxlogging DIR\n")
+    complain("usage: daxmap-probe exit-after-retire|foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler|thresholds|stream-log-notice|stream-log-daxlogging|lazy-runtime DIR\n")
     exit(2)
 }
 let mode = args[1], dir = args[2]
@@ -180,6 +181,111 @@ final class ExitingHolder: DaxHolder, Sendable {
     }
 }
 
+/// Threads of this process whose name starts with `prefix` (`/proc/self/task/*/comm`).
+func threads(named prefix: String) -> Int {
+    guard let d = opendir("/proc/self/task") else { return -1 }
+    defer { closedir(d) }
+    var n = 0
+    while let e = readdir(d) {
+        let tid = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard tid.first != "." else { continue }
+        let fd = open("/proc/self/task/\(tid)/comm", O_RDONLY)
+        guard fd >= 0 else { continue }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = read(fd, &buffer, buffer.count)
+        close(fd)
+        if count > 0, String(decoding: buffer.prefix(count), as: UTF8.self).hasPrefix(prefix) { n += 1 }
+    }
+    return n
+}
+
+/// Sockets of this process bound to its retire channel's abstract name, from /proc/net/unix.
+func retireSockets() -> Int {
+    let fd = open("/proc/net/unix", O_RDONLY)
+    guard fd >= 0 else { return -1 }
+    defer { close(fd) }
+    var text: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &buffer, buffer.count)
+        if n <= 0 { break }
+        text += buffer.prefix(n)
+    }
+    let name = "@daxmap.\(getpid())"
+    return String(decoding: text, as: UTF8.self).split(separator: "\n").filter { $0.hasSuffix(" " + name) }.count
+}
+
+/// What the runtime has started, on one line (`tasks`: every thread of the process).
+func runtimeState(_ label: String) {
+    let parts = DaxRuntime.process.madeParts.map(\.rawValue).joined(separator: ",")
+    print("\(label) tasks \(threads(named: "")) sockets \(retireSockets()) listening \(DaxRuntime.process.retireListening) retire-threads \(threads(named: "daxmap-retire")) monitor-threads \(threads(named: "daxmap-monitor")) parts [\(parts)]")
+}
+
+/// Runs `body(i)` on `count` threads of their own, released together.
+final class Racer: @unchecked Sendable {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+}
+final class Counter: Sendable {
+    let value = Atomic<Int>(0)
+}
+func race(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    var threads: [pthread_t] = []
+    let ready = Counter()
+    for i in 0..<count {
+        let racer = Racer {
+            ready.value.add(1, ordering: .relaxed)
+            while ready.value.load(ordering: .relaxed) < count { sched_yield() }
+            body(i)
+        }
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { arg in
+            Unmanaged<Racer>.fromOpaque(arg!).takeRetainedValue().body()
+            return nil
+        }, Unmanaged.passRetained(racer).toOpaque())
+        precondition(rc == 0, "pthread_create: \(rc)")
+        threads.append(thread)
+    }
+    for thread in threads { pthread_join(thread, nil) }
+}
+
+/// Opening (and closing) devices starts nothing process-wide; the first
+/// mappings, racing on 8 threads, start each part once.
+func lazyRuntime() {
+    runtimeState("start")
+    do {
+        let closed = try DaxDevice.createEmulated(at: dir + "/closed", size: UInt64(4 * page))
+        let openMappings = closed.openMappings.count
+        closed.close()
+        let kept = try DaxDevice.createEmulated(at: dir + "/kept", size: UInt64(4 * page))
+        print("open-mappings \(openMappings) lifecycle \(kept.lifecycle)")
+        runtimeState("opened")
+        let mapped = Counter()
+        let (base, pageSize) = (dir, page)
+        race(8) { i in
+            do {
+                let device = try DaxDevice.createEmulated(at: base + "/dev\(i)", size: UInt64(4 * pageSize))
+                let mapping = try device.map(length: UInt64(pageSize))
+                mapped.value.add(1, ordering: .relaxed)
+                mapping.close()
+                device.close()
+            } catch {
+                complain("map \(i) failed: \(error)\n")
+            }
+        }
+        print("mapped \(mapped.value.load(ordering: .relaxed))")
+        // A thread names itself once it runs: wait (bounded) for both to show.
+        for _ in 0..<1000 where threads(named: "daxmap-retire") < 1 || threads(named: "daxmap-monitor") < 1 {
+            usleep(10_000)
+        }
+        runtimeState("after")
+        withExtendedLifetime(kept) {}
+    } catch {
+        complain("setup failed: \(error)\n")
+        exit(2)
+    }
+}
+
 switch mode {
 case "exit-after-retire":
     var fds: [Int32] = [0, 0]
@@ -249,6 +355,9 @@ case "stream-log-notice", "stream-log-daxlogging":
         DaxLogging.bootstrap(StreamLogHandler.standardError)
     }
     await loggedRemoval()
+    exit(0)
+case "lazy-runtime":
+    lazyRuntime()
     exit(0)
 default:
     complain("unknown mode \(mode)\n")

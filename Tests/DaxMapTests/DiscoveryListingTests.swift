@@ -74,14 +74,16 @@ indirect enum TestJSON: Equatable, CustomStringConvertible {
 
     struct ParseError: Error { var message: String }
 
-    init(_ v: ListingValue) {
+    init(_ v: JSONValue) {
         switch v {
+        case .null: self = .null
         case .bool(let b): self = .bool(b)
         case .int(let i): self = .number(String(i))
         case .uint(let u): self = .number(String(u))
+        case .double(let d): self = .number(String(d))
         case .string(let s): self = .string(s)
         case .array(let a): self = .array(a.map(TestJSON.init))
-        case .object(let f): self = .object(f.map { Pair(key: $0.key, value: TestJSON($0.value)) })
+        case .object(let f): self = .object(f.map { Pair(key: $0.0, value: TestJSON($0.1)) })
         }
     }
 

@@ -3,7 +3,7 @@ import Glibc
 import Testing
 @testable import DaxMap
 
-/// The guarded copy, fill and flush routines (built from copy_mc.c on x86-64,
+/// The guarded copy, fill and flush routines (built from copy_mc.c and copy_mc_avx.c on x86-64,
 /// sigsetjmp guards elsewhere): every length class, with ordinary and with
 /// streaming stores, copies exactly its bytes, and a real fault in each class
 /// returns an error naming the first failing byte instead of killing the process.

@@ -128,8 +128,9 @@ import Testing
         let hold = startHold(device, slot: 0, dir)
         #expect(await waitUntil(seconds: 60) { readFile(hold.err).contains("READY") }, "\(readFile(hold.err))")
         let holdPid = HolderScan.scan(try RetireTarget(path: device)).found.first { $0.command == "daxmap" }?.pid ?? -1
-        // This process listens too (it has the device open): it must refuse and count.
+        // This process listens too (it has a page of the device mapped): it must refuse and count.
         let mine = try DaxDevice.open(device)
+        let mineMapped = try mine.map(length: UInt64(pageSize))
         let refusedBefore = DaxRetirement.refusedRequests
 
         let foreign = runProgram(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
@@ -138,7 +139,8 @@ import Testing
         #expect(foreign.stdout.contains("\"processesNotified\":0"), "\(foreign.stdout)")
         #expect(foreign.stdout.contains("\"refused\":[") && foreign.stdout.contains("\(holdPid)"), "\(foreign.stdout)")
         #expect(DaxRetirement.refusedRequests > refusedBefore)
-        #expect(mine.lifecycle == .alive)
+        #expect(mine.lifecycle == .alive && mineMapped.isUsable)
+        mineMapped.close()
         mine.close()
         #expect(alive(holdPid) && !readFile(hold.out).contains("status="), "the hold process keeps running")
         let still = try DaxRetirement.holders(path: device)
@@ -273,6 +275,9 @@ import Testing
         defer { dir.remove() }
         let device = try DaxDevice.createEmulated(at: dir.file("flood"), size: 2 << 20)
         defer { device.close() }
+        // A mapping is what makes this process listen (opening alone does not).
+        let mapping = try device.map(length: UInt64(pageSize))
+        defer { mapping.close() }
         // The channel's own threads (the listener and one per request served), by name:
         // the process's thread count moves with the suites running beside this one.
         func retireThreads() -> Int {

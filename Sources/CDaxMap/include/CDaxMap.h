@@ -3,7 +3,7 @@
 // What lives here is what Swift cannot do safely: a SIGBUS/SIGSEGV handler
 // (no allocation, no locks, no Swift), the lock-free table of mapped ranges
 // it reads, the event ring it writes, fault-guarded copies (recoverable asm
-// routines on x86-64, copy_mc.c; sigsetjmp/siglongjmp, which must never cross
+// routines on x86-64, copy_mc.c and copy_mc_avx.c; sigsetjmp/siglongjmp, which must never cross
 // a Swift frame, elsewhere), and the cache flush instructions (CDaxMapFlush.h).
 //
 // Conventions: functions are cdaxmap_<object>_<verb>, return 0 or -errno,
@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "CDaxMapFailure.h"
 #include "CDaxMapFlush.h"
 #include "CDaxMapInject.h"
 #include "CDaxMapExtents.h"
@@ -85,10 +86,7 @@ void cdaxmap_range_set_revoked(long slot);
 /// for a slot the caller owns; a negative slot is ignored.
 void cdaxmap_range_unregister(long slot);
 
-/// Kinds of untrusted extents in a range.
-#define CDAXMAP_FAILED_POISON 1  ///< the kernel reported a memory failure (BUS_MCEERR_AR/AO)
-#define CDAXMAP_FAILED_LOST 2    ///< replaced by anonymous memory after an unguarded fault
-#define CDAXMAP_FAILED_REMOVED 3 ///< no memory behind it (BUS_ADRERR: truncated or unbound)
+// Kinds of untrusted extents: CDAXMAP_FAILED_POISON, _LOST, _REMOVED (CDaxMapFailure.h).
 
 /// Marks [lo, hi) of `slot` failed with `kind`, as the handler does: coalesced
 /// with extents of the same kind it touches or overlaps. From Swift, for a
@@ -126,32 +124,7 @@ uint64_t cdaxmap_range_owner(const void *addr);
 
 // MARK: - Fault events (event_ring.c)
 
-/// Event flags.
-#define CDAXMAP_EVENT_GUARDED 0x1u      ///< raised inside a guarded access, which threw
-#define CDAXMAP_EVENT_REPLACED 0x2u     ///< failed pages replaced by anonymous memory
-#define CDAXMAP_EVENT_REVOKED 0x4u      ///< the range had been revoked
-#define CDAXMAP_EVENT_TERMINATE 0x8u    ///< policy terminate (never drained: the process dies)
-#define CDAXMAP_EVENT_UNREGISTERED 0x10u ///< a guarded access faulted at an address no slot holds
-                                         ///  (its mapping was closed under it, or the caller's
-                                         ///  own buffer faulted); only in a guard's result, never
-                                         ///  in the ring; mapping_id is 0
-
-/// One fault as the handler saw it. Read in Swift by `FaultClassifier`.
-struct cdaxmap_fault {
-    uint64_t sequence;     ///< process-wide order of faults
-    uint64_t mapping_id;   ///< from the range table (0: CDAXMAP_EVENT_UNREGISTERED)
-    uint64_t address;      ///< si_addr
-    uint64_t range_start;  ///< start of the registered range that contains it
-    uint64_t lost_start;   ///< replaced range (CDAXMAP_EVENT_REPLACED), else 0
-    uint64_t lost_length;
-    int32_t signo;         ///< SIGBUS or SIGSEGV
-    int32_t code;          ///< si_code: BUS_ADRERR, BUS_MCEERR_AR, BUS_MCEERR_AO, SEGV_ACCERR...
-    int32_t addr_lsb;      ///< si_addr_lsb (log2 of the failed extent) for MCEERR, else 0
-    int32_t tid;           ///< thread that took the signal
-    uint32_t flags;        ///< CDAXMAP_EVENT_*
-    uint32_t reserved;
-    uint64_t epoch;        ///< cdaxmap_epoch_now() when the handler recorded it
-};
+// The record and its flags (struct cdaxmap_fault, CDAXMAP_EVENT_*) are in CDaxMapFailure.h.
 
 /// Takes the oldest unread event from the ring. Returns 1 if one was taken,
 /// 0 if the ring is empty. Single consumer (the monitor thread).
@@ -166,7 +139,7 @@ void cdaxmap_events_rearm(void);
 /// The eventfd the handler writes after recording a fault; -1 before install.
 int cdaxmap_sigbus_eventfd(void);
 
-// MARK: - Handler (handler.c)
+// MARK: - Handler (handler.c; chain.c, install.c)
 
 /// Installs the process-wide SIGBUS and SIGSEGV handlers once
 /// (SA_SIGINFO | SA_ONSTACK | SA_NODEFER, SIGBUS and SIGSEGV in sa_mask),
@@ -210,7 +183,7 @@ int cdaxmap_thread_set_name(const char *name);
 /// The calling thread's name into `buffer` (at least 16 bytes). 0 or -errno.
 int cdaxmap_thread_get_name(char *buffer, size_t size);
 
-// MARK: - Guarded access (copy.c, copy_mc.c)
+// MARK: - Guarded access (copy.c, copy_mc.c, copy_mc_avx.c)
 
 /// Copies `length` bytes; a SIGBUS/SIGSEGV inside [dst, dst+length) or
 /// [src, src+length) that belongs to a registered range (or, synchronous, to

@@ -23,13 +23,8 @@ extern "C" {
 /// Injected extents the table holds at once (over all mappings).
 #define CDAXMAP_INJECT_CAPACITY 4096
 
-/// Fault-record flags (struct cdaxmap_fault.flags, next to CDAXMAP_EVENT_*):
-/// the BUS_ADRERR hit a trap of an injected media failure; the record carries
-/// the page's si_addr_lsb and the fault is a memory failure (action required).
-#define CDAXMAP_EVENT_INJECTED_POISON 0x20u
-/// The BUS_ADRERR hit a trap of injected removed memory: only the injected
-/// extent is gone, not the rest of the mapping.
-#define CDAXMAP_EVENT_INJECTED_REMOVED 0x40u
+// A trap the handler meets is flagged CDAXMAP_EVENT_INJECTED_POISON or
+// CDAXMAP_EVENT_INJECTED_REMOVED in its record (CDaxMapFailure.h).
 
 /// Records [lo, hi) of mapping `mapping_id` as injected with `kind`
 /// (CDAXMAP_FAILED_POISON or CDAXMAP_FAILED_REMOVED). Call before mapping the

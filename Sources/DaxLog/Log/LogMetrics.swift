@@ -1,4 +1,5 @@
 internal import CoreMetrics
+import DaxMap
 import Glibc
 
 /// DaxLog's swift-metrics: records appended, bytes, group commits, and the
@@ -19,9 +20,7 @@ struct LogMetrics: Sendable {
 
     /// Monotonic nanoseconds (what the persist timer measures with).
     static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+        Syscalls.monotonicNanoseconds()
     }
 
     func appended(records: Int, bytes count: Int, persistNanoseconds: UInt64) {

@@ -86,7 +86,7 @@ public struct DaxLogCrashTest: Sendable {
             throw refuse("the eviction probability must be between 0 and 1, not \(configuration.evictionProbability)")
         }
         if let n = configuration.skipPersistEvery, n < 1 { throw refuse("skip-persist-every must be 1 or more, not \(n)") }
-        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let page = UInt64(Syscalls.pageSize)
         guard configuration.deviceSize >= 4 * page, configuration.deviceSize % page == 0,
               configuration.deviceSize <= 1 << 30 else {
             throw refuse("the device size must be a multiple of \(page) bytes from \(4 * page) to 1 GiB, not \(configuration.deviceSize)")
@@ -246,15 +246,17 @@ public struct DaxLogCrashTest: Sendable {
 
     /// A device file of the configured size, all zeros: created, or emptied and regrown.
     private func freshDevice(_ path: String) throws(DaxLogError) {
-        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
+        let fd: CInt
+        switch Syscalls.open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644) {
+        case .success(let f): fd = f
+        case .failure(let errno):
             throw DaxLogError(.device, operation: "crash-test", path: path,
-                              message: "cannot create the device file: \(String(cString: strerror(errno)))")
+                              message: "cannot create the device file: \(Syscalls.describe(errno))")
         }
-        defer { close(fd) }
-        guard ftruncate(fd, off_t(configuration.deviceSize)) == 0 else {
+        defer { Syscalls.close(fd) }
+        if case .failure(let errno) = Syscalls.ftruncate(fd, Int(configuration.deviceSize)) {
             throw DaxLogError(.device, operation: "crash-test", path: path,
-                              message: "cannot size the device file to \(configuration.deviceSize) bytes: \(String(cString: strerror(errno)))")
+                              message: "cannot size the device file to \(configuration.deviceSize) bytes: \(Syscalls.describe(errno))")
         }
     }
 

@@ -4,7 +4,7 @@ extension DaxDevice {
     /// smaller than ``size`` after a truncation, and what a holder compares
     /// with its region to tell which of its data is gone). Nil for device-dax
     /// (its size does not change while it is bound) or when it cannot be read.
-    public var backedSize: UInt64? { backingSize() }
+    public var backedSize: UInt64? { handle.backingSize() }
 
     /// Extends the file behind this device with zeros to `size` bytes, through
     /// the device's own descriptor (the name may point elsewhere by now); never
@@ -15,7 +15,7 @@ extension DaxDevice {
             throw DaxError(.unsupported, operation: "grow", path: path, length: size, message: "a device-dax device cannot be grown")
         }
         let fd = state.withLock { $0.descriptor }
-        guard fd >= 0, let now = backingSize() else {
+        guard fd >= 0, let now = handle.backingSize() else {
             throw DaxError(.closed, operation: "grow", path: path, message: "the device is closed or removed")
         }
         guard now < size else { return }

@@ -23,7 +23,7 @@ extension DaxDevice {
         case .failure(let errno): throw openError(path, errno, operation: "open")
         }
         if st.st_mode & S_IFMT == S_IFCHR || st.st_mode & S_IFMT == S_IFREG {
-            try refuseWhileRetiring(RetireTarget.keys(of: st), operation: "open", path: path)
+            try RetireMarker.refuseWhileRetiring(RetireTarget.keys(of: st), operation: "open", path: path)
         }
         switch st.st_mode & S_IFMT {
         case S_IFDIR:

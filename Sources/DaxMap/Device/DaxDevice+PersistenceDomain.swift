@@ -25,7 +25,7 @@ extension DaxDevice {
         case .fsdaxFile:
             let fd = state.withLock { $0.descriptor }
             guard fd >= 0 else { throw DaxError(.closed, operation: "deepFlush", path: path, message: "the device is closed") }
-            if case .failure(let errno) = retryingOnInterrupt({ fdatasync(fd) }) {
+            if case .failure(let errno) = Syscalls.fdatasync(fd) {
                 throw DaxError(.system, operation: "fdatasync", path: path, errno: errno, message: "the file's sync failed")
             }
             return DaxDeepFlush(method: .fileSync, region: nvdimmRegionName,

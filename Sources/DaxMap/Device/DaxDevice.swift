@@ -51,12 +51,21 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The descriptor, lifecycle and identity: what the dispatcher shares.
+    let handle: DeviceHandle
+    /// Where this device's failures go to its holders. It knows the device's
+    /// ``handle``, never the device: ownership runs one way.
+    let dispatcher: FailureDispatcher
+    /// Whether ``DaxRuntime/enroll(_:)`` has run for this device (its first
+    /// mapping or watch): until then, nothing process-wide knows it.
+    let enrolled = Atomic<Bool>(false)
+
     /// The path it was opened from.
-    public let path: String
-    /// What was opened: device-dax, a file on a DAX mount, or an emulated device (a plain file).
-    public let kind: DaxDeviceKind
+    public var path: String { handle.path }
+    /// What was opened: device-dax, a file on a DAX mount, or an emulated file.
+    public var kind: DaxDeviceKind { handle.kind }
     /// Bytes that can be mapped.
-    public let size: UInt64
+    public var size: UInt64 { handle.size }
     /// Offsets, lengths and mapping addresses are multiples of this: the
     /// device-dax alignment (4 KiB, 2 MiB or 1 GiB), else the page size.
     public let alignment: UInt64
@@ -71,56 +80,44 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     /// nil for emulated devices.
     public var sysfsDevicePath: String? { eventIdentity?.devpath }
     /// What removal uevents are matched against (nil for emulated devices).
-    package let eventIdentity: DaxDeviceIdentity?
+    package var eventIdentity: DaxDeviceIdentity? { handle.eventIdentity }
     /// `st_dev`/`st_rdev` and inode of what was opened, to recognise it again.
-    let identity: FileIdentity
-    let options: OpenOptions
+    var identity: FileIdentity { handle.identity }
+    var options: OpenOptions { handle.options }
     let useMapSync: Bool
     /// The simulated persistence domain, when opened with ``OpenOptions/simulation``.
     public let persistenceSimulator: DaxPersistenceSimulator?
 
-    struct State {
-        var lifecycle: Lifecycle = .alive
-        var descriptor: CInt
-    }
-
-    let state: Locked<State>
-    /// Where this device's failures go to its holders.
-    let dispatcher = FailureDispatcher()
-    let ueventRemovals = Atomic<Int>(0)
+    typealias State = DeviceHandle.State
+    /// The descriptor and lifecycle (the handle's).
+    var state: Locked<State> { handle.state }
 
     /// Kernel uevents seen that remove this device (unbind/remove of it or a
     /// parent), whether or not they were what started the removal.
-    package var removalUEventsSeen: Int { ueventRemovals.load(ordering: .relaxed) }
+    package var removalUEventsSeen: Int { dispatcher.removalUEvents.load(ordering: .relaxed) }
 
+    /// Opening only: no thread, socket or process-wide registration (those come
+    /// with the first mapping, through ``DaxRuntime/enroll(_:)``).
     init(
         path: String, kind: DaxDeviceKind, size: UInt64, alignment: UInt64, granularity: StoreGranularity,
         numaNode: Int?, badblocks: [Range<UInt64>], eventIdentity: DaxDeviceIdentity?, identity: FileIdentity,
         options: OpenOptions, useMapSync: Bool, descriptor: CInt, simulator: DaxPersistenceSimulator? = nil
     ) {
-        self.path = path
-        self.kind = kind
-        self.size = size
+        handle = DeviceHandle(path: path, kind: kind, size: size, identity: identity, eventIdentity: eventIdentity,
+                              options: options, descriptor: descriptor)
+        dispatcher = FailureDispatcher(device: handle)
         self.alignment = alignment
         self.granularity = granularity
         self.numaNode = numaNode
         self.openedBadblocks = badblocks
-        self.eventIdentity = eventIdentity
-        self.identity = identity
-        self.options = options
         self.useMapSync = useMapSync
         self.persistenceSimulator = simulator
-        self.state = Locked(State(descriptor: descriptor))
-        dispatcher.attach(to: self)
         simulator?.attach(to: self)
-        RetireChannel.shared.register(self)
     }
 
     deinit {
-        let fd = state.withLock { $0.descriptor }
-        if fd >= 0 { Syscalls.close(fd) }
-        FaultMonitor.shared.forget(self)
-        EventHub.shared.finish(self)
+        // The handle closes the descriptor once nothing (a removal in flight) needs it.
+        DaxRuntime.process.withdraw(self)
     }
 
     public var description: String {
@@ -128,23 +125,14 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     }
 
     /// The current lifecycle state.
-    public var lifecycle: Lifecycle { state.withLock { $0.lifecycle } }
+    public var lifecycle: Lifecycle { handle.lifecycle }
 
     /// Closes the descriptor. Mappings stay valid until they are closed; new
     /// mappings throw ``DaxError/Code/closed``. Idempotent.
     public func close() {
-        let fd: CInt = state.withLock { s in
-            if s.lifecycle == .alive || s.lifecycle == .going { s.lifecycle = .closed }
-            let fd = s.descriptor
-            s.descriptor = -1
-            return fd
-        }
-        if fd >= 0 {
-            DaxRegionClaim.deviceClosing(self, descriptor: fd)
-            Syscalls.close(fd)
-        }
-        FaultMonitor.shared.forget(self)
-        EventHub.shared.finish(self)
+        handle.close()
+        DaxRuntime.process.withdraw(self)
+        DaxRuntime.process.eventsIfMade?.finish(handle)
     }
 
     /// Opens the same path again: after a removal, once the device is back.
@@ -155,7 +143,8 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
 
     /// Mappings of this device that are still open (neither closed nor revoked).
     public var openMappings: [DaxMapping] {
-        MappingRegistry.shared.mappings(of: self).filter(\.isUsable).sorted { $0.id < $1.id }
+        guard enrolled.load(ordering: .acquiring) else { return [] } // never mapped
+        return DaxRuntime.process.registry.mappings(of: handle).filter(\.isUsable).sorted { $0.id < $1.id }
     }
 
     /// A stream of this device's events: faults, failures notified, answers,
@@ -169,74 +158,13 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     /// told through ``DaxHolder``, not through this stream, so nothing a holder
     /// must act on is lost with it.
     public func events() -> AsyncStream<DaxDeviceEvent> {
-        let stream = EventHub.shared.deviceStream(self)
-        if lifecycle == .closed || lifecycle == .gone { EventHub.shared.finish(self) }
+        let hub = DaxRuntime.process.events
+        let stream = hub.deviceStream(handle)
+        if lifecycle == .closed || lifecycle == .gone { hub.finish(handle) }
         return stream
     }
 
     func publish(_ event: DaxDeviceEvent) {
-        EventHub.shared.publish(event, of: self)
+        handle.publish(event)
     }
-
-    // MARK: - Lifecycle steps of a removal
-
-    /// Throws `.deviceGoing` when a planned removal (``DaxRetirement``) of
-    /// one of `keys` runs in any process, naming the retirer.
-    static func refuseWhileRetiring(_ keys: [String], operation: String, path: String) throws(DaxError) {
-        guard let retirer = RetireMarker.retirer(ofAnyOf: keys) else { return }
-        throw DaxError(.deviceGoing, operation: operation, path: path,
-                       message: "a planned removal (daxmap retire) by \(retirer) is under way; new opens and mappings are refused until it finishes")
-    }
-
-    /// Freeze: from now on `map` throws `.deviceGoing`.
-    func freeze() {
-        state.withLock { s in if s.lifecycle == .alive { s.lifecycle = .going } }
-    }
-
-    /// The end of a removal: gone (unless closed meanwhile), descriptor closed.
-    func markGone() {
-        let fd = state.withLock { s -> CInt in
-            if s.lifecycle != .closed { s.lifecycle = .gone }
-            let fd = s.descriptor
-            s.descriptor = -1
-            return fd
-        }
-        if fd >= 0 {
-            DaxRegionClaim.deviceClosing(self, descriptor: fd)
-            Syscalls.close(fd)
-        }
-    }
-
-    /// The size of the file behind a DAX file or emulated device now (nil for
-    /// device-dax, or when it cannot be read).
-    func backingSize() -> UInt64? {
-        guard kind != .deviceDax else { return nil }
-        let fd = state.withLock { $0.descriptor }
-        guard fd >= 0, case .success(let st) = Syscalls.status(of: fd) else { return nil }
-        return UInt64(max(st.st_size, 0))
-    }
-
-    /// Whether the memory behind this device has gone: the device-dax node is
-    /// unbound, removed or given to kmem as system RAM, or the file was truncated
-    /// to nothing or deleted.
-    func hasVanished() -> Bool {
-        switch kind {
-        case .deviceDax:
-            let rdev = identity.rdev
-            return !Sysfs.servesDeviceDax(driver: Sysfs.driver(ofCharDevice: cdaxmap_dev_major(rdev), minor: cdaxmap_dev_minor(rdev)))
-        case .fsdaxFile, .emulated:
-            // The block device under a DAX file system disappears with its pfn/namespace.
-            if let devpath = sysfsDevicePath, !Sysfs.exists(devpath) { return true }
-            let fd = state.withLock { $0.descriptor }
-            guard fd >= 0, case .success(let st) = Syscalls.status(of: fd) else { return true }
-            return st.st_size == 0 || st.st_nlink == 0
-        }
-    }
-}
-
-/// What identifies an opened file or device node across opens.
-struct FileIdentity: Sendable, Hashable {
-    var device: UInt64
-    var inode: UInt64
-    var rdev: UInt64
 }

@@ -75,7 +75,7 @@ package final class DaxRegionClaim: Sendable {
             case .success:
                 let id = t.next
                 t.next += 1
-                t.entries.append(Entry(id: id, key: key, range: range, holder: holder, device: ObjectIdentifier(device)))
+                t.entries.append(Entry(id: id, key: key, range: range, holder: holder, device: ObjectIdentifier(device.handle)))
                 return .success(DaxRegionClaim(device: device, id: id, range: range))
             case .failure(let e) where e == .resourceTemporarilyUnavailable || e == .permissionDenied:
                 return .failure(RegionLockOwners.find(device.identity, range))
@@ -91,7 +91,7 @@ package final class DaxRegionClaim: Sendable {
     /// first, because a duplicate of the descriptor (the persistence
     /// simulator keeps one) would keep the description, and its locks, alive.
     /// The claims stay in this process's table until released.
-    static func deviceClosing(_ device: DaxDevice, descriptor fd: CInt) {
+    static func deviceClosing(_ device: DeviceHandle, descriptor fd: CInt) {
         table.withLock { t in
             for e in t.entries where e.device == ObjectIdentifier(device) {
                 // Unlocking a range of an open descriptor cannot fail.

@@ -5,13 +5,12 @@ internal import DaxMapSync
 /// The one monitor of the process: a thread that waits on the signal handler's
 /// eventfd and the uevent socket, and walks each fault one way:
 ///
-///     handler → event ring → here (FaultClassifier, MappingRegistry)
+///     handler → event ring → here (FailureCause, FaultClassifier, MappingRegistry)
 ///             → the device's FailureDispatcher → holders (HolderCalls)
 ///
 /// Nothing here runs in a signal handler, and nothing here waits for a holder.
+/// Part of ``DaxRuntime``, which starts it at a device's first mapping.
 final class FaultMonitor: Sendable {
-    static let shared = FaultMonitor()
-
     private struct State {
         var started = false
         var removals: RemovalWatcher?
@@ -21,8 +20,9 @@ final class FaultMonitor: Sendable {
 
     private let state = Locked(State())
     let signals = SignalEvents()
-    private let registry = MappingRegistry.shared
-
+    private var registry: MappingRegistry { DaxRuntime.process.registry }
+    /// Events go nowhere until someone asked for a stream (which makes the hub).
+    private var events: EventHub? { DaxRuntime.process.eventsIfMade }
 
     /// Installs the signal handler and starts the monitor thread, once.
     func start() throws(DaxError) {
@@ -39,7 +39,7 @@ final class FaultMonitor: Sendable {
             return true
         }
         guard launch else { return }
-        guard DetachedThread.start(name: "daxmap-monitor", { FaultMonitor.shared.run() }) else {
+        guard DetachedThread.start(name: "daxmap-monitor", { self.run() }) else {
             state.withLock { $0.started = false }
             throw DaxError(.system, operation: "pthread_create", errno: .resourceTemporarilyUnavailable,
                            message: "cannot start the fault monitor thread")
@@ -74,10 +74,11 @@ final class FaultMonitor: Sendable {
             // A periodic wake-up also drains a cell a producer finished after our
             // last look, and checks that nobody displaced the handler.
             let pending = state.withLock { !$0.pendingNotices.isEmpty }
-            let n = poll(&fds, nfds_t(fds.count), pending ? 5 : 250)
-            if n < 0 && errno != EINTR { usleep(1000) }
+            if case .failure(let e) = Syscalls.poll(&fds, milliseconds: pending ? 5 : 250), e != .interrupted {
+                Syscalls.sleep(.milliseconds(1)) // not a busy loop if poll keeps failing (ENOMEM)
+            }
             if DaxMapTestHooks.drainPauses.load(ordering: .relaxed) > 0 {
-                usleep(1000)
+                Syscalls.sleep(.milliseconds(1))
                 continue
             }
             signals.acknowledgeWake()
@@ -85,31 +86,33 @@ final class FaultMonitor: Sendable {
             let dropped = signals.newlyDropped()
             if dropped > 0 {
                 Telemetry.dropped(UInt64(dropped))
-                EventHub.shared.publish(.faultsDropped(dropped))
+                events?.publish(.faultsDropped(dropped))
                 reconcileAfterDrops()
             }
             if fds[1].revents & Int16(POLLIN) != 0 {
-                for event in removals.drainUEvents() { EventHub.shared.publish(.uevent(event)) }
+                for event in removals.drainUEvents() { events?.publish(.uevent(event)) }
             }
             removals.pollIfNeeded()
             decideNotices()
             if let mask = signals.displacementChange() {
-                EventHub.shared.publish(.handlerDisplaced(DaxMonitorEvent.DisplacedSignals(mask: mask)))
+                events?.publish(.handlerDisplaced(DaxMonitorEvent.DisplacedSignals(mask: mask)))
             }
         }
     }
 
-    /// Classifies each record once, reports it, and hands each device its batch.
+    /// Reads each record's cause once (``FailureCause/init(record:)``), reports
+    /// it, and hands each device its batch.
     private func dispatch(_ records: [cdaxmap_fault]) {
         guard !records.isEmpty else { return }
-        var batches: [ObjectIdentifier: (DaxDevice, [(mapping: DaxMapping, fault: DaxFault)])] = [:]
+        var batches: [ObjectIdentifier: (DaxDevice, [FailureDispatcher.Fault])] = [:]
         for record in records {
             guard let mapping = registry.mapping(record.mapping_id) else { continue }
-            let fault = FaultClassifier(mapping).fault(record)
+            let cause = FailureCause(record: record)
+            let fault = FaultClassifier(mapping).fault(record, cause)
             Telemetry.fault(fault, kind: mapping.device.kind)
             mapping.device.publish(.fault(fault))
             let key = ObjectIdentifier(mapping.device)
-            batches[key, default: (mapping.device, [])].1.append((mapping, fault))
+            batches[key, default: (mapping.device, [])].1.append((mapping, fault, cause))
         }
         for (device, batch) in batches.values {
             device.dispatcher.handle(batch)

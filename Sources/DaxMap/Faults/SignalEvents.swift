@@ -20,7 +20,9 @@ final class SignalEvents: Sendable {
     /// so a record written during the drain wakes the next poll).
     func acknowledgeWake() {
         var counter: UInt64 = 0
-        _ = read(cdaxmap_sigbus_eventfd(), &counter, 8)
+        // The eventfd is non-blocking: EAGAIN means nothing was signalled since
+        // the last look (a timed wake-up), and the count itself is not used.
+        _ = withUnsafeMutableBytes(of: &counter) { Syscalls.read(cdaxmap_sigbus_eventfd(), into: $0) }
         cdaxmap_events_rearm()
     }
 

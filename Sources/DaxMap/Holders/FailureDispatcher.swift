@@ -1,15 +1,20 @@
 internal import CDaxMap
 import Glibc
 internal import DaxMapSync
+import Synchronization
 
 /// One per device: every failure of the device reaches its holders through
 /// here, and every decision about it is made here once — whether a fault is a
 /// removal, a storm or a range failure, which holders it concerns, what they
 /// were already told (coalescing), and the removal's deadline.
 ///
-/// Fed by the monitor thread with classified faults; never blocks on a holder
-/// (calls go through ``HolderCalls`` on holder threads).
+/// Fed by the monitor thread with faults and their ``FailureCause`` (what
+/// failed is decided there, never here: this decides policy on it); never
+/// blocks on a holder (calls go through ``HolderCalls`` on holder threads).
 final class FailureDispatcher: Sendable {
+    /// A fault of one of the device's mappings, with its cause.
+    typealias Fault = (mapping: DaxMapping, fault: DaxFault, cause: FailureCause)
+
     /// Notices about this many distinct extents within ``noticeWindow`` are a
     /// pre-remove storm, not poison: XFS answers `MF_MEM_PRE_REMOVE` by sending
     /// `BUS_MCEERR_AO` for every page of every mapped file.
@@ -28,27 +33,26 @@ final class FailureDispatcher: Sendable {
         var noticesStarted: ContinuousClock.Instant?
         var noticesDue: ContinuousClock.Instant?
         /// What each mapping's holder has been told, by kind.
-        var told: [UInt64: [DaxFailure.Kind: RangeLedger]] = [:]
+        var told: [UInt64: [FailureCause.Kind: RangeLedger]] = [:]
         var removal: RemovalRun?
     }
 
-    /// The device owns its dispatcher; set once by the device's initialiser,
-    /// before the device is shared.
-    nonisolated(unsafe) private unowned var owner: DaxDevice?
-    var device: DaxDevice { owner! }
+    /// The device's handle: its facts, descriptor and lifecycle. Not the
+    /// ``DaxDevice``, which owns this dispatcher: ownership runs one way.
+    let device: DeviceHandle
     let state = Locked(State())
-    private let registry = MappingRegistry.shared
+    /// Kernel uevents seen that remove this device (``DaxDevice/removalUEventsSeen``).
+    let removalUEvents = Atomic<Int>(0)
+    private var registry: MappingRegistry { DaxRuntime.process.registry }
 
-    init() {}
-
-    func attach(to device: DaxDevice) { owner = device }
+    init(device: DeviceHandle) { self.device = device }
 
     // MARK: - Faults (monitor thread)
 
     /// Acts on faults drained from the ring for this device's mappings. What
     /// the device's state says (vanished? a shorter file?) is looked at once
     /// per batch, not once per fault: a storm brings thousands.
-    func handle(_ faults: [(mapping: DaxMapping, fault: DaxFault)]) {
+    func handle(_ faults: [Fault]) {
         var vanishedNow: Bool?
         func vanished() -> Bool {
             if let v = vanishedNow { return v }
@@ -57,23 +61,23 @@ final class FailureDispatcher: Sendable {
             return v
         }
         var tailTold: Bool?
-        for (mapping, fault) in faults {
+        for (mapping, fault, cause) in faults {
             guard device.lifecycle == .alive else { return } // going or gone: faults are only reported
-            switch fault.cause {
+            switch cause.kind {
             case .memoryFailureActionOptional:
                 if fault.range.lowerBound == 0 && fault.range.upperBound >= device.size || vanished() {
                     startRemoval(source: .memoryFailure)
                     return
                 }
                 state.withLock { s in
-                    s.notices.append((fault.range, fault.epoch))
+                    s.notices.append((fault.range, cause.epoch))
                     let now = ContinuousClock.now, started = s.noticesStarted ?? now
                     s.noticesStarted = started
                     s.noticesDue = min(now + Self.noticeWindow, started + Self.noticeWindowLimit)
                 }
             case .memoryFailureActionRequired:
-                tell(.memoryFailureActionRequired, fault.range, epoch: fault.epoch)
-            case .addressError:
+                tell(cause, fault.range)
+            case .removed:
                 if device.kind == .deviceDax || vanished() {
                     // Device-dax raises BUS_ADRERR only once the device is dead.
                     startRemoval(source: .accessError)
@@ -82,14 +86,17 @@ final class FailureDispatcher: Sendable {
                 if tailTold == nil { tailTold = tellRemovedTail() }
                 if tailTold == false {
                     // Not a shorter file: tell what the handler marked, at least the faulting page.
-                    let marked = mapping.markedFailures().filter { $0.kind == .removed && $0.range.overlaps(fault.range) }
-                    for failed in marked.isEmpty ? [DaxFailedRange(range: fault.range, kind: .removed)] : marked {
-                        tell(.removed, failed.range, epoch: fault.epoch)
+                    let removed = DaxFailedRange.Kind(cause.kind)
+                    let marked = mapping.markedFailures().filter { $0.kind == removed && $0.range.overlaps(fault.range) }
+                    for failed in marked.isEmpty ? [DaxFailedRange(range: fault.range, kind: removed)] : marked {
+                        tell(cause, failed.range)
                     }
                 }
-                if fault.replaced { tell(.pagesLost, fault.range, epoch: fault.epoch) }
-            case .accessAfterRevoke, .other:
-                break
+                if cause.replaced { tell(.pagesLost, fault.range, epoch: cause.epoch) }
+            case .revoked, .unexplained:
+                break // an access after revoke, or a fault nothing is known to have failed in: reported only
+            case .pagesLost, .preRemove:
+                break // never a record's cause: a record says `replaced`; a removal run decides pre-remove
             }
         }
     }
@@ -132,17 +139,15 @@ final class FailureDispatcher: Sendable {
             let marks = mapping.markedFailures()
             let epoch = mapping.markedEpoch // after the marks: at least as new as any of them
             for failed in marks {
-                switch failed.kind {
-                case .poison: tell(.memoryFailureActionOptional, failed.range, epoch: epoch, reconstructed: true)
-                case .removed:
+                let cause = FailureCause(reconstructing: failed.kind, epoch: epoch)
+                if cause.kind == .removed {
                     if device.kind == .deviceDax {
                         startRemoval(source: .accessError)
                         return
                     }
                     _ = tellRemovedTail(reconstructed: true)
-                    tell(.removed, failed.range, epoch: epoch, reconstructed: true)
-                case .pagesLost: tell(.pagesLost, failed.range, epoch: epoch, reconstructed: true)
                 }
+                tell(cause, failed.range)
             }
         }
     }
@@ -164,19 +169,27 @@ final class FailureDispatcher: Sendable {
 
     // MARK: - Telling holders
 
+    /// Tells a failure of `kind` over `range`, observed in `epoch` (see ``tell(_:_:)``).
+    func tell(_ kind: FailureCause.Kind, _ range: Range<UInt64>, epoch: UInt64, reconstructed: Bool = false) {
+        tell(FailureCause(kind, epoch: epoch, reconstructed: reconstructed), range)
+    }
+
     /// Tells each holder of a mapping that intersects `range` the part of it
-    /// that holder was not told yet (for `kind`), once, clamped to its mappings.
-    /// Pages lost inside a range already told `removed` are not told again.
-    /// Only mappings that existed in `epoch` (when the failure was observed)
-    /// are concerned: one made later at the same offsets is never told it.
-    func tell(_ kind: DaxFailure.Kind, _ range: Range<UInt64>, epoch: UInt64, reconstructed: Bool = false) {
+    /// that holder was not told yet (for the cause's kind), once, clamped to
+    /// its mappings. Pages lost inside a range already told `removed` are not
+    /// told again. Only mappings that existed in the cause's epoch (when the
+    /// failure was observed) are concerned: one made later at the same
+    /// offsets is never told it. Causes holders are never told are dropped.
+    func tell(_ cause: FailureCause, _ range: Range<UInt64>) {
+        guard DaxFailure.Kind(cause.kind) != nil else { return }
+        let kind = cause.kind
         let (held, _) = registry.holders(of: device, intersecting: range)
         var told: [Range<UInt64>: Int] = [:]
         for (holder, mappings) in held {
             var pieces: [Range<UInt64>] = []
             var concerned: [DaxMapping] = []
             state.withLock { s in
-                for mapping in mappings where mapping.id <= epoch {
+                for mapping in mappings where cause.concerns(mappingID: mapping.id) {
                     let part = range.clamped(to: mapping.deviceRange)
                     var ledger = s.told[mapping.id, default: [:]][kind] ?? RangeLedger()
                     var fresh = ledger.missing(from: part)
@@ -191,15 +204,14 @@ final class FailureDispatcher: Sendable {
                 }
             }
             for piece in RangeLedger.coalesced(pieces) {
-                let failure = DaxFailure(device: device.path, range: piece, kind: kind,
-                                         mappings: concerned.filter { $0.deviceRange.overlaps(piece) },
-                                         reconstructed: reconstructed, epoch: epoch)
+                guard let failure = DaxFailure(device: device.path, range: piece, cause: cause,
+                                               mappings: concerned.filter { $0.deviceRange.overlaps(piece) }) else { continue }
                 call(holder, failure, calls: HolderCalls())
                 told[piece, default: 0] += 1
             }
         }
         for (piece, holders) in told.sorted(by: { $0.key.lowerBound < $1.key.lowerBound }) {
-            let failure = DaxFailure(device: device.path, range: piece, kind: kind, reconstructed: reconstructed, epoch: epoch)
+            guard let failure = DaxFailure(device: device.path, range: piece, cause: cause) else { continue }
             Telemetry.notified(failure, holders: holders)
             device.publish(.notified(failure, holders: holders))
         }
@@ -210,7 +222,7 @@ final class FailureDispatcher: Sendable {
         let event = failure.withoutMappings
         // Weak: a holder that never answers must not keep the device alive.
         calls.call(holder, failure) { [weak device] handled in
-            if let device, EventHub.shared.isObserved {
+            if let device, DaxRuntime.process.eventsIfMade?.isObserved == true {
                 device.publish(.answered(event, holder: HolderCalls.name(of: holder), handled: handled))
             }
             then()

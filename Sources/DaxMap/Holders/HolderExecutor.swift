@@ -14,14 +14,13 @@ import Glibc
 /// thread and delays the others by about a millisecond. Idle workers exit
 /// after a while. Task executor preference (SE-0417) keeps the holder's
 /// nonisolated code and default actors' code on these threads.
+/// Part of ``DaxRuntime``.
 final class HolderExecutor: TaskExecutor, @unchecked Sendable {
-    static let shared = HolderExecutor()
-
     /// What the workers are called (`ps -L`, debuggers, and tests that check
     /// where a holder ran).
     static let workerName = "daxmap-holder"
     /// Workers a new job wakes or starts while fewer are running.
-    private static let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    private static let cores = Syscalls.processorCount
     /// How long an idle worker waits for work before it exits.
     private static let idleSeconds = 5
     /// How long the oldest job may wait before one more worker is started.
@@ -40,7 +39,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     /// Guards the state above; signalled when work is queued for an idle worker.
     private let workAvailable = Condition()
 
-    private init() {}
+    init() {}
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
@@ -119,7 +118,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     /// While jobs wait: when the oldest has waited a stall interval, wake an
     /// idle worker or add one. Exits when nothing waits.
     private func watch() {
-        var pause = timespec(tv_sec: 0, tv_nsec: Int(Self.stallNanoseconds / 2))
+        let pause = Duration.nanoseconds(Int64(Self.stallNanoseconds / 2))
         workAvailable.lock()
         while head < jobs.count {
             var spawn = false, signal = false
@@ -136,7 +135,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
             workAvailable.unlock()
             if signal { workAvailable.signal() }
             if spawn { startWorker() }
-            nanosleep(&pause, nil)
+            Syscalls.sleep(pause)
             workAvailable.lock()
         }
         watchdogRunning = false

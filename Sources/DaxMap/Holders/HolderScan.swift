@@ -20,7 +20,7 @@ struct HolderScan: Sendable {
     var unreadable: [Int32] = []
 
     /// Scans every process but `excluding`.
-    static func scan(_ target: RetireTarget, excluding: Int32 = getpid()) -> HolderScan {
+    static func scan(_ target: RetireTarget, excluding: Int32 = Syscalls.processID()) -> HolderScan {
         var scan = HolderScan()
         for pid in processes() where pid != excluding {
             switch holding(pid, target) {
@@ -34,13 +34,8 @@ struct HolderScan: Sendable {
 
     /// Every pid listed in /proc.
     static func processes() -> [Int32] {
-        guard let dir = opendir("/proc") else { return [] }
-        defer { closedir(dir) }
-        var pids: [Int32] = []
-        while let entry = readdir(dir) {
-            if let pid = Int32(name(of: entry)) { pids.append(pid) }
-        }
-        return pids.sorted()
+        guard case .success(let names) = Syscalls.directoryEntries("/proc") else { return [] }
+        return names.compactMap { Int32($0) }.sorted()
     }
 
     /// `/proc/PID/comm`, without its newline.
@@ -69,14 +64,13 @@ struct HolderScan: Sendable {
                 ranges.append(range)
             }
         }
-        guard let dir = opendir("/proc/\(pid)/fd") else {
-            let e = Glibc.errno
-            return e == ENOENT || e == ESRCH ? .vanished : .unreadable
+        let fds: [String]
+        switch Syscalls.directoryEntries("/proc/\(pid)/fd") {
+        case .success(let names): fds = names
+        case .failure(let e): return e == .noSuchFileOrDirectory || e == .noSuchProcess ? .vanished : .unreadable
         }
-        defer { closedir(dir) }
         var descriptors = 0
-        while let entry = readdir(dir) {
-            let fd = name(of: entry)
+        for fd in fds {
             guard Int(fd) != nil, case .success(let st) = Syscalls.status(ofPath: "/proc/\(pid)/fd/\(fd)") else { continue }
             if target.matchesOpenFile(st) { descriptors += 1 }
         }
@@ -97,9 +91,5 @@ struct HolderScan: Sendable {
         guard major != 0 || minor != 0 || !path.isEmpty, // anonymous memory
               target.matchesMapping(major: major, minor: minor, inode: inode, path: path) else { return nil }
         return start..<end
-    }
-
-    private static func name(of entry: UnsafeMutablePointer<dirent>) -> String {
-        withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 }

@@ -7,10 +7,8 @@ import Synchronization
 /// takes. Threads of daxmap's own (never the cooperative pool), started on
 /// first use, kept, each with its alternate signal stack, so a fault in any of
 /// them is caught by the guard as in a single-threaded copy. The caller runs
-/// the first part itself.
-final class CopyEngine: @unchecked Sendable {
-    static let shared = CopyEngine()
-    /// Worker threads at most (the caller makes one more).
+/// the first part itself. Part of ``DaxRuntime``.
+final class CopyEngine: @unchecked Sendable {    /// Worker threads at most (the caller makes one more).
     static let maximumWorkers = 15
     /// How long an idle worker spins for the next part before it sleeps: a
     /// futex wake costs tens of microseconds (more in a VM), as much as a
@@ -63,7 +61,7 @@ final class CopyEngine: @unchecked Sendable {
             condition.lock()
             let wanted = min(parts.count - 1, Self.maximumWorkers)
             while workers < wanted {
-                guard DetachedThread.start(name: "daxmap-copy", { CopyEngine.shared.work() }) else { break }
+                guard DetachedThread.start(name: "daxmap-copy", { self.work() }) else { break }
                 workers += 1
             }
             let helped = workers > 0

@@ -39,8 +39,12 @@ extension DaxDevice {
             throw DaxError(.misaligned, operation: "map", path: path, offset: offset, length: length,
                            message: "offset \(offset) and length \(length) must be multiples of the device alignment \(alignment)")
         }
-        try DaxDevice.refuseWhileRetiring(RetireTarget.keys(of: identity, kind: kind), operation: "map", path: path)
-        try FaultMonitor.shared.start()
+        // The first mapping is what makes the process-wide parts know this device
+        // (the handler, removal uevents, the retire channel); before the retire check.
+        // A device no longer alive is refused below, under the lock, and joins nothing.
+        let runtime = DaxRuntime.process
+        if lifecycle == .alive { try runtime.enroll(self) }
+        try RetireMarker.refuseWhileRetiring(RetireTarget.keys(of: identity, kind: kind), operation: "map", path: path)
         if DaxMonitor.handlerDisplaced {
             throw DaxError(.handlerDisplaced, operation: "map", path: path, offset: offset, length: length,
                            message: "another sigaction() replaced daxmap's SIGBUS/SIGSEGV handler, so faults in a new mapping could not be handled; install your handler before the first map, or call DaxMonitor.reinstallHandler() after installing it")
@@ -65,11 +69,11 @@ extension DaxDevice {
             let fd = s.descriptor < 0 ? s.descriptor : persistenceSimulator?.cacheDescriptor ?? s.descriptor
             let base = try mapAligned(descriptor: fd, offset: offset, length: Int(length),
                                       readOnly: readOnly, prefault: options.prefault, largePages: options.largePages)
-            let id = MappingRegistry.shared.nextID()
+            let id = runtime.registry.nextID()
             let unit = kind == .deviceDax ? Int(alignment) : Syscalls.pageSize
             let policy = options.faultPolicy == .terminate ? CDAXMAP_POLICY_TERMINATE : CDAXMAP_POLICY_REPLACE
             var slot = cdaxmap_range_register(base, Int(length), id, CInt(policy.rawValue), unit)
-            if slot < 0 && MappingRegistry.shared.reclaimClosedSlots(64) > 0 {
+            if slot < 0 && runtime.registry.reclaimClosedSlots(64) > 0 {
                 slot = cdaxmap_range_register(base, Int(length), id, CInt(policy.rawValue), unit)
             }
             guard slot >= 0 else {
@@ -79,7 +83,7 @@ extension DaxDevice {
             }
             let mapping = DaxMapping(device: self, holder: holder, offset: offset, count: Int(length),
                                      granularity: granularity, options: options, id: id, base: base, slot: slot)
-            MappingRegistry.shared.add(mapping)
+            runtime.registry.add(mapping)
             if kind == .emulated {
                 // Failures injected by any process meet this mapping (DaxFaultInjector).
                 do throws(DaxError) { try InjectionTraps.shared.arm(mapping) } catch {

@@ -72,7 +72,7 @@ extension DaxMapping {
         }
         cuts.append(count)
         let parts = (0..<(cuts.count - 1)).map { part(cuts[$0], cuts[$0 + 1] - cuts[$0], streaming) }
-        let faults = CopyEngine.shared.run(parts).compactMap { $0 }
+        let faults = DaxRuntime.process.copyEngine.run(parts).compactMap { $0 }
         if let first = faults.min(by: { $0.address < $1.address }) { throw faultError(operation, first) }
         if persist { try persistRange(offset, count, streamed: streaming) }
     }

@@ -117,7 +117,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     deinit {
         // The only munmap of this range. No access can be in flight: every one holds `self`.
         if !slotFreed.exchange(true, ordering: .acquiringAndReleasing) { cdaxmap_range_unregister(slot) }
-        MappingRegistry.shared.remove(id)
+        DaxRuntime.process.registry.remove(id)
         device.dispatcher.forget(id)
         Syscalls.munmap(base.pointer, count)
     }
@@ -193,17 +193,14 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     }
 
     /// Marks a device range of this mapping failed in the handler's table, so
-    /// guarded accesses refuse it without faulting (a re-derived failure).
-    func mark(_ kind: DaxFailedRange.Kind, _ range: Range<UInt64>) {
+    /// guarded accesses refuse it without faulting (a re-derived failure), with
+    /// the mark the vocabulary gives `kind` (none for a kind that leaves none).
+    func mark(_ kind: FailureCause.Kind, _ range: Range<UInt64>) {
         let part = range.clamped(to: deviceRange)
-        guard !part.isEmpty, !slotFreed.load(ordering: .acquiring) else { return }
+        guard let mark = kind.mark, !part.isEmpty, !slotFreed.load(ordering: .acquiring) else { return }
         let start = UInt(bitPattern: base.pointer)
-        let c: CInt = switch kind {
-        case .poison: CDAXMAP_FAILED_POISON
-        case .removed: CDAXMAP_FAILED_REMOVED
-        case .pagesLost: CDAXMAP_FAILED_LOST
-        }
-        _ = cdaxmap_range_mark(slot, c, start + UInt(part.lowerBound - offset), start + UInt(part.upperBound - offset))
+        // -ENOSPC only: the slot then counts as failed whole with this kind (cdaxmap_range_overflowed).
+        _ = cdaxmap_range_mark(slot, mark, start + UInt(part.lowerBound - offset), start + UInt(part.upperBound - offset))
     }
 
     /// Gives the range-table slot back, once, keeping what it had marked.
@@ -230,7 +227,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         if previous == .open { reserve() }
         guard previous != .closed else { return }
         if previous == .open { cdaxmap_range_set_revoked(slot) }
-        MappingRegistry.shared.closed(self)
+        DaxRuntime.process.registry.closed(self)
         device.dispatcher.forget(id)
     }
 
@@ -258,6 +255,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         if case .failure = Syscalls.mmap(base.pointer, count, PROT_NONE,
                                          MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) {
             Syscalls.munmap(base.pointer, count)
+            // Best effort: unreserved, the range is merely free for the next mmap to reuse.
             _ = Syscalls.mmap(base.pointer, count, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         }
     }
@@ -409,7 +407,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     func goneBytes(from at: UInt64) -> UInt64? {
         let end = offset + UInt64(count)
         guard at < end else { return nil }
-        if let size = device.backingSize(), size <= at { return end - at }
+        if let size = device.handle.backingSize(), size <= at { return end - at }
         if let mark = markedFailures().first(where: { $0.kind == .removed && $0.range.contains(at) }) {
             return min(mark.range.upperBound, end) - at
         }

@@ -5,11 +5,11 @@ internal import DaxMapSync
 /// holder, range. The C range table answers the same question for the signal
 /// handler by address; this one holds what C cannot (the objects). Entries are
 /// added by `map` and dropped when a mapping is closed, revoked or deinitialised.
-final class MappingRegistry: Sendable {
-    static let shared = MappingRegistry()
-
+/// Part of ``DaxRuntime``. Package access: the testing tools look mappings up.
+package final class MappingRegistry: Sendable {
     struct Entry {
         weak var mapping: DaxMapping?
+        /// The device's ``DeviceHandle``: what the dispatcher asks with.
         let device: ObjectIdentifier
         let holder: (any DaxHolder)?
         let range: Range<UInt64>
@@ -32,7 +32,7 @@ final class MappingRegistry: Sendable {
     func nextID() -> UInt64 { cdaxmap_epoch_advance() }
 
     func add(_ mapping: DaxMapping) {
-        let device = ObjectIdentifier(mapping.device)
+        let device = ObjectIdentifier(mapping.device.handle)
         let entry = Entry(mapping: mapping, device: device, holder: mapping.holder, range: mapping.deviceRange,
                           slot: mapping.slot)
         state.withLock { s in
@@ -75,7 +75,7 @@ final class MappingRegistry: Sendable {
     }
 
     /// The live mapping a drained record names.
-    func mapping(_ id: UInt64) -> DaxMapping? {
+    package func mapping(_ id: UInt64) -> DaxMapping? {
         state.withLock { $0.entries[id]?.mapping }
     }
 
@@ -89,12 +89,12 @@ final class MappingRegistry: Sendable {
     }
 
     /// Every registered mapping of every device.
-    func allMappings() -> [DaxMapping] {
+    package func allMappings() -> [DaxMapping] {
         state.withLock { s in s.entries.values.compactMap(\.mapping) }
     }
 
     /// The device's registered mappings (open or revoked-but-referenced).
-    func mappings(of device: DaxDevice) -> [DaxMapping] {
+    func mappings(of device: DeviceHandle) -> [DaxMapping] {
         state.withLock { s in
             (s.byDevice[ObjectIdentifier(device)] ?? []).compactMap { s.entries[$0]?.mapping }
         }
@@ -102,7 +102,7 @@ final class MappingRegistry: Sendable {
 
     /// The device's mappings, grouped by holder; mappings without one in `unheld`.
     /// - Parameter range: only mappings that intersect it (nil: all).
-    func holders(of device: DaxDevice, intersecting range: Range<UInt64>? = nil)
+    func holders(of device: DeviceHandle, intersecting range: Range<UInt64>? = nil)
         -> (held: [(holder: any DaxHolder, mappings: [DaxMapping])], unheld: [DaxMapping])
     {
         state.withLock { s in

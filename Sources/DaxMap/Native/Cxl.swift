@@ -17,7 +17,7 @@ enum Cxl {
         }
         defer { cxl_unref(ctx) }
         // Quiet unless the user asks with CXL_LOG=debug (libcxl logs to stderr).
-        if getenv("CXL_LOG") == nil { cxl_set_log_priority(ctx, 0) }
+        if Syscalls.environment("CXL_LOG") == nil { cxl_set_log_priority(ctx, 0) }
 
         var topology = CxlTopology()
         var memdev = cxl_memdev_get_first(ctx)

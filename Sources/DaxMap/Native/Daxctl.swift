@@ -35,7 +35,7 @@ enum Daxctl {
         defer { daxctl_unref(ctx) }
         // libdaxctl logs errors to stderr by default; a library must not. The
         // user can still turn logging on with DAXCTL_LOG=debug.
-        if getenv("DAXCTL_LOG") == nil { daxctl_set_log_priority(ctx, 0) }
+        if Syscalls.environment("DAXCTL_LOG") == nil { daxctl_set_log_priority(ctx, 0) }
         return .success(body(ctx))
     }
 

@@ -18,7 +18,7 @@ enum Ndctl {
         }
         defer { _ = ndctl_unref(ctx) }
         // Quiet unless the user asks with NDCTL_LOG=debug (libndctl logs to stderr).
-        if getenv("NDCTL_LOG") == nil { ndctl_set_log_priority(ctx, 0) }
+        if Syscalls.environment("NDCTL_LOG") == nil { ndctl_set_log_priority(ctx, 0) }
 
         var buses: [NvdimmBus] = []
         var bus = ndctl_bus_get_first(ctx)

@@ -12,7 +12,7 @@ enum NdctlCommands {
         var ctx: OpaquePointer?
         guard ndctl_new(&ctx) == 0, let ctx else { return nil }
         defer { _ = ndctl_unref(ctx) }
-        if getenv("NDCTL_LOG") == nil { ndctl_set_log_priority(ctx, 0) }
+        if Syscalls.environment("NDCTL_LOG") == nil { ndctl_set_log_priority(ctx, 0) }
         var bus = ndctl_bus_get_first(ctx)
         while let b = bus {
             var region = ndctl_region_get_first(b)

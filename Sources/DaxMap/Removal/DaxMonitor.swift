@@ -4,7 +4,7 @@ internal import CDaxMap
 public enum DaxMonitor {
     /// Installs the SIGBUS handler and starts the monitor thread (also done by
     /// the first ``DaxDevice/map(offset:length:holder:options:)``).
-    public static func start() throws(DaxError) { try FaultMonitor.shared.start() }
+    public static func start() throws(DaxError) { try DaxRuntime.process.startMonitor() }
 
     /// Every device event of the process, and every kernel uevent seen.
     ///
@@ -20,15 +20,16 @@ public enum DaxMonitor {
     /// the holders are still told (reconciled from the range table); events a
     /// slow consumer lost here are not announced. For a count that cannot be
     /// lost, read ``statistics``.
-    public static func events() -> AsyncStream<DaxMonitorEvent> { EventHub.shared.processStream() }
+    public static func events() -> AsyncStream<DaxMonitorEvent> { DaxRuntime.process.events.processStream() }
 
     /// Counters: faults recorded and dropped, foreign and forged signals chained, uevents rejected.
-    public static var statistics: DaxMonitorStatistics { FaultMonitor.shared.statistics }
+    public static var statistics: DaxMonitorStatistics { DaxRuntime.process.monitor.statistics }
 
-    /// Watches `device` for removal uevents even while it has no mapping.
+    /// Watches `device` for removal uevents even while it has no mapping
+    /// (its first mapping does the same), and makes it reachable by a planned
+    /// removal (``DaxRetirement``) of another process.
     public static func watch(_ device: DaxDevice) throws(DaxError) {
-        try FaultMonitor.shared.start()
-        FaultMonitor.shared.watch(device)
+        try DaxRuntime.process.enroll(device)
     }
 
     /// Whether another `sigaction` has replaced daxmap's SIGBUS or SIGSEGV
@@ -46,7 +47,7 @@ public enum DaxMonitor {
     /// its own `sigaction`, for signals it does not own — returning from a
     /// SIGBUS it did not fix re-runs the faulting instruction forever.
     public static func reinstallHandler() throws(DaxError) {
-        try FaultMonitor.shared.start()
+        try DaxRuntime.process.startMonitor()
         let r = cdaxmap_sigbus_reinstall()
         guard r == 0 else {
             throw DaxError(.system, operation: "sigaction", errno: .init(rawValue: -r),

@@ -2,11 +2,11 @@ internal import DaxMapSync
 import Synchronization
 
 /// The one place events leave daxmap: each device's streams
-/// (``DaxDevice/events()``) and the process-wide stream (``DaxMonitor/events()``).
+/// (``DaxDevice/events()``, keyed by the device's ``DeviceHandle``) and the
+/// process-wide stream (``DaxMonitor/events()``).
 /// An event is published once; the hub hands it to every stream that wants it.
+/// Part of ``DaxRuntime``.
 final class EventHub: Sendable {
-    static let shared = EventHub()
-
     private enum Sink {
         case device(ObjectIdentifier, AsyncStream<DaxDeviceEvent>.Continuation)
         case process(AsyncStream<DaxMonitorEvent>.Continuation)
@@ -28,7 +28,7 @@ final class EventHub: Sendable {
 
     /// A new stream of `device`'s events; nil when the device is already closed or gone
     /// (the caller returns a finished stream).
-    func deviceStream(_ device: DaxDevice) -> AsyncStream<DaxDeviceEvent> {
+    func deviceStream(_ device: DeviceHandle) -> AsyncStream<DaxDeviceEvent> {
         let (stream, continuation) = AsyncStream<DaxDeviceEvent>.makeStream(bufferingPolicy: .bufferingNewest(Self.buffered))
         let id = add(.device(ObjectIdentifier(device), continuation))
         continuation.onTermination = { [weak self] _ in self?.remove(id) }
@@ -43,7 +43,7 @@ final class EventHub: Sendable {
     }
 
     /// A device event: to the device's streams and, as `.device`, to the process streams.
-    func publish(_ event: DaxDeviceEvent, of device: DaxDevice) {
+    func publish(_ event: DaxDeviceEvent, of device: DeviceHandle) {
         let key = ObjectIdentifier(device)
         let sinks = state.withLock { Array($0.sinks.values) }
         for sink in sinks {
@@ -62,7 +62,7 @@ final class EventHub: Sendable {
     }
 
     /// Ends the device's streams (closed or gone).
-    func finish(_ device: DaxDevice) {
+    func finish(_ device: DeviceHandle) {
         let key = ObjectIdentifier(device)
         let ending = state.withLock { s -> [AsyncStream<DaxDeviceEvent>.Continuation] in
             var ending: [AsyncStream<DaxDeviceEvent>.Continuation] = []

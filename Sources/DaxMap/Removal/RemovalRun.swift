@@ -70,9 +70,9 @@ extension FailureDispatcher {
             return (run, true)
         }
         if start {
-            let device = self.device // strong until the removal is done
-            // No thread to be had: run it here rather than never.
-            if !DetachedThread.start(name: "daxmap-removal", { device.dispatcher.runRemoval(run) }) { runRemoval(run) }
+            // The thread keeps the dispatcher, and so the device's handle (its
+            // descriptor), until the removal is done. No thread to be had: run it here rather than never.
+            if !DetachedThread.start(name: "daxmap-removal", { self.runRemoval(run) }) { runRemoval(run) }
         }
         return run
     }
@@ -89,20 +89,18 @@ extension FailureDispatcher {
         // once, and after an abrupt end (a power failure) every mapping is, before anyone is told.
         // Frozen, the device maps nothing new: every mapping listed is of this epoch or older,
         // and a holder that reattaches later knows a late notice of this removal is not its own.
-        let epoch = DaxFailure.epochNow
-        let (held, unheld) = MappingRegistry.shared.holders(of: device)
-        let abrupt = run.source.isAbrupt
+        // What they are told (pre-remove, or removed after an abrupt end) is the vocabulary's: FailureCause(removal:).
+        let cause = FailureCause(removal: run.source, epoch: DaxFailure.epochNow)
+        let (held, unheld) = DaxRuntime.process.registry.holders(of: device)
         var revoked = unheld.filter { $0.revoke() }.count
-        if abrupt { revoked += held.flatMap(\.mappings).filter { $0.revoke() }.count }
-        let kind: DaxFailure.Kind = abrupt ? .removed : .preRemove
+        if run.source.isAbrupt { revoked += held.flatMap(\.mappings).filter { $0.revoke() }.count }
         let calls = HolderCalls()
         let everything = 0..<device.size
         for (holder, mappings) in held {
-            call(holder, DaxFailure(device: device.path, range: everything, kind: kind, mappings: mappings, epoch: epoch),
-                 calls: calls, then: { if calls.allAnswered { run.poke() } })
+            guard let failure = DaxFailure(device: device.path, range: everything, cause: cause, mappings: mappings) else { continue }
+            call(holder, failure, calls: calls, then: { if calls.allAnswered { run.poke() } })
         }
-        if !held.isEmpty {
-            let notice = DaxFailure(device: device.path, range: everything, kind: kind, epoch: epoch)
+        if !held.isEmpty, let notice = DaxFailure(device: device.path, range: everything, cause: cause) {
             Telemetry.notified(notice, holders: held.count)
             device.publish(.notified(notice, holders: held.count))
         }
@@ -124,7 +122,7 @@ extension FailureDispatcher {
             mappingsRevoked: revoked, duration: clock.now - started)
         Telemetry.removalCompleted(report)
         device.publish(.removalCompleted(report))
-        EventHub.shared.finish(device)
+        DaxRuntime.process.eventsIfMade?.finish(device)
         run.complete(report)
         // Still watched: the kernel's uevent may come after a fault started the
         // removal, and a later add/bind says the device is back.

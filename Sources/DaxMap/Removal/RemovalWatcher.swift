@@ -51,7 +51,7 @@ final class RemovalWatcher: Sendable {
             for device in devices {
                 guard let identity = device.eventIdentity else { continue }
                 let transition = RemovalClassifier(identity: identity).classify(event)
-                if transition == .removed { device.ueventRemovals.add(1, ordering: .relaxed) }
+                if transition == .removed { device.dispatcher.removalUEvents.add(1, ordering: .relaxed) }
                 act(transition, on: device, source: .uevent)
             }
         }

@@ -92,10 +92,7 @@ final class SysfsPoller: Sendable {
                 if left <= .zero { return nil }
                 pause = min(pause, left)
             }
-            let (s, atto) = pause.components
-            var request = timespec(tv_sec: Int(s), tv_nsec: Int(atto / 1_000_000_000))
-            var remaining = timespec()
-            while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+            Syscalls.sleep(pause)
         }
     }
 

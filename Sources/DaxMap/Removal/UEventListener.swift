@@ -59,44 +59,48 @@ final class UEventListener: Sendable {
     /// The corresponding C call is `socket(AF_NETLINK, SOCK_RAW, NETLINK_KOBJECT_UEVENT)`.
     init() throws(DaxError) {
         let type = CInt(SOCK_RAW.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue)
-        let fd = Glibc.socket(AF_NETLINK, type, Self.netlinkKobjectUEvent)
-        guard fd >= 0 else { throw Self.error("socket", Errno(rawValue: errno)) }
-        var pair: [CInt] = [-1, -1]
+        let fd: CInt
+        switch Syscalls.socket(AF_NETLINK, type, Self.netlinkKobjectUEvent) {
+        case .success(let f): fd = f
+        case .failure(let e): throw Self.error("socket", e)
+        }
+        let pair: (CInt, CInt)
         let dgram = CInt(SOCK_DGRAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue)
-        guard socketpair(AF_UNIX, dgram, 0, &pair) == 0 else {
-            let e = Errno(rawValue: errno)
+        switch Syscalls.socketPair(AF_UNIX, dgram) {
+        case .success(let p): pair = p
+        case .failure(let e):
             Syscalls.close(fd)
             throw Self.error("socketpair", e)
         }
-        func fail(_ op: String) -> DaxError {
-            let e = Errno(rawValue: errno)
-            Syscalls.close(fd); Syscalls.close(pair[0]); Syscalls.close(pair[1])
+        func fail(_ op: String, _ e: Errno) -> DaxError {
+            Syscalls.close(fd); Syscalls.close(pair.0); Syscalls.close(pair.1)
             return Self.error(op, e)
         }
         // A large queue makes ENOBUFS (lost events) unlikely during an unbind storm.
         // SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it SO_RCVBUF is capped, which is fine.
-        var size: CInt = 4 << 20
-        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<CInt>.size)) != 0 {
-            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
+        let size: CInt = 4 << 20
+        if case .failure = Syscalls.setOption(fd, SOL_SOCKET, SO_RCVBUFFORCE, size) {
+            // Only a hint: the default queue works, it just overflows (ENOBUFS, handled) sooner.
+            _ = Syscalls.setOption(fd, SOL_SOCKET, SO_RCVBUF, size)
         }
-        var on: CInt = 1
-        guard setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, socklen_t(MemoryLayout<CInt>.size)) == 0 else {
-            throw fail("setsockopt(SO_PASSCRED)")
+        if case .failure(let e) = Syscalls.setOption(fd, SOL_SOCKET, SO_PASSCRED, CInt(1)) {
+            throw fail("setsockopt(SO_PASSCRED)", e)
         }
         var address = NetlinkAddress(groups: Self.kernelGroup)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<NetlinkAddress>.size))
+                Syscalls.bind(fd, $0, socklen_t(MemoryLayout<NetlinkAddress>.size))
             }
         }
-        guard bound == 0 else { throw fail("bind") }
-        var length = socklen_t(MemoryLayout<NetlinkAddress>.size)
+        if case .failure(let e) = bound { throw fail("bind", e) }
         let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Syscalls.socketName(fd, $0, socklen_t(MemoryLayout<NetlinkAddress>.size))
+            }
         }
-        guard named == 0 else { throw fail("getsockname") }
+        if case .failure(let e) = named { throw fail("getsockname", e) }
         socket = fd
-        wake = (pair[0], pair[1])
+        wake = pair
         portID = address.pid
     }
 
@@ -159,11 +163,10 @@ final class UEventListener: Sendable {
             }
             var fds = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: wake.0, events: Int16(POLLIN), revents: 0)]
-            let ready = Glibc.poll(&fds, 2, milliseconds)
-            if ready < 0 {
-                let e = Errno(rawValue: errno)
-                if e == .interrupted { continue }
-                throw Self.error("poll", e)
+            switch Syscalls.poll(&fds, milliseconds: milliseconds) {
+            case .success: break
+            case .failure(.interrupted): continue
+            case .failure(let e): throw Self.error("poll", e)
             }
             if fds[1].revents != 0 { return nil }  // close() was called
         }
@@ -176,8 +179,8 @@ final class UEventListener: Sendable {
             s.closed = true
             if s.receivers == 0 { return true }
             // Under the lock: a receiver's release() cannot close wake.1 before this write.
-            var byte: UInt8 = 1
-            _ = Glibc.write(wake.1, &byte, 1)
+            // Fails only when the pair's queue is full (EAGAIN): a wake-up is already pending.
+            _ = withUnsafeBytes(of: UInt8(1)) { Syscalls.write(wake.1, $0) }
             return false
         }
         if closeNow { closeDescriptors() }
@@ -231,7 +234,7 @@ final class UEventListener: Sendable {
                                 msg_namelen: socklen_t(MemoryLayout<NetlinkAddress>.size),
                                 msg_iov: iovp, msg_iovlen: 1,
                                 msg_control: cmsg.baseAddress, msg_controllen: cmsg.count, msg_flags: 0)
-                            let n = retryingOnInterrupt { recvmsg(socket, &message, 0) }
+                            let n = Syscalls.receiveMessage(socket, &message)
                             msgFlags = message.msg_flags
                             senderLength = message.msg_namelen
                             controlLength = message.msg_controllen
@@ -303,7 +306,7 @@ final class UEventListener: Sendable {
     private static func error(_ operation: String, _ e: Errno) -> DaxError {
         let code: DaxError.Code = (e == .permissionDenied || e == .notPermitted) ? .permissionDenied : .system
         return DaxError(code, operation: operation, path: "NETLINK_KOBJECT_UEVENT", errno: e,
-                        message: "cannot listen to kernel uevents: \(String(cString: strerror(e.rawValue)))")
+                        message: "cannot listen to kernel uevents: \(Syscalls.describe(e))")
     }
 }
 

@@ -37,7 +37,7 @@ public enum DaxRetirement {
     static let grace: Duration = .seconds(2)
 
     /// Retire requests this process refused because of the asker's uid.
-    public static var refusedRequests: Int { RetireChannel.shared.refusedRequests }
+    public static var refusedRequests: Int { DaxRuntime.process.retireChannel.refusedRequests }
 
     /// Drains `path` (a `/dev/daxX.Y`, a `/dev/pmemN`, a mount point, or a
     /// DAX or emulated file) from every process, then removes it as `then` says.
@@ -139,7 +139,7 @@ public enum DaxRetirement {
                 last = HolderScan.scan(target)
                 break
             }
-            usleep(waiting == 0 ? 50_000 : 10_000)
+            Syscalls.sleep(.milliseconds(waiting == 0 ? 50 : 10))
         }
 
         let got = answers.withLock { $0 }

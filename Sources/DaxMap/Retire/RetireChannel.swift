@@ -1,16 +1,16 @@
 import Glibc
 internal import DaxMapSync
 
-/// This process's end of the retire channel: the devices it has open, and one
-/// thread (`daxmap-retire`) blocked in `accept` on `\0daxmap.<pid>`, started
-/// at the first device open. It costs nothing until a request comes; each
-/// request is served on a thread of its own (a retire waits for a deadline).
+/// This process's end of the retire channel: the devices it uses (mapped or
+/// watched: ``DaxRuntime/enroll(_:)``), and one thread (`daxmap-retire`)
+/// blocked in `accept` on `\0daxmap.<pid>`, started at the first device
+/// registered. It costs nothing until a request comes; each request is
+/// served on a thread of its own (a retire waits for a deadline). Part of
+/// ``DaxRuntime``.
 ///
 /// Only uid 0 and this process's own uid may ask (`SO_PEERCRED`); anyone else
 /// gets a refusal and is counted (``DaxRetirement/refusedRequests``).
 final class RetireChannel: Sendable {
-    static let shared = RetireChannel()
-
     private struct Entry: Sendable {
         weak var device: DaxDevice?
     }
@@ -31,6 +31,9 @@ final class RetireChannel: Sendable {
     /// Requests refused because of the asker's uid.
     var refusedRequests: Int { state.withLock { $0.refused } }
 
+    /// Whether a device was registered, so the channel is bound (or was tried).
+    var isListening: Bool { state.withLock { $0.listening } }
+
     /// Remembers `device` (weakly) and starts listening if nothing listens yet.
     func register(_ device: DaxDevice) {
         let start = state.withLock { s -> Bool in
@@ -42,7 +45,7 @@ final class RetireChannel: Sendable {
         guard start, let fd = RetireSocket.listen() else { return }
         // A process often exits as soon as its removal is done (`daxmap hold`
         // does): the answer to the retire that asked for it must leave first.
-        Syscalls.atExit { RetireChannel.shared.settle(within: .seconds(2)) }
+        Syscalls.atExit { DaxRuntime.process.retireChannel.settle(within: .seconds(2)) }
         if !DetachedThread.start(name: "daxmap-retire", { self.accept(on: fd) }) { Syscalls.close(fd) }
     }
 
@@ -51,7 +54,7 @@ final class RetireChannel: Sendable {
     /// a process released but not notified, 2 runs in 5 on a busy host).
     func settle(within limit: Duration) {
         let end = ContinuousClock.now + limit
-        while state.withLock({ $0.serving }) > 0 && ContinuousClock.now < end { usleep(1_000) }
+        while state.withLock({ $0.serving }) > 0 && ContinuousClock.now < end { Syscalls.sleep(.milliseconds(1)) }
     }
 
     /// Open devices of this process with `key` among their retire keys.
@@ -63,10 +66,12 @@ final class RetireChannel: Sendable {
 
     private func accept(on fd: CInt) {
         while true {
-            let connection = Glibc.accept(fd, nil, nil) // accept4 is not imported
-            if connection >= 0 { _ = fcntl(connection, F_SETFD, FD_CLOEXEC) }
-            if connection < 0 {
-                if Glibc.errno != EINTR { usleep(100_000) } // EMFILE and the like: try again later
+            let connection: CInt
+            switch Syscalls.accept(fd) {
+            case .success(let c): connection = c
+            case .failure(.interrupted): continue
+            case .failure:
+                Syscalls.sleep(.milliseconds(100)) // EMFILE and the like: try again later
                 continue
             }
             let admitted = state.withLock { s -> Bool in
@@ -89,26 +94,28 @@ final class RetireChannel: Sendable {
         // Read the request first, even one to refuse: closing a connection with an
         // unread message resets it, and the asker would not see the refusal.
         let text = RetireSocket.receive(fd, timeout: .seconds(5))
-        guard let uid, uid == 0 || uid == getuid() else {
+        guard let uid, uid == 0 || uid == Syscalls.userID() else {
             state.withLock { $0.refused += 1 }
-            var answer = RetireWire.Answer(pid: getpid())
+            var answer = RetireWire.Answer(pid: Syscalls.processID())
             answer.refused = true
-            answer.reason = "uid \(uid.map(String.init) ?? "unknown") may not ask process \(getpid()) (uid \(getuid())): only root or the same uid"
+            answer.reason = "uid \(uid.map(String.init) ?? "unknown") may not ask process \(Syscalls.processID()) (uid \(Syscalls.userID())): only root or the same uid"
+            // Nothing is left to do when the asker is gone before the refusal reaches it.
             RetireSocket.send(fd, RetireWire.encode(answer))
             return
         }
-        guard let text, let request = RetireWire.decodeRequest(text) else { return }
+        guard let text, let request = RetireWire.decodeRequest(String(decoding: text, as: UTF8.self)) else { return }
+        // An asker that left before its answer learns nothing more by a retry.
         RetireSocket.send(fd, RetireWire.encode(answer(request)))
     }
 
     func answer(_ request: RetireWire.Request) -> RetireWire.Answer {
-        var answer = RetireWire.Answer(pid: getpid())
+        var answer = RetireWire.Answer(pid: Syscalls.processID())
         switch request {
         case .status(let key):
             let devices = self.devices(matching: key)
             answer.devices = devices.count
             for device in devices {
-                let (held, unheld) = MappingRegistry.shared.holders(of: device)
+                let (held, unheld) = DaxRuntime.process.registry.holders(of: device.handle)
                 answer.holders += held.count
                 answer.mappings += held.reduce(0) { $0 + $1.mappings.filter(\.isUsable).count }
                     + unheld.filter(\.isUsable).count
@@ -122,7 +129,7 @@ final class RetireChannel: Sendable {
             // The removals keep their deadline on their own threads; this bound only guards against a bug.
             let limit = ContinuousClock.now + deadline + .seconds(5)
             while ContinuousClock.now < limit && runs.contains(where: { $0.completedReport == nil }) {
-                usleep(2_000)
+                Syscalls.sleep(.milliseconds(2))
             }
             let reports = runs.compactMap(\.completedReport)
             answer.devices = devices.count

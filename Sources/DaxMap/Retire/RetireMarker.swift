@@ -17,7 +17,7 @@ import SystemPackage
 /// as its requests would be refused anyway.
 final class RetireMarker: Sendable {
     static let systemDirectory = "/run/daxmap/retire"
-    static func userDirectory(uid: uid_t = getuid()) -> String { "/tmp/daxmap-\(uid)/retire" }
+    static func userDirectory(uid: uid_t = Syscalls.userID()) -> String { "/tmp/daxmap-\(uid)/retire" }
 
     let path: String
     private let fd: CInt
@@ -39,7 +39,7 @@ final class RetireMarker: Sendable {
     static func acquire(key: String, target: String) throws(DaxError) -> RetireMarker {
         let directory = try runtimeDirectory(target: target)
         let path = directory + "/" + key
-        let me = "\(getpid())\n\(HolderScan.command(of: getpid()) ?? "?")\n"
+        let me = "\(Syscalls.processID())\n\(HolderScan.command(of: Syscalls.processID()) ?? "?")\n"
         var lastHolder: Retirer?
         for _ in 0..<200 {
             let fd: CInt
@@ -49,12 +49,14 @@ final class RetireMarker: Sendable {
                 throw DaxError(.system, operation: "retire", path: path, errno: errno,
                                message: "cannot create the retire marker (\(errno))")
             }
-            _ = fchmod(fd, 0o644)
-            if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            // The mode only lets other uids read who retires (the umask may hide it);
+            // the freeze is the lock, which works whatever the mode.
+            _ = Syscalls.chmod(fd, mode: 0o644)
+            if case .failure = Syscalls.flock(fd, LOCK_EX | LOCK_NB) {
                 // Another retirer, or a process checking the marker this instant.
                 lastHolder = read(fd)
                 Syscalls.close(fd)
-                usleep(10_000)
+                Syscalls.sleep(.milliseconds(10))
                 continue
             }
             // A checker may have unlinked a stale marker between our open and our lock.
@@ -64,8 +66,16 @@ final class RetireMarker: Sendable {
                 Syscalls.close(fd)
                 continue
             }
-            _ = ftruncate(fd, 0)
-            _ = me.withCString { pwrite(fd, $0, strlen($0), 0) }
+            // A checker that finds the marker locked reads who holds it; a marker it
+            // cannot read does not freeze it, so a failed write is a failed retire.
+            var text = me
+            let written = Syscalls.ftruncate(fd, 0).flatMap { text.withUTF8 { Syscalls.writeAll(fd, UnsafeRawBufferPointer($0), at: 0) } }
+            if case .failure(let errno) = written {
+                let marker = RetireMarker(path: path, fd: fd)
+                marker.release()
+                throw DaxError(.system, operation: "retire", path: path, errno: errno,
+                               message: "cannot write the retire marker (\(errno))")
+            }
             return RetireMarker(path: path, fd: fd)
         }
         throw DaxError(.deviceGoing, operation: "retire", path: target,
@@ -74,7 +84,9 @@ final class RetireMarker: Sendable {
 
     /// Ends the freeze: unlinks the marker, then drops the lock.
     func release() {
-        unlink(path)
+        // Unlinked first so no checker meets it after the lock drops; if unlinking
+        // fails, the file stays unlocked, and the next checker unlinks it as stale.
+        _ = Syscalls.unlink(path)
         Syscalls.close(fd)
     }
 
@@ -86,13 +98,14 @@ final class RetireMarker: Sendable {
                 let path = directory + "/" + key
                 guard case .success(let fd) = Syscalls.open(path, O_RDONLY | O_NOFOLLOW) else { continue }
                 defer { Syscalls.close(fd) }
-                if flock(fd, LOCK_SH | LOCK_NB) != 0 {
-                    if Glibc.errno == EWOULDBLOCK, let retirer = read(fd) { return retirer }
+                if case .failure(let errno) = Syscalls.flock(fd, LOCK_SH | LOCK_NB) {
+                    if errno == .wouldBlock, let retirer = read(fd) { return retirer }
                     continue
                 }
                 // Stale: unlink while holding the shared lock, so a new retirer
                 // that opened this file sees it unlinked once it gets its lock.
-                unlink(path)
+                // Failing (another checker unlinked it first) leaves nothing to do.
+                _ = Syscalls.unlink(path)
             }
         }
         return nil
@@ -100,8 +113,9 @@ final class RetireMarker: Sendable {
 
     private static func read(_ fd: CInt) -> Retirer? {
         var buffer = [UInt8](repeating: 0, count: 256)
-        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-        guard n > 0 else { return nil }
+        guard case .success(let n) = buffer.withUnsafeMutableBytes({ Syscalls.read(fd, into: $0, at: 0) }), n > 0 else {
+            return nil
+        }
         let lines = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n")
         guard let first = lines.first, let pid = Int32(first) else { return nil }
         return Retirer(pid: pid, command: lines.count > 1 ? String(lines[1]) : "?")
@@ -112,9 +126,8 @@ final class RetireMarker: Sendable {
     private static func watchedDirectories() -> [String] {
         var directories = [systemDirectory]
         let mine = userDirectory()
-        var st = stat()
-        if lstat(String(mine.dropLast("/retire".count)), &st) == 0, st.st_uid == getuid(),
-           st.st_mode & S_IFMT == S_IFDIR {
+        if case .success(let st) = Syscalls.status(ofLink: String(mine.dropLast("/retire".count))),
+           st.st_uid == Syscalls.userID(), st.st_mode & S_IFMT == S_IFDIR {
             directories.append(mine)
         }
         return directories
@@ -123,30 +136,32 @@ final class RetireMarker: Sendable {
     /// Where this process writes markers: `/run/daxmap/retire` when it can, else
     /// `/tmp/daxmap-<uid>/retire` (directories 0755, owned by the caller).
     private static func runtimeDirectory(target: String) throws(DaxError) -> String {
-        if makeDirectories(["/run/daxmap", systemDirectory]), access(systemDirectory, W_OK) == 0 {
+        if case .success = makeDirectories(["/run/daxmap", systemDirectory]), Syscalls.isWritable(systemDirectory) {
             return systemDirectory
         }
         let top = String(userDirectory().dropLast("/retire".count))
-        guard makeDirectories([top, userDirectory()]) else {
-            throw DaxError(.system, operation: "retire", path: userDirectory(), errno: Errno(rawValue: Glibc.errno),
+        if case .failure(let errno) = makeDirectories([top, userDirectory()]) {
+            throw DaxError(.system, operation: "retire", path: userDirectory(), errno: errno,
                            message: "cannot create a runtime directory for the retire marker (neither /run/daxmap nor \(top) is writable)")
         }
-        var st = stat()
-        guard lstat(top, &st) == 0, st.st_uid == getuid(), st.st_mode & S_IFMT == S_IFDIR else {
+        guard case .success(let st) = Syscalls.status(ofLink: top), st.st_uid == Syscalls.userID(), st.st_mode & S_IFMT == S_IFDIR else {
             throw DaxError(.permissionDenied, operation: "retire", path: top,
-                           message: "the runtime directory exists but is not a directory owned by uid \(getuid()); remove it")
+                           message: "the runtime directory exists but is not a directory owned by uid \(Syscalls.userID()); remove it")
         }
         return userDirectory()
     }
 
-    private static func makeDirectories(_ paths: [String]) -> Bool {
+    private static func makeDirectories(_ paths: [String]) -> Result<Void, Errno> {
         for path in paths {
-            if mkdir(path, 0o755) == 0 {
-                _ = chmod(path, 0o755) // whatever the umask
-            } else if Glibc.errno != EEXIST {
-                return false
+            switch Syscalls.makeDirectory(path, mode: 0o755) {
+            case .success:
+                // 0755 whatever the umask, so other uids can read markers; a failure
+                // leaves the umask's mode, which only hides who retires.
+                _ = Syscalls.chmod(path, mode: 0o755)
+            case .failure(.fileExists): continue
+            case .failure(let errno): return .failure(errno)
             }
         }
-        return true
+        return .success(())
     }
 }

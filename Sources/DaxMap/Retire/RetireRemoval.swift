@@ -36,8 +36,7 @@ enum RetireRemoval {
         case (.unmountUnbind, .blockDevice), (.unmountUnbind, .mount):
             // Innermost first: a mount stacked on one of ours would keep it busy.
             for mountPoint in mountPoints(major: major, minor: minor).reversed() {
-                if umount2(mountPoint, 0) != 0 {
-                    let errno = Errno(rawValue: Glibc.errno)
+                if case .failure(let errno) = Syscalls.unmount(mountPoint) {
                     let why = errno == .resourceBusy
                         ? "it is busy: a process's working directory or an open file is in it (fuser -vm \(mountPoint)); nothing was unbound"
                         : "umount failed (\(errno)); nothing was unbound"
@@ -107,7 +106,8 @@ enum RetireRemoval {
                                     message: "cannot open the driver's unbind file: \(why)"))
         }
         defer { Syscalls.close(fd) }
-        let written = name.withCString { p in retryingOnInterrupt { write(fd, p, strlen(p)) } }
+        var bytes = name
+        let written = bytes.withUTF8 { Syscalls.write(fd, UnsafeRawBufferPointer($0)) }
         if case .failure(let errno) = written {
             return .failed(DaxError(.system, operation: "unbind", path: unbind, errno: errno,
                                     message: "the kernel refused to unbind \(name): \(errno)"))

@@ -8,10 +8,10 @@ enum RetireSocket {
 
     /// A socket bound and listening on this process's name; nil when that fails.
     static func listen() -> CInt? {
-        let fd = socket(AF_UNIX, CInt(SOCK_SEQPACKET.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        let bound = withAddress(of: getpid()) { bind(fd, $0, $1) }
-        guard bound == 0, Glibc.listen(fd, 16) == 0 else {
+        guard case .success(let fd) = Syscalls.socket(AF_UNIX, CInt(SOCK_SEQPACKET.rawValue) | CInt(SOCK_CLOEXEC.rawValue))
+        else { return nil }
+        let bound = withAddress(of: Syscalls.processID()) { Syscalls.bind(fd, $0, $1) }
+        guard case .success = bound, case .success = Syscalls.listen(fd, backlog: 16) else {
             Syscalls.close(fd)
             return nil
         }
@@ -28,11 +28,9 @@ enum RetireSocket {
 
     /// Connects to `pid`'s channel.
     static func connect(to pid: Int32) -> Result<CInt, Failure> {
-        let fd = socket(AF_UNIX, CInt(SOCK_SEQPACKET.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return .failure(.noAnswer) }
-        let rc = withAddress(of: pid) { address, length in
-            retryingOnInterrupt { Glibc.connect(fd, address, length) }
-        }
+        guard case .success(let fd) = Syscalls.socket(AF_UNIX, CInt(SOCK_SEQPACKET.rawValue) | CInt(SOCK_CLOEXEC.rawValue))
+        else { return .failure(.noAnswer) }
+        let rc = withAddress(of: pid) { address, length in Syscalls.connect(fd, address, length) }
         guard case .success = rc else {
             Syscalls.close(fd)
             return .failure(.notDaxmap)
@@ -59,21 +57,21 @@ enum RetireSocket {
     static func send(_ fd: CInt, _ text: String) -> Bool {
         var text = text
         return text.withUTF8 { b in
-            guard case .success(let n) = retryingOnInterrupt({ Glibc.send(fd, b.baseAddress, b.count, CInt(MSG_NOSIGNAL)) })
-            else { return false }
+            guard case .success(let n) = Syscalls.send(fd, UnsafeRawBufferPointer(b)) else { return false }
             return n == b.count
         }
     }
 
     /// One message, or nil at `timeout`, end of stream or an error.
-    static func receive(_ fd: CInt, timeout: Duration) -> String? {
+    static func receive(_ fd: CInt, timeout: Duration) -> [UInt8]? {
         let (seconds, atto) = max(timeout, .milliseconds(1)).components
-        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int(atto / 1_000_000_000_000))
-        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let tv = timeval(tv_sec: Int(seconds), tv_usec: Int(atto / 1_000_000_000_000))
+        // Without the timeout the receive could wait forever: no timeout, no receive.
+        guard case .success = Syscalls.setOption(fd, SOL_SOCKET, SO_RCVTIMEO, tv) else { return nil }
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = buffer.withUnsafeMutableBytes { b in retryingOnInterrupt { recv(fd, b.baseAddress, b.count, 0) } }
+        let n = buffer.withUnsafeMutableBytes { Syscalls.receive(fd, into: $0) }
         guard case .success(let count) = n, count > 0 else { return nil }
-        return String(decoding: buffer[0..<count], as: UTF8.self)
+        return Array(buffer[0..<count])
     }
 
     /// The peer's uid (`SO_PEERCRED`), nil when the kernel does not say.
@@ -81,9 +79,8 @@ enum RetireSocket {
 
     /// The peer's pid and uid (`SO_PEERCRED`), nil when the kernel does not say.
     static func peerCredentials(_ fd: CInt) -> (pid: Int32, uid: uid_t)? {
-        var credentials = Credentials(pid: 0, uid: 0, gid: 0)
-        var length = socklen_t(MemoryLayout<Credentials>.size)
-        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return nil }
+        guard case .success(let credentials) = Syscalls.option(
+            fd, SOL_SOCKET, SO_PEERCRED, as: Credentials.self, initial: Credentials(pid: 0, uid: 0, gid: 0)) else { return nil }
         return (credentials.pid, credentials.uid)
     }
 

@@ -3,6 +3,11 @@ import Glibc
 /// A pthread mutex and condition variable on the monotonic clock, for
 /// daxmap's own threads (holder workers, the removal) — never for tasks.
 /// pthread, not `Synchronization.Mutex`, so ThreadSanitizer sees it.
+///
+/// The pthread results are not checked: on a default mutex and a condition set
+/// up here they fail only for misuse (EINVAL on a destroyed object, EPERM on
+/// unlocking a mutex not held), never for a cause from outside the process.
+/// The timed wait's result is the one that says something, and is returned.
 final class Condition: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let cond: UnsafeMutablePointer<pthread_cond_t>
@@ -39,15 +44,13 @@ final class Condition: @unchecked Sendable {
 
     /// The monotonic clock, in nanoseconds.
     static func now() -> UInt64 {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
+        Syscalls.monotonicNanoseconds()
     }
 
     /// The monotonic clock now plus `nanoseconds`, for ``wait(until:)``.
     static func deadline(after nanoseconds: Int) -> timespec {
         var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
+        _ = clock_gettime(CLOCK_MONOTONIC, &t) // CLOCK_MONOTONIC always exists: cannot fail
         let total = Int(t.tv_nsec) + nanoseconds
         t.tv_sec += total / 1_000_000_000
         t.tv_nsec = total % 1_000_000_000

@@ -21,7 +21,7 @@ enum DetachedThread {
         let box = Unmanaged.passRetained(Body(name, body)).toOpaque()
         let rc = pthread_create(&thread, nil, { arg in
             let body = Unmanaged<Body>.fromOpaque(arg!).takeRetainedValue()
-            _ = cdaxmap_thread_set_name(body.name)
+            _ = cdaxmap_thread_set_name(body.name) // only what ps and debuggers show: the thread runs unnamed
             body.run()
             return nil
         }, box)
@@ -29,7 +29,8 @@ enum DetachedThread {
             Unmanaged<Body>.fromOpaque(box).release()
             return false
         }
-        pthread_detach(thread)
+        // Fails only for a thread that is not joinable or does not exist; this one was just created joinable.
+        _ = pthread_detach(thread)
         return true
     }
 }

@@ -62,8 +62,8 @@ enum Sysfs {
     /// Whether `devpath` (below `root`) exists; lstat, so a dangling `driver`
     /// link still counts (the kernel removes links, never dangles them).
     static func exists(_ devpath: String, root: String = defaultRoot) -> Bool {
-        var st = Glibc.stat()
-        return lstat(root + devpath, &st) == 0
+        if case .success = Syscalls.status(ofLink: root + devpath) { return true }
+        return false
     }
 
     /// A numeric attribute (decimal or 0x hex), nil if unreadable or not a number.

@@ -82,15 +82,17 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
         // The cache is memory: refuse what cannot fit rather than be killed filling it.
         if case .success(let st) = Syscalls.status(of: fd) {
             let data = UInt64(max(st.st_blocks, 0)) * 512
-            let memory = UInt64(max(sysconf(Int32(_SC_PHYS_PAGES)), 0)) * UInt64(Syscalls.pageSize)
+            let memory = Syscalls.physicalMemory
             if memory > 0, data > memory / 2 {
                 throw DaxError(.invalidArgument, operation: "open", path: path, length: size,
                                message: "the simulation keeps a copy of the device in memory: its \(data) bytes of data do not fit in half of this machine's \(memory) bytes of RAM; simulate a smaller device")
             }
         }
-        let media = fcntl(fd, F_DUPFD_CLOEXEC, 0)
-        guard media >= 0 else {
-            throw DaxError(.system, operation: "dup", path: path, errno: Errno(rawValue: errno), message: "cannot keep a descriptor of the media")
+        let media: CInt
+        switch Syscalls.duplicate(fd) {
+        case .success(let m): media = m
+        case .failure(let e):
+            throw DaxError(.system, operation: "dup", path: path, errno: e, message: "cannot keep a descriptor of the media")
         }
         let memfd = cdaxmap_memfd("daxmap-simulated-cache")
         guard memfd >= 0 else {
@@ -117,18 +119,20 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
         let seekData: CInt = 3, seekHole: CInt = 4 // SEEK_DATA, SEEK_HOLE (Linux), which Glibc does not export
         var done = 0
         while done < count {
-            let data = lseek(media, off_t(done), seekData)
-            if data < 0 && errno == ENXIO { break } // only a hole is left
-            if data > 0 { done = min(Int(data), count) }
-            let found = data < 0 ? -1 : lseek(media, off_t(done), seekHole)
-            var hole = found < 0 ? count : min(Int(found), count) // no SEEK_DATA/SEEK_HOLE: read it all
+            let data = Syscalls.seek(media, to: done, seekData)
+            if case .failure(.noSuchAddressOrDevice) = data { break } // ENXIO: only a hole is left
+            if case .success(let d) = data, d > 0 { done = min(d, count) }
+            // No SEEK_DATA/SEEK_HOLE (an error other than ENXIO): read it all.
+            let found = data.flatMap { _ in Syscalls.seek(media, to: done, seekHole) }
+            var hole = (try? found.get()).map { min($0, count) } ?? count
             if hole <= done { hole = count }
             while done < hole {
-                let n = pread(media, view + done, min(hole - done, 1 << 20), off_t(done))
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw fail("pread", Errno(rawValue: errno), "cannot read the device file into the simulated cache", unmap: view) }
-                if n == 0 { done = count; break } // shorter than its size a moment ago: the rest reads as zeros
-                done += n
+                let chunk = UnsafeMutableRawBufferPointer(start: view + done, count: min(hole - done, 1 << 20))
+                switch Syscalls.read(media, into: chunk, at: done) {
+                case .failure(let e): throw fail("pread", e, "cannot read the device file into the simulated cache", unmap: view)
+                case .success(0): done = count // shorter than its size a moment ago: the rest reads as zeros
+                case .success(let n): done += n
+                }
             }
         }
         var seed = configuration.seed ?? 0
@@ -287,13 +291,8 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
         let start = unit * unitSize
         guard start < size else { return nil }
         let count = min(unitSize, size - start)
-        var done = 0
-        while done < count {
-            let n = pwrite(media, cache.pointer + start + done, count - done, off_t(start + done))
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return Errno(rawValue: n < 0 ? errno : ENOSPC) }
-            done += n
-        }
+        let unit = UnsafeRawBufferPointer(start: cache.pointer + start, count: count)
+        if case .failure(let e) = Syscalls.writeAll(media, unit, at: start) { return e }
         return nil
     }
 

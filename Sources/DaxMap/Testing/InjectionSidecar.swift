@@ -66,12 +66,9 @@ struct InjectionSidecar: Sendable {
         case .failure(let errno): throw DaxDevice.openError(devicePath, errno, operation: operation)
         }
         defer { Syscalls.close(lock) }
-        while flock(lock, LOCK_EX) != 0 {
-            let errno = Errno(rawValue: Glibc.errno)
-            guard errno == .interrupted else {
-                throw DaxError(.system, operation: "flock", path: devicePath, errno: errno,
-                               message: "cannot lock the device to update its injected failures")
-            }
+        if case .failure(let errno) = Syscalls.flock(lock, LOCK_EX) {
+            throw DaxError(.system, operation: "flock", path: devicePath, errno: errno,
+                           message: "cannot lock the device to update its injected failures")
         }
         var ranges = try load(operation: operation)
         try change(&ranges)
@@ -81,9 +78,7 @@ struct InjectionSidecar: Sendable {
 
     /// Removes the sidecar, whatever it holds (even malformed).
     func remove(operation: String) throws(DaxError) {
-        if unlink(path) != 0 {
-            let errno = Errno(rawValue: Glibc.errno)
-            guard errno != .noSuchFileOrDirectory else { return }
+        if case .failure(let errno) = Syscalls.unlink(path), errno != .noSuchFileOrDirectory {
             throw writeError(operation, errno, "cannot remove")
         }
     }
@@ -92,29 +87,21 @@ struct InjectionSidecar: Sendable {
         if ranges.failures.isEmpty { return try remove(operation: operation) }
         var text = "# daxmap injected failures of \(devicePath): KIND OFFSET LENGTH (device offsets, bytes)\n"
         for f in ranges.failures { text += "\(f.kind) \(f.range.lowerBound) \(f.range.count)\n" }
-        let temporary = path + ".tmp.\(getpid())"
+        let temporary = path + ".tmp.\(Syscalls.processID())"
         let fd: CInt
         switch Syscalls.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644) {
         case .success(let f): fd = f
         case .failure(let errno): throw writeError(operation, errno, "cannot create")
         }
         var failure: Errno?
-        text.withUTF8 { bytes in
-            var done = 0
-            while done < bytes.count {
-                switch retryingOnInterrupt({ write(fd, bytes.baseAddress! + done, bytes.count - done) }) {
-                case .success(let n): done += n
-                case .failure(let e):
-                    failure = e
-                    return
-                }
-            }
-            if fsync(fd) != 0 { failure = Errno(rawValue: Glibc.errno) }
-        }
+        let written = text.withUTF8 { Syscalls.writeAll(fd, UnsafeRawBufferPointer($0)) }.flatMap { Syscalls.fsync(fd) }
+        if case .failure(let e) = written { failure = e }
         Syscalls.close(fd)
-        if failure == nil && rename(temporary, path) != 0 { failure = Errno(rawValue: Glibc.errno) }
+        if failure == nil, case .failure(let e) = Syscalls.rename(temporary, to: path) { failure = e }
         if let failure {
-            unlink(temporary)
+            // Tidying only: the error reported is the write's, and a leftover
+            // temporary is never read (its name has the pid in it).
+            _ = Syscalls.unlink(temporary)
             throw writeError(operation, failure, "cannot write")
         }
     }

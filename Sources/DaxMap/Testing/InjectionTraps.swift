@@ -32,7 +32,7 @@ final class InjectionTraps: Sendable {
     /// Brings the traps of every open mapping of the device's file in this
     /// process (whichever `DaxDevice` mapped it) in line with `ranges`.
     func syncAll(_ device: DaxDevice, with ranges: InjectedRanges) throws(DaxError) {
-        for mapping in MappingRegistry.shared.allMappings() where mapping.device.identity == device.identity {
+        for mapping in DaxRuntime.process.registry.allMappings() where mapping.device.identity == device.identity {
             try sync(mapping, with: ranges)
         }
     }
@@ -50,7 +50,7 @@ final class InjectionTraps: Sendable {
             defer { all[mapping.id] = now.isEmpty ? nil : now }
             for failure in desired {
                 let (lo, hi) = addresses(mapping, failure.range)
-                let kind = failure.kind == .media ? CDAXMAP_FAILED_POISON : CDAXMAP_FAILED_REMOVED
+                let kind = failure.kind.cause.mark ?? 0 // 0: refused by cdaxmap_inject_add
                 var entry = cdaxmap_inject_add(mapping.id, lo, hi, kind)
                 if entry == -Int(ENOSPC) {
                     purge(&all)
@@ -85,7 +85,7 @@ final class InjectionTraps: Sendable {
     /// Forgets the traps of mappings that are gone (closed, revoked, deinitialised):
     /// their addresses are a reservation or unmapped, and ids are never reused.
     private func purge(_ all: inout [UInt64: [Armed]]) {
-        for (id, traps) in all where MappingRegistry.shared.mapping(id)?.isUsable != true {
+        for (id, traps) in all where DaxRuntime.process.registry.mapping(id)?.isUsable != true {
             for trap in traps { cdaxmap_inject_remove(trap.entry) }
             all.removeValue(forKey: id)
         }
@@ -130,6 +130,9 @@ final class InjectionTraps: Sendable {
     }
 
     private func reserve(_ mapping: DaxMapping) {
+        // MAP_FIXED over the mapping's own range fails only for lack of memory; the
+        // range then keeps what restore mapped, and the closed mapping's API refuses
+        // every access anyway (only a raw pointer kept past close would reach it).
         _ = Syscalls.mmap(mapping.base.pointer, mapping.count, PROT_NONE,
                           MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
     }

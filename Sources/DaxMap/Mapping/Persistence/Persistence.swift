@@ -10,8 +10,7 @@ enum Persistence {
     /// libpmem2's `PMEM_MOVNT_THRESHOLD`), read once; anything but a
     /// non-negative decimal number is ignored.
     static let thresholdOverride: Int? = {
-        guard let raw = getenv("DAXMAP_MOVNT_THRESHOLD") else { return nil }
-        let text = String(cString: raw)
+        guard let text = Syscalls.environment("DAXMAP_MOVNT_THRESHOLD") else { return nil }
         guard !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }), let n = Int(text) else { return nil }
         return n
     }()

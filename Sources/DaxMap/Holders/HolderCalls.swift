@@ -23,7 +23,7 @@ final class HolderCalls: Sendable {
         let key = ObjectIdentifier(holder)
         state.withLock { $0.called[key] = holder }
         calledCount.add(1, ordering: .relaxed)
-        Task(executorPreference: HolderExecutor.shared) { [self] in
+        Task(executorPreference: DaxRuntime.process.holderExecutor) { [self] in
             let ok = await holder.notifyFailure(failure)
             state.withLock { _ = $0.answered.insert(key) }
             if ok { handled.add(1, ordering: .relaxed) }
