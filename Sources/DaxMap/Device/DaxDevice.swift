@@ -41,6 +41,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         /// see ``DaxPersistenceSimulation``). Its granularity is the device's.
         public var simulation: DaxPersistenceSimulation?
 
+        /// Options with the defaults above: any granularity, read-write, a 2 s removal deadline, no simulation.
         public init(requiredGranularity: StoreGranularity? = nil, readOnly: Bool = false,
                     removalDeadline: Duration = .seconds(2), simulation: DaxPersistenceSimulation? = nil) {
             self.requiredGranularity = requiredGranularity
@@ -79,7 +80,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     /// nil for emulated devices.
     public var sysfsDevicePath: String? { eventIdentity?.devpath }
     /// What removal uevents are matched against (nil for emulated devices).
-    public var eventIdentity: DaxDeviceIdentity? { handle.eventIdentity }
+    package var eventIdentity: DaxDeviceIdentity? { handle.eventIdentity }
     /// `st_dev`/`st_rdev` and inode of what was opened, to recognise it again.
     var identity: FileIdentity { handle.identity }
     var options: OpenOptions { handle.options }
@@ -93,7 +94,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
 
     /// Kernel uevents seen that remove this device (unbind/remove of it or a
     /// parent), whether or not they were what started the removal.
-    public var removalUEventsSeen: Int { dispatcher.removalUEvents.load(ordering: .relaxed) }
+    package var removalUEventsSeen: Int { dispatcher.removalUEvents.load(ordering: .relaxed) }
 
     /// Opening only: no thread, socket or process-wide registration (those come
     /// with the first mapping, through ``DaxRuntime/enroll(_:)``).
