@@ -49,6 +49,8 @@ test: deps
 	./qemu/lib/vm-test.sh          # its VM watchdogs, with a made-up qemu
 	./qemu/lib/scenarios-test.sh   # the scenario headers, and qemu/README's table made from them
 	./Tests/lint/libc-calls.sh     # no libc call outside the syscall layer (Sources/DaxMap/System)
+	SWIFT=$(SWIFT) ./Tests/Docs/undocumented         # every public symbol has DocC, every public type a topic
+	SWIFT=$(SWIFT) ./Tests/Outside/outside-test.sh   # outside packages build against DaxMap, DaxLog (and the testing products) by version
 
 # The load-sensitive suites (host soak, DaxLog power failure, crash and kill, the log's
 # faults, retire, the fault path) RUNS times (default 5), each beside 2x cores busy threads

@@ -3,7 +3,7 @@ import DaxMap
 import Glibc
 
 // A write-ahead log on an emulated device (a plain file): on real hardware,
-// pass /dev/daxX.Y or a file on a DAX mount to DaxDevice.open instead.
+// pass /dev/daxX.Y or a file on a DAX mount to DaxLog.open(path:) instead.
 var template = Array("/tmp/daxlog-example-XXXXXX".utf8CString)
 guard let dir = mkdtemp(&template) else { fatalError("mkdtemp failed") }
 let path = String(cString: dir) + "/wal"
@@ -13,10 +13,10 @@ let path = String(cString: dir) + "/wal"
 /// as they go (top-level statements around an `await` keep them, which
 /// LeakSanitizer reports).
 func run(path: String) async -> Int32 {
+    // Every call below throws DaxLogError only, the device's failures too: one catch.
     do {
-        let device = try DaxDevice.createEmulated(at: path, size: 8 << 20,
-                                                  options: .init(removalDeadline: .seconds(2)))
-        let log = try DaxLog.open(device: device) // a blank region: a new log
+        let log = try DaxLog.openEmulated(at: path, size: 8 << 20, // a new file: a new log
+                                          deviceOptions: .init(removalDeadline: .seconds(2)))
         print("recovery: \(log.recovery)")
 
         // Each append returns once its record is persistent.
@@ -34,7 +34,7 @@ func run(path: String) async -> Int32 {
 
         // The device goes away: the log is its mapping's holder, so it seals and
         // releases it; appends are refused, never half-done.
-        let report = await device.beginRemoval()
+        let report = await log.device.beginRemoval()
         print("removal: \(report.holdersNotified) holder(s) notified, \(report.mappingsRevoked) revoked; log \(log.state)")
         do {
             try log.append(Array("lost?".utf8))
@@ -42,22 +42,21 @@ func run(path: String) async -> Int32 {
             print("append while removed: \(error.code)")
         }
 
-        // The device is back: reattach recovers and appending continues where it stopped.
-        let recovery = try log.reattach(to: try DaxDevice.open(path))
+        // The device is back: reattach opens its path again, recovers, and appending
+        // continues where it stopped.
+        let recovery = try log.reattach()
         print("reattached: \(recovery)")
         let next = try log.append(Array("begin 2".utf8))
         print("appended \(next) after reattach")
         log.close()
 
         // A later process opens the same log and finds what was acknowledged.
-        let again = try DaxLog.open(device: try DaxDevice.open(path), options: .init(creation: .never))
+        let again = try DaxLog.open(path: path, options: .init(creation: .never))
         print("reopened: \(again.recovery.recordCount) record(s), next sequence \(again.nextSequence), stopped at \(again.recovery.stop)")
         again.close()
-    } catch let error as DaxLogError {
-        print("log error: \(error)")
-        return 1
     } catch {
-        print("device error: \(error)")
+        // error is a DaxLogError; a device failure is one too (its code .device).
+        print("log error: \(error)")
         return 1
     }
     return 0

@@ -7,6 +7,9 @@ import Glibc
 /// uninstrumented standard library), so every value it protects shows up as a
 /// "Swift access race" and `make tsan` would cry wolf. TSan intercepts
 /// pthread mutexes. Same shape as `Mutex`: the lock owns its value.
+///
+/// Not daxmap's API: DaxMapSync is no product, and `Locked` is public only so that
+/// DaxMap, DaxLog and the CLI share one lock (README, Source Stability).
 public final class Locked<Value>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     // Behind a pointer, not a stored `var`: the mutex already makes access
@@ -14,6 +17,7 @@ public final class Locked<Value>: @unchecked Sendable {
     // (a swift_beginAccess/endAccess call pair, seen in DaxLog.append profiles) to every locked section.
     private let value: UnsafeMutablePointer<Value>
 
+    /// A lock owning `initialValue`.
     public init(_ initialValue: sending Value) {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())

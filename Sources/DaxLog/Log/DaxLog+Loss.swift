@@ -41,7 +41,7 @@ extension DaxLog {
         var error = error
         // Only a data failure takes records: an injected crash, a close or a
         // revoke racing the append (a removal) took none.
-        guard let e = error.underlying, e.code == .mediaFailure || e.code == .deviceRemoved else { return error }
+        guard let e = error.underlying, let failed = DaxFailedRange.Kind(thrownBy: e) else { return error }
         let before = c.lost
         // Each source of the loss is warned about once, with the device range it names.
         func mark(_ c: inout LogCore, _ range: Range<UInt64>, _ cause: String) {
@@ -50,7 +50,7 @@ extension DaxLog {
         let end = offset + length
         if let size = c.device.backedSize, size < end { mark(&c, max(size, offset)..<end, "removed") }
         if let at = e.offset {
-            mark(&c, at..<(at + max(e.length ?? 1, 1)), e.code == .mediaFailure ? "memoryFailure" : "removed")
+            mark(&c, at..<(at + max(e.length ?? 1, 1)), failed.rawValue)
         }
         for f in m.failures { mark(&c, f.range, f.kind.rawValue) }
         if c.lost != before { recordLoss(&c, m) }

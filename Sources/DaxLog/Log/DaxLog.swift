@@ -36,12 +36,14 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
             case overwrite
         }
 
+        /// Whether opening may write a new log (default `.ifBlank`).
         public var creation: Creation
         /// Open without writing: recovery and reads only; appends throw `.readOnly`.
         public var readOnly: Bool
         /// How the region is mapped (its fault policy, prefaulting...).
         public var mapping: DaxMapping.Options
 
+        /// Options with the defaults: create on a blank region only, writable, the default mapping.
         public init(creation: Creation = .ifBlank, readOnly: Bool = false, mapping: DaxMapping.Options = .init()) {
             self.creation = creation
             self.readOnly = readOnly
@@ -68,6 +70,7 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     public let offset: UInt64
     /// Bytes of the region (header and data area).
     public let length: UInt64
+    /// The options it was opened with.
     public let options: Options
     /// Bytes of the data area, where records go.
     public var capacity: Int { Int(length) - LogLayout.headerArea }

@@ -3,6 +3,10 @@ import DaxMap
 /// The one error type of DaxLog: what failed, where (device, device offset,
 /// sequence number when there is one), and why. Media and removal failures
 /// carry the `DaxError` the guarded access threw.
+///
+/// A service using DaxLog catches this type only: ``DaxLog/open(path:offset:length:options:deviceOptions:)``
+/// opens the device too, and `DaxLogError(error)` converts a `DaxError` (or an error
+/// widened to `any Error`). See <doc:HandlingErrors>.
 public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What kind of failure this is. Match on it; the message is for people.
     public enum Code: String, Sendable, Hashable, CustomStringConvertible {
@@ -49,6 +53,7 @@ public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
         public var description: String { rawValue }
     }
 
+    /// What kind of failure this is: match on it.
     public var code: Code
     /// The operation: `open`, `append`, `discard`, `read`, `reattach`, ...
     public var operation: String
@@ -73,12 +78,14 @@ public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// The process that owns a log region.
     public struct Owner: Hashable, Sendable, CustomStringConvertible {
+        /// Its process id.
         public var pid: Int32
         /// Its command name (`/proc/PID/comm`).
         public var command: String
         /// Whether it is this process (another ``DaxLog`` on the region).
         public var isThisProcess: Bool
 
+        /// An owner from its parts: for tests of code that reports one.
         public init(pid: Int32, command: String, isThisProcess: Bool) {
             self.pid = pid
             self.command = command
@@ -88,6 +95,9 @@ public struct DaxLogError: Error, Hashable, Sendable, CustomStringConvertible {
         public var description: String { "process \(pid) (\(command))" + (isThisProcess ? ", this process" : "") }
     }
 
+    /// An error with everything it says; `operation` and `message` are required because an
+    /// error that does not say what failed and why is no help. For a `DaxError`, use
+    /// the one conversion instead (see <doc:HandlingErrors>).
     public init(_ code: Code, operation: String, path: String? = nil, offset: UInt64? = nil,
                 sequence: UInt64? = nil, underlying: DaxError? = nil, message: String) {
         self.code = code

@@ -6,6 +6,7 @@ public struct DaxLogRecord: Sendable, Hashable {
     /// The bytes appended.
     public var bytes: [UInt8]
 
+    /// A record from its parts: for tests of code that consumes records.
     public init(sequence: UInt64, bytes: [UInt8]) {
         self.sequence = sequence
         self.bytes = bytes

@@ -72,6 +72,7 @@ public struct DaxLogRecovery: Sendable, Hashable, CustomStringConvertible {
     /// Why the scan stopped.
     public var stop: StopReason
 
+    /// A recovery from its parts: for tests of code that reads one (opening a log makes the real one).
     public init(firstSequence: UInt64, nextSequence: UInt64, recordCount: Int, lost: [Range<UInt64>],
                 failedRanges: [DaxFailedRange], stop: StopReason, corrupted: [Range<UInt64>] = [],
                 unaccounted: [Range<UInt64>] = []) {

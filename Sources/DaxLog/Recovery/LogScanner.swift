@@ -134,7 +134,7 @@ struct LogScanner<Medium: LogMedium> {
         let place = position % capacity
         let failedStart = e.offset ?? (dataDeviceOffset + place)
         let failedLength = max(e.length ?? 4096, 1)
-        let kind: DaxFailedRange.Kind = e.code == .mediaFailure ? .poison : .removed
+        let kind = DaxFailedRange.Kind(thrownBy: e) ?? .removed
         let failed = DaxFailedRange(range: failedStart..<(failedStart + failedLength), kind: kind)
         r.failed.append(failed)
         // Resume at the end of the failed range when it is ahead in this lap, else 8 bytes on.

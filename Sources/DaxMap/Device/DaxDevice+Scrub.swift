@@ -81,7 +81,7 @@ extension DaxDevice {
             // In today's epoch: what the scrub found is still failed for every mapping open now.
             let epoch = DaxFailure.epochNow
             for f in scan.merged {
-                dispatcher.tell(f.kind == .poison ? .memoryFailureActionOptional : .removed, f.range, epoch: epoch)
+                dispatcher.tell(FailureCause(found: f.kind, epoch: epoch), f.range)
             }
         }
         let foundRanges = RangeLedger.coalesced(scan.found.map(\.range))
@@ -176,7 +176,7 @@ private struct Scan {
                 pos += UInt64(n)
                 scanned += UInt64(n)
             } catch {
-                guard error.code == .mediaFailure || error.code == .deviceRemoved else { throw error }
+                guard DaxFailedRange.Kind(thrownBy: error) != nil else { throw error }
                 let failed = extent(of: error, in: mapping, at: pos, to: to)
                 if failed.range.lowerBound > pos {
                     // Not read yet before it (a marked extent refused the whole chunk).
@@ -206,7 +206,7 @@ private struct Scan {
     private func extent(of error: DaxError, in mapping: DaxMapping, at pos: UInt64, to: UInt64) -> DaxFailedRange {
         let at = error.offset ?? pos
         let page = UInt64(Syscalls.pageSize)
-        let kind: DaxFailedRange.Kind = error.code == .mediaFailure ? .poison : .removed
+        let kind = DaxFailedRange.Kind(thrownBy: error) ?? .removed
         if let marked = mapping.failures.first(where: { $0.range.contains(at) || $0.range.lowerBound == at }) {
             let k: DaxFailedRange.Kind = marked.kind == .pagesLost ? kind : marked.kind
             return DaxFailedRange(range: marked.range.clamped(to: mapping.deviceRange), kind: k)

@@ -40,6 +40,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         /// DaxMapTesting's `simulation` option sets (nil on the hardware).
         package var simulatedDomain: SimulatedPersistenceRequest?
 
+        /// Options with the defaults above: any granularity, read-write, a 2 s removal deadline, no simulation.
         public init(requiredGranularity: StoreGranularity? = nil, readOnly: Bool = false,
                     removalDeadline: Duration = .seconds(2)) {
             self.requiredGranularity = requiredGranularity
@@ -77,7 +78,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     /// nil for emulated devices.
     public var sysfsDevicePath: String? { eventIdentity?.devpath }
     /// What removal uevents are matched against (nil for emulated devices).
-    public var eventIdentity: DaxDeviceIdentity? { handle.eventIdentity }
+    package var eventIdentity: DaxDeviceIdentity? { handle.eventIdentity }
     /// `st_dev`/`st_rdev` and inode of what was opened, to recognise it again.
     var identity: FileIdentity { handle.identity }
     var options: OpenOptions { handle.options }
@@ -92,7 +93,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
 
     /// Kernel uevents seen that remove this device (unbind/remove of it or a
     /// parent), whether or not they were what started the removal.
-    public var removalUEventsSeen: Int { dispatcher.removalUEvents.load(ordering: .relaxed) }
+    package var removalUEventsSeen: Int { dispatcher.removalUEvents.load(ordering: .relaxed) }
 
     /// Opening only: no thread, socket or process-wide registration (those come
     /// with the first mapping, through ``DaxRuntime/enroll(_:)``).

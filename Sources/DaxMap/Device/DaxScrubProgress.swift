@@ -10,6 +10,7 @@ public struct DaxScrubProgress: Sendable, Hashable {
     /// Time since the scrub started.
     public var elapsed: Duration
 
+    /// A progress value from its parts: for tests of code that shows progress (a scrub makes the real ones).
     public init(bytesScanned: UInt64, totalBytes: UInt64, failuresFound: Int, elapsed: Duration) {
         self.bytesScanned = bytesScanned
         self.totalBytes = totalBytes

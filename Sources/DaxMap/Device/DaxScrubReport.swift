@@ -27,6 +27,7 @@ public struct DaxScrubReport: Sendable, Hashable, CustomStringConvertible {
     /// How long the scrub took.
     public var duration: Duration
 
+    /// A report from its parts: for tests of code that reads reports (a scrub makes the real ones).
     public init(device: String, range: Range<UInt64>, bytesScanned: UInt64, failedRanges: [DaxFailedRange],
                 knownBadblocks: [Range<UInt64>], foundAndKnown: [Range<UInt64>], foundOnly: [Range<UInt64>],
                 knownOnly: [Range<UInt64>], cleared: [Range<UInt64>], clearError: DaxError? = nil, duration: Duration) {

@@ -14,6 +14,7 @@ public struct Badblock: Sendable, Hashable, CustomStringConvertible {
     /// How many consecutive 512-byte sectors are bad.
     public var sectorCount: UInt64
 
+    /// A badblock in the kernel's units: 512-byte sectors from the origin.
     public init(sectorOffset: UInt64, sectorCount: UInt64) {
         self.sectorOffset = sectorOffset
         self.sectorCount = sectorCount

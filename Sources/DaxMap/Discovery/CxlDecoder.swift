@@ -35,6 +35,7 @@ public struct CxlDecoder: Sendable, Hashable {
     /// A root decoder: it can host volatile regions (`volatile_capable`).
     public var isVolatileCapable: Bool
 
+    /// A decoder from its parts: for tests of code that reads a topology (discovery makes the real ones).
     public init(
         name: String, kind: Kind, resource: UInt64?, size: UInt64?, interleaveWays: UInt32?, region: String?,
         dpaResource: UInt64?, dpaSize: UInt64?, mode: String?, isPmemCapable: Bool, isVolatileCapable: Bool

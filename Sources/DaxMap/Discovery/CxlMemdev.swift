@@ -16,6 +16,7 @@ public struct CxlMemdev: Sendable, Hashable {
     /// The PCI device that hosts it, e.g. `0000:0d:00.0` (`host`).
     public var host: String?
 
+    /// A memdev from its parts: for tests of code that reads a topology (discovery makes the real ones).
     public init(name: String, pmemSize: UInt64?, ramSize: UInt64?, serial: UInt64?, numaNode: Int?, host: String?) {
         self.name = name
         self.pmemSize = pmemSize

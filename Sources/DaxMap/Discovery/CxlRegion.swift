@@ -12,6 +12,7 @@ public struct CxlRegion: Sendable, Hashable {
         /// The endpoint decoder that maps it, e.g. `decoder2.0` (`decoder`).
         public var decoder: String
 
+        /// A target from its parts: for tests of code that reads a topology.
         public init(position: UInt32, memdev: String, decoder: String) {
             self.position = position
             self.memdev = memdev
@@ -40,6 +41,7 @@ public struct CxlRegion: Sendable, Hashable {
     /// The memdevs it is made of, by position.
     public var mappings: [Mapping]
 
+    /// A region from its parts: for tests of code that reads a topology (discovery makes the real ones).
     public init(
         name: String, rootDecoder: String, resource: UInt64?, size: UInt64?, type: String?,
         interleaveWays: UInt32?, interleaveGranularity: UInt32?, isCommitted: Bool, isEnabled: Bool,

@@ -9,6 +9,7 @@ public struct CxlTopology: Sendable, Hashable {
     /// Every region, under whichever root decoder.
     public var regions: [CxlRegion]
 
+    /// A topology from its parts (empty by default: no CXL): for tests of code that reads one.
     public init(memdevs: [CxlMemdev] = [], decoders: [CxlDecoder] = [], regions: [CxlRegion] = []) {
         self.memdevs = memdevs
         self.decoders = decoders

@@ -29,6 +29,7 @@ public struct DaxDeviceInfo: Sendable, Hashable {
     /// `resource` is root-only).
     public var systemRAM: DaxSystemRAM?
 
+    /// A device description from its parts: for tests of code that reads a listing (discovery makes the real ones).
     public init(
         name: String, regionID: Int, major: UInt32, minor: UInt32, size: UInt64, align: UInt64?,
         resource: UInt64?, targetNode: Int?, isEnabled: Bool, mode: DaxDeviceMode,

@@ -17,6 +17,7 @@ public struct DaxRegion: Sendable, Hashable {
     /// The device-dax instances in the region, seeds included.
     public var devices: [DaxDeviceInfo]
 
+    /// A region from its parts: for tests of code that reads a listing (discovery makes the real ones).
     public init(id: Int, path: String, size: UInt64?, align: UInt64?, devices: [DaxDeviceInfo]) {
         self.id = id
         self.path = path

@@ -18,6 +18,7 @@ public struct DaxSystemRAM: Sendable, Hashable {
     /// of RAM), `nil` when unknown.
     public var blockSize: UInt64?
 
+    /// A system-RAM state from its parts: for tests of code that reads a listing.
     public init(onlineBlocks: Int, totalBlocks: Int, movable: Bool?, blockSize: UInt64?) {
         self.onlineBlocks = onlineBlocks
         self.totalBlocks = totalBlocks

@@ -10,6 +10,7 @@ public struct NvdimmBus: Sendable, Hashable {
     /// The regions on the bus.
     public var regions: [NvdimmRegion]
 
+    /// A bus from its parts: for tests of code that reads a listing (discovery makes the real ones).
     public init(provider: String, name: String, dimms: [NvdimmDimm], regions: [NvdimmRegion]) {
         self.provider = provider
         self.name = name

@@ -11,6 +11,7 @@ public struct NvdimmDimm: Sendable, Hashable {
     /// How many unsafe shutdowns the DIMM has seen, where the platform counts them.
     public var dirtyShutdown: DirtyShutdownCount
 
+    /// A DIMM from its parts: for tests of code that reads a listing (discovery makes the real ones).
     public init(name: String, uniqueID: String?, handle: UInt32?, physicalID: UInt16?, dirtyShutdown: DirtyShutdownCount) {
         self.name = name
         self.uniqueID = uniqueID

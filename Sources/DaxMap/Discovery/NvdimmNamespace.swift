@@ -23,6 +23,7 @@ public struct NvdimmNamespace: Sendable, Hashable {
     /// block device's sector 0, or the device-dax instance's offset 0).
     public var badblocks: [Badblock]
 
+    /// A namespace from its parts: for tests of code that reads a listing (discovery makes the real ones).
     public init(
         name: String, mode: NamespaceMode, size: UInt64?, uuid: String?, blockDevice: String?,
         charDevice: String?, align: UInt64?, isActive: Bool, badblocks: [Badblock]

@@ -22,6 +22,7 @@ public struct NvdimmRegion: Sendable, Hashable {
     /// The namespaces in the region, seeds and idle ones included.
     public var namespaces: [NvdimmNamespace]
 
+    /// A region from its parts: for tests of code that reads a listing (discovery makes the real ones).
     public init(
         name: String, size: UInt64?, availableSize: UInt64?, align: UInt64?, type: String?, resource: UInt64?,
         persistenceDomain: PersistenceDomain, isEnabled: Bool, badblocks: [Badblock], namespaces: [NvdimmNamespace]

@@ -9,6 +9,7 @@ import SystemPackage
 public struct DaxError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What kind of failure this is. Match on it; the message is for people.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The code's name, e.g. `deviceRemoved`: stable, for logs and JSON.
         public let rawValue: String
         private init(_ rawValue: String) { self.rawValue = rawValue }
         public var description: String { rawValue }
@@ -61,6 +62,7 @@ public struct DaxError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let system = Code("system")
     }
 
+    /// What kind of failure this is: match on it.
     public var code: Code
     /// The system call or operation that failed, e.g. `open`, `mmap`, `map`, `read`.
     public var operation: String
@@ -75,6 +77,9 @@ public struct DaxError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Why it failed, and what to do about it.
     public var message: String
 
+    /// An error with everything it says; `operation` and `message` are required because
+    /// an error that does not say what failed and why is no help. Holders and test doubles
+    /// throw these too.
     public init(
         _ code: Code, operation: String, path: String? = nil, offset: UInt64? = nil,
         length: UInt64? = nil, errno: Errno? = nil, message: String

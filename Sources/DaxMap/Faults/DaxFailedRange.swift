@@ -18,8 +18,10 @@ public struct DaxFailedRange: Sendable, Hashable, CustomStringConvertible {
 
     /// Device offsets.
     public var range: Range<UInt64>
+    /// Why the range is not trusted.
     public var kind: Kind
 
+    /// A failed range from its parts: for tests of code that reads failures.
     public init(range: Range<UInt64>, kind: Kind) {
         self.range = range
         self.kind = kind

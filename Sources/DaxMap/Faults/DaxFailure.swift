@@ -26,6 +26,7 @@ public struct DaxFailure: Sendable, Hashable, CustomStringConvertible {
     public var device: String
     /// The failed range, in device offsets.
     public var range: Range<UInt64>
+    /// What happened: what the holder should do depends on it.
     public var kind: Kind
     /// The holder's mappings this failure concerns. A holder may be told before
     /// the ``DaxDevice/map(offset:length:holder:options:)`` that made one of

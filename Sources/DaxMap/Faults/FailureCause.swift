@@ -200,6 +200,28 @@ extension DaxFailedRange.Kind {
     }
 }
 
+extension DaxFailedRange.Kind {
+    /// What failed behind the error a guarded access threw: poison for a media
+    /// failure, no memory for a removed device; nil for an error that says
+    /// nothing failed (closed, revoked, out of range). Scrub and DaxLog's
+    /// recovery ask this instead of reading error codes themselves.
+    package init?(thrownBy error: DaxError) {
+        switch error.code {
+        case .mediaFailure: self = .poison
+        case .deviceRemoved: self = .removed
+        default: return nil
+        }
+    }
+}
+
+extension FailureCause {
+    /// What a range a scan (a scrub) found failed tells holders: poison found
+    /// but not consumed, or memory no longer behind it.
+    package init(found kind: DaxFailedRange.Kind, epoch: UInt64) {
+        self.init(kind == .poison ? .memoryFailureActionOptional : .removed, epoch: epoch)
+    }
+}
+
 // MARK: - What a guarded access throws
 
 extension FailureCause.Kind {

@@ -15,12 +15,14 @@ public struct DaxDeepFlush: Sendable, Hashable, CustomStringConvertible {
         public var description: String { rawValue }
     }
 
+    /// How the writes were pushed out.
     public var method: Method
     /// The NVDIMM region flushed, when one was.
     public var region: String?
     /// What was done, or why nothing was, for people.
     public var detail: String
 
+    /// A result from its parts: for tests of code that reads one.
     public init(method: Method, region: String?, detail: String) {
         self.method = method
         self.region = region

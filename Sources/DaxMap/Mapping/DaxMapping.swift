@@ -47,6 +47,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
         /// lifts the 8 KiB minimum at page granularity.
         public static var defaultNonTemporalThreshold: Int { Persistence.thresholdOverride ?? 256 }
 
+        /// Options with the defaults above: no prefault, `.replacePages`, read-write, no large pages.
         public init(prefault: Bool = false, faultPolicy: FaultPolicy = .replacePages, readOnly: Bool = false,
                     largePages: Bool = true, nonTemporalThreshold: Int = Options.defaultNonTemporalThreshold) {
             self.prefault = prefault
@@ -59,6 +60,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
 
     /// Where a mapping is in its life.
     public enum State: Int, Sendable {
+        /// Usable: accesses go to the device.
         case open = 0
         /// Revoked after a removal: the range is a `PROT_NONE` reservation.
         case revoked = 1
@@ -76,6 +78,7 @@ public final class DaxMapping: Sendable, CustomStringConvertible {
     public let count: Int
     /// How stores to this mapping are made persistent.
     public let granularity: StoreGranularity
+    /// The options it was mapped with.
     public let options: Options
     /// The mapping or its device was opened read-only: decided once, not per store
     /// (reading `device.options` copies the device's options on every write).

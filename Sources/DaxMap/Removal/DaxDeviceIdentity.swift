@@ -7,9 +7,12 @@ import SystemPackage
 /// A value: it does not keep the device open. Resolve it right after opening the device,
 /// while the device is certainly there; kernel device names are not stable across
 /// removals, which is why removal is matched by path and return also by name.
-public struct DaxDeviceIdentity: Sendable, Hashable, CustomStringConvertible {
+///
+/// Package-level: removal matching's own key. Users see the path as
+/// ``DaxDevice/sysfsDevicePath``.
+package struct DaxDeviceIdentity: Sendable, Hashable, CustomStringConvertible {
     /// Whether the kernel knows the device as a character or a block device.
-    public enum Kind: String, Sendable, Hashable {
+    package enum Kind: String, Sendable, Hashable {
         /// Device-dax (`/dev/daxX.Y`): `/sys/dev/char/MAJ:MIN`.
         case character = "char"
         /// The pmem block device under an fsdax file system: `/sys/dev/block/MAJ:MIN`.
@@ -18,19 +21,19 @@ public struct DaxDeviceIdentity: Sendable, Hashable, CustomStringConvertible {
 
     /// The canonical sysfs path without the `/sys` prefix, as in a uevent's `DEVPATH`,
     /// e.g. `/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region0/dax0.0/dax0.0`.
-    public var devpath: String
+    package var devpath: String
     /// The device's subsystem, e.g. `dax` or `block`, when known.
-    public var subsystem: String?
+    package var subsystem: String?
     /// The node name under `/dev`, e.g. `dax0.0` or `pmem0`, when known.
-    public var devname: String?
+    package var devname: String?
     /// Character or block, when known.
-    public var kind: Kind?
+    package var kind: Kind?
     /// The device number, when known.
-    public var major: UInt32?
-    public var minor: UInt32?
+    package var major: UInt32?
+    package var minor: UInt32?
 
     /// An identity from known values (tests, or a caller that resolved sysfs itself).
-    public init(
+    package init(
         devpath: String, subsystem: String? = nil, devname: String? = nil,
         kind: Kind? = nil, major: UInt32? = nil, minor: UInt32? = nil
     ) {
@@ -55,7 +58,7 @@ public struct DaxDeviceIdentity: Sendable, Hashable, CustomStringConvertible {
     ///   - sysfsRoot: where sysfs is mounted; injectable for tests.
     /// - Throws: `DaxError` `.notFound` if `path` cannot be stat'ed, `.notADaxDevice` if
     ///   the kernel has no sysfs device for it (a file on tmpfs or overlayfs, say).
-    public static func resolve(path: String, sysfsRoot: String = "/sys") throws(DaxError) -> DaxDeviceIdentity {
+    package static func resolve(path: String, sysfsRoot: String = "/sys") throws(DaxError) -> DaxDeviceIdentity {
         let st: Glibc.stat
         switch Syscalls.status(ofPath: path) {
         case .success(let s): st = s
@@ -94,7 +97,7 @@ public struct DaxDeviceIdentity: Sendable, Hashable, CustomStringConvertible {
 
     /// True when `ancestor` is this device's path or a path-component prefix of it:
     /// `/a/region1` is an ancestor of `/a/region1/dax1.0`, not of `/a/region10/dax10.0`.
-    public func isAtOrBelow(_ ancestor: String) -> Bool {
+    package func isAtOrBelow(_ ancestor: String) -> Bool {
         var a = ancestor
         while a.count > 1, a.hasSuffix("/") { a.removeLast() }
         // "/" or "" would make every device a descendant; the kernel never sends either.
@@ -102,7 +105,7 @@ public struct DaxDeviceIdentity: Sendable, Hashable, CustomStringConvertible {
         return devpath == a || devpath.hasPrefix(a + "/")
     }
 
-    public var description: String {
+    package var description: String {
         var s = devpath
         if let devname { s += " (\(devname)" + (major.map { ", \($0):\(minor ?? 0)" } ?? "") + ")" }
         return s

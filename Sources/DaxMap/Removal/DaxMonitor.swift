@@ -62,7 +62,9 @@ public enum DaxMonitorEvent: Sendable, CustomStringConvertible {
     public struct DisplacedSignals: OptionSet, Sendable, Hashable {
         public let rawValue: Int32
         public init(rawValue: Int32) { self.rawValue = rawValue }
+        /// The `SIGBUS` handler (media failures, removed memory).
         public static let sigbus = DisplacedSignals(rawValue: 1)
+        /// The `SIGSEGV` handler (accesses to revoked mappings).
         public static let sigsegv = DisplacedSignals(rawValue: 2)
 
         init(mask: CInt) {
@@ -75,8 +77,10 @@ public enum DaxMonitorEvent: Sendable, CustomStringConvertible {
 
     /// An event of an opened device.
     case device(path: String, DaxDeviceEvent)
-    /// A kernel uevent (already checked to come from the kernel).
-    case uevent(UEvent)
+    /// A kernel uevent (already checked to come from the kernel): what happened
+    /// (`ACTION`, e.g. `unbind`) to which device (`DEVPATH`, below `/sys`).
+    /// Only these two: the whole message is daxmap's own business (package `UEvent`).
+    case uevent(action: String, devpath: String)
     /// The signal handler's ring was full: this many fault records were not
     /// kept. No failure is lost with them: the holders of the mappings that
     /// faulted are told what failed, re-derived (``DaxFailure/reconstructed``).
@@ -85,10 +89,15 @@ public enum DaxMonitorEvent: Sendable, CustomStringConvertible {
     /// again). See ``DaxMonitor/reinstallHandler()``.
     case handlerDisplaced(DisplacedSignals)
 
+    /// The kernel's uevent as the monitor publishes it.
+    package static func uevent(_ event: UEvent) -> DaxMonitorEvent {
+        .uevent(action: event.action.description, devpath: event.devpath)
+    }
+
     public var description: String {
         switch self {
         case .device(let path, let event): "\(path): \(event)"
-        case .uevent(let e): "uevent \(e.action) \(e.devpath)"
+        case .uevent(let action, let devpath): "uevent \(action) \(devpath)"
         case .faultsDropped(let n): "\(n) fault record(s) dropped (ring full); failures re-derived"
         case .handlerDisplaced(let s):
             s.isEmpty ? "daxmap's signal handler is installed again"

@@ -1,6 +1,8 @@
 /// What a removal did, reported when it completes.
 public struct DaxRemovalReport: Sendable, Hashable, CustomStringConvertible {
+    /// The device's path.
     public var device: String
+    /// What started the removal.
     public var source: RemovalSource
     /// Distinct holders told `preRemove`.
     public var holdersNotified: Int

@@ -3,14 +3,17 @@
 /// A value type: copy it freely across threads. Build one from the raw bytes of a
 /// `NETLINK_KOBJECT_UEVENT` message with ``init(kernelMessage:)``; daxmap's uevent listener
 /// does that for you.
-public struct UEvent: Sendable, Hashable, CustomStringConvertible {
+///
+/// Package-level: the monitor's input, not users' API. Users see what happened to which
+/// device in ``DaxMonitorEvent``'s `uevent(action:devpath:)`.
+package struct UEvent: Sendable, Hashable, CustomStringConvertible {
     /// What happened to the device. The kernel names these in `kobject_actions[]`.
-    public enum Action: Sendable, Hashable, CustomStringConvertible {
+    package enum Action: Sendable, Hashable, CustomStringConvertible {
         case add, remove, bind, unbind, change, move, online, offline
         /// An action this library does not know (newer kernels may add some).
         case other(String)
 
-        public init(_ name: String) {
+        package init(_ name: String) {
             switch name {
             case "add": self = .add
             case "remove": self = .remove
@@ -25,7 +28,7 @@ public struct UEvent: Sendable, Hashable, CustomStringConvertible {
         }
 
         /// The kernel's name of the action, e.g. `unbind`.
-        public var description: String {
+        package var description: String {
             switch self {
             case .add: "add"
             case .remove: "remove"
@@ -41,41 +44,41 @@ public struct UEvent: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// One `KEY=VALUE` field of the message, in the order the kernel sent it.
-    public struct Property: Sendable, Hashable {
-        public var key: String
-        public var value: String
-        public init(key: String, value: String) {
+    package struct Property: Sendable, Hashable {
+        package var key: String
+        package var value: String
+        package init(key: String, value: String) {
             self.key = key
             self.value = value
         }
     }
 
     /// `ACTION`.
-    public var action: Action
+    package var action: Action
     /// `DEVPATH`: the device's path under `/sys`, without the `/sys` prefix.
-    public var devpath: String
+    package var devpath: String
     /// `SUBSYSTEM`, e.g. `dax`, `nd`, `block`.
-    public var subsystem: String
+    package var subsystem: String
     /// `DEVTYPE`, e.g. `nd_dax`, `disk`.
-    public var devtype: String?
+    package var devtype: String?
     /// `DEVNAME`: the node name under `/dev`, e.g. `dax0.0`.
-    public var devname: String?
+    package var devname: String?
     /// `DRIVER`: present on `bind`, absent on `unbind`.
-    public var driver: String?
+    package var driver: String?
     /// `MAJOR` of the device node.
-    public var major: UInt32?
+    package var major: UInt32?
     /// `MINOR` of the device node.
-    public var minor: UInt32?
+    package var minor: UInt32?
     /// `SEQNUM`: the kernel's global uevent counter; a gap means events were missed.
-    public var seqnum: UInt64
+    package var seqnum: UInt64
     /// Every field of the message, in order, including the ones above.
-    public var properties: [Property]
+    package var properties: [Property]
 
     /// The value of the first field named `key`, if any.
-    public subscript(key: String) -> String? {
+    package subscript(key: String) -> String? {
         properties.first { $0.key == key }?.value
     }
 
     /// `action@devpath`, as the header of the kernel message.
-    public var description: String { "\(action)@\(devpath)" }
+    package var description: String { "\(action)@\(devpath)" }
 }

@@ -7,7 +7,7 @@
 extension UEvent {
     /// The longest message accepted. The kernel caps the environment at
     /// `UEVENT_BUFFER_SIZE` (2048 bytes) plus the header; anything far beyond is not a uevent.
-    public static let maximumMessageLength = 8192
+    package static let maximumMessageLength = 8192
 
     /// Parses one raw `NETLINK_KOBJECT_UEVENT` message as the kernel sends it.
     ///
@@ -17,7 +17,7 @@ extension UEvent {
     ///   header or a final NUL, holds a field that is not valid UTF-8 or has no `=`,
     ///   repeats a key, lacks `ACTION`, `DEVPATH`, `SUBSYSTEM` or `SEQNUM`, disagrees with
     ///   its header, or has a non-numeric `MAJOR`, `MINOR` or `SEQNUM`.
-    public init(kernelMessage bytes: some Collection<UInt8>) throws(DaxError) {
+    package init(kernelMessage bytes: some Collection<UInt8>) throws(DaxError) {
         let bytes = Array(bytes)
         guard !bytes.isEmpty else { throw Self.malformed("empty message") }
         guard bytes.count <= Self.maximumMessageLength else {
