@@ -7,6 +7,9 @@ let package = Package(
     products: [
         .library(name: "DaxMap", targets: ["DaxMap"]),
         .library(name: "DaxLog", targets: ["DaxLog"]),
+        // Test tools, apart from the libraries: fault injection and simulated power failure.
+        .library(name: "DaxMapTesting", targets: ["DaxMapTesting"]),
+        .library(name: "DaxLogTesting", targets: ["DaxLogTesting"]),
         .executable(name: "daxmap", targets: ["daxmap"]),
     ],
     dependencies: [
@@ -70,6 +73,18 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // DaxMapTesting's loader: a constructor that registers the product's hooks
+        // with DaxMap, so linking the product is enough (see CDaxMapInject.h).
+        .target(name: "CDaxMapTestingHooks", dependencies: ["CDaxMap"]),
+        // Fault injection on emulated devices and simulated persistence domains,
+        // built on DaxMap's package-level hooks (Sources/DaxMap/Hooks).
+        .target(
+            name: "DaxMapTesting",
+            dependencies: [
+                "DaxMap", "CDaxMap", "CDaxMapTestingHooks", "DaxMapSync",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // CRC-32C (SSE4.2 through a target attribute, portable fallback) for DaxLog.
         .target(name: "CDaxLog"),
         // The record log, built only on DaxMap's public API.
@@ -77,10 +92,12 @@ let package = Package(
             "DaxMap", "CDaxLog", "DaxMapSync",
             .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
+        // Power-failure testing of DaxLog (`daxmap crash-test`).
+        .target(name: "DaxLogTesting", dependencies: ["DaxLog", "DaxMap", "DaxMapTesting"]),
         .executableTarget(
             name: "daxmap",
             dependencies: [
-                "DaxMap", "DaxLog", "DaxMapSync",
+                "DaxMap", "DaxLog", "DaxMapSync", "DaxMapTesting", "DaxLogTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -126,12 +143,13 @@ let package = Package(
         .target(name: "DaxMapTestKit", path: "Tests/TestKit"),
         .testTarget(
             name: "DaxLogTests",
-            dependencies: ["DaxLog", "DaxMap", "CDaxLog", "DaxMapSync", "DaxMapTestKit", "DaxFuzzKit"]
+            dependencies: ["DaxLog", "DaxMap", "DaxMapTesting", "DaxLogTesting", "CDaxLog", "DaxMapSync", "DaxMapTestKit",
+                           "DaxFuzzKit"]
         ),
         .testTarget(
             name: "DaxMapTests",
             dependencies: [
-                "DaxMap", "CDaxMap", "CDaxMapTesting", "DaxMapSync", "DaxLog", "DaxMapTestKit",
+                "DaxMap", "DaxMapTesting", "CDaxMap", "CDaxMapTesting", "DaxMapSync", "DaxLog", "DaxLogTesting", "DaxMapTestKit",
                 // An in-memory backend for TelemetryTests (the only bootstrap of the test process).
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

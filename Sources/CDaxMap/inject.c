@@ -118,3 +118,12 @@ int cdaxmap_inject_notice(void *addr, int addr_lsb) {
     long r = syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), SIGBUS, &info);
     return r == 0 ? 0 : -errno;
 }
+
+// Written once by a constructor before main (single-threaded), read later.
+static void (*testing_install)(void);
+
+void cdaxmap_testing_register(void (*install)(void)) { testing_install = install; }
+
+void cdaxmap_testing_install(void) {
+    if (testing_install) testing_install();
+}

@@ -13,6 +13,8 @@ struct BenchOptions {
     var cacheLine = true
     var holder = true
     var scrub = true
+    /// The unused test hooks' cost: guarded calls per second on a plain mapping.
+    var hooks = true
     /// Bytes each implementation writes over (three disjoint regions of the target).
     var workingSet = 256 << 20
     /// Seconds per measured cell (split into interleaved rounds).
@@ -22,7 +24,7 @@ struct BenchOptions {
     var removalRepeats = 5
 
     static let usage = """
-    usage: daxmap-bench [--json] [--json-file FILE] [--target PATH] [--copy-only | --holder-only | --scrub-only]
+    usage: daxmap-bench [--json] [--json-file FILE] [--target PATH] [--copy-only | --holder-only | --scrub-only | --hooks-only]
                         [--working-set MIB] [--cell-ms MS] [--samples N]
 
       --json           only the copy table, as a JSON array, on stdout (the rest on stderr)
@@ -32,6 +34,7 @@ struct BenchOptions {
       --copy-only      the copy+persist tables only (benchmark 1)
       --holder-only    the holder-layer sections only (benchmark 2, always on /dev/shm)
       --scrub-only     the scrub against a raw sequential read only
+      --hooks-only     guarded write/read/persist calls per second on a plain mapping only
       --working-set M  MiB written by each implementation (default 256)
       --cell-ms MS     time per measured cell (default 500)
       --samples N      SIGBUS latency samples per variant (default 200)
@@ -54,9 +57,10 @@ struct BenchOptions {
             case "--json": o.json = true
             case "--json-file": o.jsonFile = value(arg)
             case "--target": o.target = value(arg)
-            case "--copy-only": o.holder = false
-            case "--holder-only": o.copy = false; o.cacheLine = false; o.scrub = false
-            case "--scrub-only": o.copy = false; o.cacheLine = false; o.holder = false
+            case "--copy-only": o.holder = false; o.hooks = false
+            case "--holder-only": o.copy = false; o.cacheLine = false; o.scrub = false; o.hooks = false
+            case "--scrub-only": o.copy = false; o.cacheLine = false; o.holder = false; o.hooks = false
+            case "--hooks-only": o.copy = false; o.cacheLine = false; o.holder = false; o.scrub = false
             case "--no-cacheline": o.cacheLine = false
             case "--working-set": o.workingSet = number(arg) << 20
             case "--cell-ms": o.cellSeconds = Double(number(arg)) / 1000

@@ -9,6 +9,7 @@ import Glibc
 //   the non-temporal threshold.
 //   Benchmark 2 (holder layer): guard overhead, SIGBUS-to-holder latency,
 //   removal with 1000 mappings.
+//   Unused test hooks: guarded write/read/persist calls per second on a plain mapping.
 
 let options = BenchOptions.parse(CommandLine.arguments)
 reportToStderr = options.json
@@ -32,6 +33,7 @@ if options.copy || options.cacheLine {
     target.remove()
 }
 if options.scrub { runScrubBenchmark(options: options) }
+if options.hooks { runHookBenchmark(options: options) }
 if options.holder {
     runGuardBenchmark(options: options)
     await runSigbusLatency(options: options)

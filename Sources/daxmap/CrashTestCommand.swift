@@ -1,6 +1,8 @@
 import ArgumentParser
 import DaxLog
 import DaxMap
+import DaxMapTesting
+import DaxLogTesting
 import Glibc
 
 /// Power failures, simulated, against DaxLog: what SIGKILL tests cannot catch.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DaxLog
 import DaxMap
+import DaxMapTesting
 import Glibc
 import Synchronization
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DaxMap
+import DaxMapTesting
 
 /// Injects failures into an emulated device's persisted state (its sidecar),
 /// so the next process that maps the device meets them as real SIGBUS.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DaxLog
 import DaxMap
+import DaxMapTesting
 import Glibc
 
 /// `daxmap poison PATH --offset N --log --force`: real poison under a record

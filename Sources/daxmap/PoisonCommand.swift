@@ -1,5 +1,6 @@
 import ArgumentParser
 import DaxMap
+import DaxMapTesting
 import Glibc
 
 /// Real poison for harnesses: MADV_HWPOISON one page, then a guarded read there.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DaxMap
+import DaxMapTesting
 import Glibc
 
 /// Reads a device through guarded accesses and reports every failed range.

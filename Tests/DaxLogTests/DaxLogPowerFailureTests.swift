@@ -1,4 +1,6 @@
 import DaxMap
+import DaxMapTesting
+import DaxLogTesting
 import Testing
 @testable import DaxLog
 

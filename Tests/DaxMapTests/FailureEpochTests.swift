@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import DaxMap
+import DaxMapTesting
 
 /// A failure is observed in an epoch (the newest mapping id issued then) and
 /// concerns only the mappings that existed: memory mapped afterwards over the

@@ -3,6 +3,7 @@ import CDaxMapTesting
 import Glibc
 import Testing
 @testable import DaxMap
+import DaxMapTesting
 
 /// The failure vocabulary (FailureCause.swift) and its C mirror
 /// (CDaxMapFailure.h): the values agree, the record's layout is what Swift

@@ -2,6 +2,7 @@ import CDaxMap
 import Glibc
 import Testing
 @testable import DaxMap
+@testable import DaxMapTesting
 
 /// DaxFaultInjector on emulated devices: real SIGBUS at the injected pages,
 /// classified as the injected kind, told through the device's one dispatcher.
@@ -33,7 +34,7 @@ import Testing
         let (device, mapping, holder) = try setup(dir)
         let events = device.events()
         try DaxFaultInjector(device).inject(.media, offset: 9 * page, length: 3 * page)
-        #expect(InjectionTraps.shared.traps(of: mapping).map(\.range) == [(9 * page)..<(12 * page)])
+        #expect(InjectionTraps.current.traps(of: mapping).map(\.range) == [(9 * page)..<(12 * page)])
 
         guard case .failure(let error) = read(mapping, at: 10 * page + 8) else {
             Issue.record("no fault on the injected page")

@@ -4,6 +4,7 @@ import Testing
 import DaxMapSync
 import CDaxMap
 @testable import DaxMap
+import DaxMapTesting
 
 /// The holder contract at its edges: deadlines against holders that block,
 /// never answer or are actors; every failure told once, whole, and never lost

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import DaxMap
+import DaxMapTesting
 
 /// Real signals: truncation gives real BUS_ADRERR; memory-failure codes come
 /// from SIGBUS the thread sends itself (rt_tgsigqueueinfo), because this host's

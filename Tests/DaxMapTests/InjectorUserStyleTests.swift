@@ -1,6 +1,7 @@
 // A user's own test of their holder, written against the public API only, as
 // the DocC article TestingFailureHandling shows: no daxmap internals, no test raisers.
 import DaxMap
+import DaxMapTesting
 import Glibc
 import Synchronization
 import Testing

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import DaxMap
+import DaxMapTesting
 
 @Suite struct MappingTests {
     @Test func writePersistUnmapRemapReadsBack() throws {

@@ -2,6 +2,7 @@ import CDaxMap
 import Glibc
 import Testing
 @testable import DaxMap
+import DaxMapTesting
 
 /// Parallel writes and fills: exact at every length class and alignment, and a
 /// fault in any part reported as in a single-threaded copy.

@@ -2,6 +2,7 @@ import Glibc
 import DaxMapSync
 import Testing
 @testable import DaxMap
+@testable import DaxMapTesting
 
 /// The simulated persistence domain: what reaches the file, what a power failure loses.
 @Suite struct PowerFailureSimulationTests {

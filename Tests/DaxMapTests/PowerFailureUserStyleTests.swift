@@ -1,6 +1,7 @@
 // A user's own power-failure test, written against the public API only, as the DocC
 // article PowerFailureSimulation shows: a slot that must never read back half saved.
 import DaxMap
+import DaxMapTesting
 import Glibc
 import Testing
 

@@ -3,6 +3,7 @@ import CDaxMapTesting
 import Glibc
 import Testing
 @testable import DaxMap
+import DaxMapTesting
 
 /// The handler's range table: consistent lookups while slots are reused,
 /// failed extents that coalesce and overflow, per-slot fault counts, and

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import DaxMap
+import DaxMapTesting
 
 /// DaxDevice.scrub on emulated devices: every failed range found with real
 /// faults, merged, compared with the badblocks, cleared only when asked.

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import DaxMap
+import DaxMapTesting
 
 /// Typed access: guarded loads and stores of values, and checked typed views.
 @Suite struct TypedAccessTests {

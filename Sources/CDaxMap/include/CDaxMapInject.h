@@ -51,6 +51,14 @@ int cdaxmap_inject_trap_fd(void);
 /// the call returns. Returns 0 or -errno.
 int cdaxmap_inject_notice(void *addr, int addr_lsb);
 
+/// The testing product's installer. DaxMapTesting's loader (a constructor,
+/// so linking the product is enough) registers it before main; DaxMap runs it
+/// once, from Swift, before it first needs the testing hooks (an emulated
+/// device's injected failures). Without the product nothing is registered and
+/// the library has no injection code to run. Not for signal handlers.
+void cdaxmap_testing_register(void (*install)(void));
+void cdaxmap_testing_install(void);
+
 #ifdef __cplusplus
 }
 #endif

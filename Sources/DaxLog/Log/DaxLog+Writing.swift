@@ -166,6 +166,8 @@ extension DaxLog {
         // The entries are added as records are encoded, and taken back if any
         // store or the persist fails.
         let entriesBefore = c.entries.count
+        // The test hook, read once per batch: nil in production, and then no record asks again.
+        let injector = c.injector
         var run = 0, runAt = 0, runFirst = first
         func storeRun(_ c: inout LogCore) throws(DaxLogError) {
             guard run > 0 else { return }
@@ -197,8 +199,11 @@ extension DaxLog {
                     try storePad(&c, m, areaOffset: pad.areaOffset, index: i, sequence: sequence, spans: &spans, operation: "append")
                 }
                 // The record's point comes after its pad's, as when each record was stored alone.
-                let action = injected(&c, .recordStore(index: i))
-                if action != .proceed { try storeRun(&c) }
+                var action = StoreAction.proceed
+                if let injector {
+                    action = injector(.recordStore(index: i))
+                    if action != .proceed { try storeRun(&c) }
+                }
                 if run == 0 {
                     runAt = at
                     runFirst = sequence
@@ -209,7 +214,7 @@ extension DaxLog {
                 run += n
                 c.entries.append(.init(sequence: sequence, position: place.position, size: n))
                 spans.add(at: at, size: n)
-                if action != .proceed {
+                if case .proceed = action {} else {
                     run = 0
                     try withBytes(staging) { (b: UnsafeRawBufferPointer) throws(DaxLogError) in
                         try store(&c, m, action, UnsafeRawBufferPointer(rebasing: b[from..<(from + n)]), at: at,

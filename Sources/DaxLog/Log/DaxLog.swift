@@ -331,8 +331,9 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
 
     // MARK: - Test hook
 
-    /// Tests: what to do at each store point, in order.
-    func inject(_ injector: (@Sendable (StorePoint) -> StoreAction)?) {
+    /// Tests: what to do at each store point, in order (nil: nothing, the
+    /// production case; see StorePoint.swift for why the hook stays).
+    package func inject(_ injector: (@Sendable (StorePoint) -> StoreAction)?) {
         core.withLock { $0.injector = injector }
     }
 }

@@ -1,5 +1,12 @@
+// The log's one test hook (``DaxLog/inject(_:)``). It stays in the library
+// because it has to act between the log's own stores, where no mapping or
+// simulation can reach (a torn record, a kill between store and persist). It
+// costs nothing when unused: an append reads the injector once per batch (and
+// once for its persist); without one, a record only tests that local — no
+// load, no call, no point made — and the records are stored in runs as before.
+
 /// A point where the log stores or persists: tests inject a failure at each in turn.
-enum StorePoint: Hashable, Sendable {
+package enum StorePoint: Hashable, Sendable {
     /// Storing the `index`-th record of an append (or a pad/gap record).
     case recordStore(index: Int)
     /// The one persist of an append's records.
@@ -11,7 +18,7 @@ enum StorePoint: Hashable, Sendable {
 }
 
 /// What an injected failure does at a store point.
-enum StoreAction: Equatable, Sendable {
+package enum StoreAction: Equatable, Sendable {
     case proceed
     /// The store or persist throws a media failure.
     case fault

@@ -13,7 +13,7 @@ extension DaxDevice {
     /// - Device-dax: the NVDIMM bus's clear-error command (ACPI ARS, through
     ///   libndctl) where the bus has it; `.unsupported` where it does not (qemu's
     ///   emulated NVDIMM, memmap pmem, CXL).
-    /// - An emulated device: the failures injected there (``DaxFaultInjector``).
+    /// - An emulated device: the failures injected there (DaxMapTesting's `DaxFaultInjector`).
     ///   Memory that is really gone (a truncated file's tail) cannot be cleared.
     ///
     /// - Returns: the ranges cleared (empty when there was nothing to clear).
@@ -24,7 +24,7 @@ extension DaxDevice {
         try checkDeviceRange("clear", range)
         switch kind {
         case .emulated:
-            return try DaxFaultInjector(self).clear(offset: range.lowerBound, length: UInt64(range.count)).map(\.range)
+            return try EmulatedFailures.current?.clear(self, range) ?? []
         case .fsdaxFile:
             guard !options.readOnly else {
                 throw DaxError(.permissionDenied, operation: "clear", path: path, offset: range.lowerBound,

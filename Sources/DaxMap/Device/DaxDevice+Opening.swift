@@ -108,7 +108,7 @@ extension DaxDevice {
             throw DaxError(.notADaxDevice, operation: "open", path: path,
                            message: "is a character device (\(maj):\(min)) of subsystem '\(subsystem ?? "unknown")', not device-dax")
         }
-        if options.simulation != nil {
+        if options.simulatedDomain != nil {
             throw DaxError(.invalidArgument, operation: "open", path: path,
                            message: "a simulated persistence domain needs an emulated device (a plain file), not device-dax: real memory cannot be made to forget")
         }
@@ -181,7 +181,7 @@ extension DaxDevice {
                                    message: "the file is on a DAX mount but MAP_SYNC was refused (\(errno)); allow page granularity (requiredGranularity: .page) to fall back to msync")
                 }
             }
-        } else if let simulation = options.simulation {
+        } else if let simulation = options.simulatedDomain {
             // The simulation decides the granularity of an emulated device.
             granularity = simulation.granularity
             if let required = options.requiredGranularity, granularity > required {
@@ -199,22 +199,22 @@ extension DaxDevice {
             throw DaxError(.mapSyncUnsupported, operation: "mmap", path: path, errno: errno,
                            message: "\(required) granularity needs MAP_SYNC, which this file system refuses (\(errno)): the file is not on a DAX mount (mount -o dax), use a /dev/daxX.Y device, or accept page granularity")
         }
-        if onDax, options.simulation != nil {
+        if onDax, options.simulatedDomain != nil {
             Syscalls.close(fd)
             throw DaxError(.invalidArgument, operation: "open", path: path,
                            message: "a simulated persistence domain needs an emulated device (a plain file), not a file on a DAX mount")
         }
         if !onDax {
             // A malformed injection sidecar is refused here, not ignored at map time.
-            do throws(DaxError) { _ = try InjectionSidecar(devicePath: path).load(operation: "open") } catch {
+            do throws(DaxError) { try EmulatedFailures.current?.validate(devicePath: path) } catch {
                 Syscalls.close(fd)
                 throw error
             }
         }
-        var simulator: DaxPersistenceSimulator?
-        if let simulation = options.simulation {
+        var domain: (any SimulatedPersistenceDomain)?
+        if let simulation = options.simulatedDomain {
             do throws(DaxError) {
-                simulator = try DaxPersistenceSimulator.make(simulation, path: path, file: fd, size: UInt64(st.st_size))
+                domain = try simulation.make(path, fd, UInt64(st.st_size))
             } catch {
                 Syscalls.close(fd)
                 throw error
@@ -225,7 +225,7 @@ extension DaxDevice {
             granularity: granularity, numaNode: nil,
             badblocks: onDax ? FileBadblocks.of(fd, device: UInt64(st.st_dev)) : [], eventIdentity: eventIdentity,
             identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), rdev: 0),
-            options: options, useMapSync: useMapSync, descriptor: fd, simulator: simulator)
+            options: options, useMapSync: useMapSync, descriptor: fd, domain: domain)
     }
 }
 

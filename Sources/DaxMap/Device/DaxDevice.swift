@@ -36,18 +36,16 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         /// How long a removal waits for holders to release their mappings
         /// before it revokes what is left.
         public var removalDeadline: Duration
-        /// Open an emulated device with a simulated persistence domain, which
-        /// loses what was not persisted when the power fails (a test facility;
-        /// see ``DaxPersistenceSimulation``). Its granularity is the device's.
-        public var simulation: DaxPersistenceSimulation?
+        /// A simulated persistence domain for an emulated device: what
+        /// DaxMapTesting's `simulation` option sets (nil on the hardware).
+        package var simulatedDomain: SimulatedPersistenceRequest?
 
         /// Options with the defaults above: any granularity, read-write, a 2 s removal deadline, no simulation.
         public init(requiredGranularity: StoreGranularity? = nil, readOnly: Bool = false,
-                    removalDeadline: Duration = .seconds(2), simulation: DaxPersistenceSimulation? = nil) {
+                    removalDeadline: Duration = .seconds(2)) {
             self.requiredGranularity = requiredGranularity
             self.readOnly = readOnly
             self.removalDeadline = removalDeadline
-            self.simulation = simulation
         }
     }
 
@@ -85,8 +83,9 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     var identity: FileIdentity { handle.identity }
     var options: OpenOptions { handle.options }
     let useMapSync: Bool
-    /// The simulated persistence domain, when opened with ``OpenOptions/simulation``.
-    public let persistenceSimulator: DaxPersistenceSimulator?
+    /// The simulated persistence domain (DaxMapTesting's `simulation` option):
+    /// what the device's mappings map, and their strategy. Nil on the hardware.
+    package let simulatedDomain: (any SimulatedPersistenceDomain)?
 
     typealias State = DeviceHandle.State
     /// The descriptor and lifecycle (the handle's).
@@ -101,7 +100,7 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
     init(
         path: String, kind: DaxDeviceKind, size: UInt64, alignment: UInt64, granularity: StoreGranularity,
         numaNode: Int?, badblocks: [Range<UInt64>], eventIdentity: DaxDeviceIdentity?, identity: FileIdentity,
-        options: OpenOptions, useMapSync: Bool, descriptor: CInt, simulator: DaxPersistenceSimulator? = nil
+        options: OpenOptions, useMapSync: Bool, descriptor: CInt, domain: (any SimulatedPersistenceDomain)? = nil
     ) {
         handle = DeviceHandle(path: path, kind: kind, size: size, identity: identity, eventIdentity: eventIdentity,
                               options: options, descriptor: descriptor)
@@ -111,8 +110,8 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         self.numaNode = numaNode
         self.openedBadblocks = badblocks
         self.useMapSync = useMapSync
-        self.persistenceSimulator = simulator
-        simulator?.attach(to: self)
+        self.simulatedDomain = domain
+        domain?.attach(to: self)
     }
 
     deinit {

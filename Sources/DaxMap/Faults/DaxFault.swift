@@ -35,7 +35,7 @@ public struct DaxFault: Sendable, Hashable, CustomStringConvertible {
     package var addressLSB: Int32
     /// The kernel thread id of the faulting thread.
     package var thread: Int32
-    /// The fault met a failure injected by ``DaxFaultInjector`` (a real
+    /// The fault met a failure injected by DaxMapTesting's `DaxFaultInjector` (a real
     /// `BUS_ADRERR` on its trap page, reported as the injected kind).
     public var injected: Bool = false
     /// The newest mapping id issued when the handler recorded the fault: what

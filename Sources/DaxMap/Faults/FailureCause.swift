@@ -13,7 +13,7 @@ internal import CDaxMap
 ///    `si_code` or the record's flags to decide what failed.
 /// 3. Below, in this file, the cause becomes what each audience sees: the
 ///    public ``DaxFault/Cause`` (events), ``DaxFailure/Kind`` (holders),
-///    ``DaxFailedRange/Kind`` (``DaxMapping/failures``), ``DaxInjectedFailure/Kind``
+///    ``DaxFailedRange/Kind`` (``DaxMapping/failures``), DaxMapTesting's `DaxInjectedFailure.Kind`
 ///    (what an injection produces), the ``DaxError/Code`` and message a guarded
 ///    access throws, and the mark a failure leaves in the handler's range table.
 ///
@@ -69,7 +69,7 @@ package struct FailureCause: Sendable, Hashable, CustomStringConvertible {
     /// The handler also replaced the failed pages with anonymous memory (an
     /// unguarded access under ``FaultPolicy/replacePages``): they are lost too.
     package var replaced: Bool
-    /// The fault met a failure injected by ``DaxFaultInjector``.
+    /// The fault met a failure injected by DaxMapTesting's `DaxFaultInjector`.
     package var injected: Bool
 
     package init(_ kind: Kind, epoch: UInt64, reconstructed: Bool = false, replaced: Bool = false,
@@ -219,18 +219,6 @@ extension FailureCause {
     /// but not consumed, or memory no longer behind it.
     package init(found kind: DaxFailedRange.Kind, epoch: UInt64) {
         self.init(kind == .poison ? .memoryFailureActionOptional : .removed, epoch: epoch)
-    }
-}
-
-extension DaxInjectedFailure.Kind {
-    /// The failure an access meets where this was injected (the handler marks
-    /// the trap's extent with its ``FailureCause/Kind/mark``). Moves with
-    /// ``DaxInjectedFailure`` if that leaves DaxMap for a testing product.
-    package var cause: FailureCause.Kind {
-        switch self {
-        case .media: .memoryFailureActionRequired
-        case .removed: .removed
-        }
     }
 }
 

@@ -77,7 +77,7 @@ final class FaultMonitor: Sendable {
             if case .failure(let e) = Syscalls.poll(&fds, milliseconds: pending ? 5 : 250), e != .interrupted {
                 Syscalls.sleep(.milliseconds(1)) // not a busy loop if poll keeps failing (ENOMEM)
             }
-            if DaxMapTestHooks.drainPauses.load(ordering: .relaxed) > 0 {
+            if DrainPauses.paused {
                 Syscalls.sleep(.milliseconds(1))
                 continue
             }

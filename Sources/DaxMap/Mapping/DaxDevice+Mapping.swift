@@ -66,7 +66,7 @@ extension DaxDevice {
             }
             let readOnly = options.readOnly || self.options.readOnly
             // Under a simulation the mappings show the simulated cache, never the file.
-            let fd = s.descriptor < 0 ? s.descriptor : persistenceSimulator?.cacheDescriptor ?? s.descriptor
+            let fd = s.descriptor < 0 ? s.descriptor : simulatedDomain?.cacheDescriptor ?? s.descriptor
             let base = try mapAligned(descriptor: fd, offset: offset, length: Int(length),
                                       readOnly: readOnly, prefault: options.prefault, largePages: options.largePages)
             let id = runtime.registry.nextID()
@@ -85,8 +85,8 @@ extension DaxDevice {
                                      granularity: granularity, options: options, id: id, base: base, slot: slot)
             runtime.registry.add(mapping)
             if kind == .emulated {
-                // Failures injected by any process meet this mapping (DaxFaultInjector).
-                do throws(DaxError) { try InjectionTraps.shared.arm(mapping) } catch {
+                // Failures injected by any process meet this mapping (DaxMapTesting's DaxFaultInjector).
+                do throws(DaxError) { try EmulatedFailures.current?.arm(mapping) } catch {
                     mapping.close()
                     throw error
                 }

@@ -25,7 +25,7 @@ extension DaxMapping {
     /// - Throws: what ``write(_:at:persist:)`` throws, and `.invalidArgument` for `parallelism` < 1.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, persist: Bool = true, parallelism: Int) throws(DaxError) {
         try checkParallelism("write", parallelism)
-        guard let src = bytes.baseAddress, parallelism > 1, persistence.simulator == nil,
+        guard let src = bytes.baseAddress, parallelism > 1, persistence.storesInParallel,
               bytes.count >= 2 * Self.parallelMinimumPart else {
             return try write(bytes, at: offset, persist: persist)
         }
@@ -40,7 +40,7 @@ extension DaxMapping {
     /// `parallelism` threads, as ``write(_:at:persist:parallelism:)``.
     public func fill(_ value: UInt8, at offset: Int, count: Int, persist: Bool = true, parallelism: Int) throws(DaxError) {
         try checkParallelism("fill", parallelism)
-        guard parallelism > 1, persistence.simulator == nil, count >= 2 * Self.parallelMinimumPart else {
+        guard parallelism > 1, persistence.storesInParallel, count >= 2 * Self.parallelMinimumPart else {
             return try fill(value, at: offset, count: count, persist: persist)
         }
         try checkWritable("fill", offset)
@@ -62,7 +62,7 @@ extension DaxMapping {
     private func parallel(_ operation: String, _ offset: Int, _ count: Int, parallelism: Int, persist: Bool,
                           _ part: (Int, Int, Bool) -> CopyEngine.Part) throws(DaxError) {
         let threads = min(parallelism, CopyEngine.maximumWorkers + 1, count / Self.parallelMinimumPart)
-        let streaming = persistence.streams(count)
+        let streaming = count >= persistence.streamingThreshold
         let page = Syscalls.pageSize
         // Boundaries on pages of the device, so no two threads store to one line.
         var cuts = [0]

@@ -7,7 +7,7 @@ extension DaxMapping {
     /// - Throws: what ``read(at:into:)`` throws.
     public func load<T: BitwiseCopyable>(_ type: T.Type = T.self, at offset: Int) throws(DaxError) -> T {
         try withUnsafeTemporaryAllocation(of: T.self, capacity: 1) { (value: UnsafeMutableBufferPointer<T>) throws(DaxError) -> T in
-            try read(at: offset, into: UnsafeMutableRawBufferPointer(value))
+            try self.read(at: offset, into: UnsafeMutableRawBufferPointer(value))
             return value[0]
         }
     }
@@ -18,7 +18,7 @@ extension DaxMapping {
     public func store<T: BitwiseCopyable>(_ value: T, at offset: Int, persist: Bool = true) throws(DaxError) {
         try withUnsafeTemporaryAllocation(of: T.self, capacity: 1) { (buffer: UnsafeMutableBufferPointer<T>) throws(DaxError) in
             buffer.initialize(repeating: value)
-            try write(UnsafeRawBufferPointer(buffer), at: offset, persist: persist)
+            try self.write(UnsafeRawBufferPointer(buffer), at: offset, persist: persist)
         }
     }
 

@@ -38,12 +38,12 @@ public enum RemovalSource: String, Sendable, Hashable, CustomStringConvertible {
     case accessError
     /// The program asked for it (``DaxDevice/beginRemoval(deadline:)``).
     case request
-    /// A removal injected on demand (``DaxFaultInjector/remove(deadline:)``).
+    /// A removal injected on demand (DaxMapTesting's `DaxFaultInjector.remove(deadline:)`).
     case injected
     /// An operator's planned removal (``DaxRetirement/retire(path:deadline:then:)``,
     /// `daxmap retire`), possibly from another process.
     case `operator`
-    /// A simulated power failure (``DaxPersistenceSimulator``): no warning, so
+    /// A simulated power failure (DaxMapTesting's `DaxPersistenceSimulator`): no warning, so
     /// every mapping is revoked first and holders are told ``DaxFailure/Kind/removed``.
     case powerFailure
 

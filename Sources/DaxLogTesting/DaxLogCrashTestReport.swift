@@ -1,4 +1,6 @@
+import DaxLog
 import DaxMap
+import DaxMapTesting
 
 /// One cycle of a ``DaxLogCrashTest``: the workload, the power failure, the recovery, the check.
 public struct DaxLogCrashTestCycle: Sendable, Hashable, CustomStringConvertible {

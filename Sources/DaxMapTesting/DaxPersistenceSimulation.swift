@@ -1,3 +1,5 @@
+import DaxMap
+
 /// A simulated persistence domain for an emulated device: a test facility that
 /// loses what was not persisted, as a power failure does.
 ///

@@ -1,3 +1,5 @@
+import DaxLog
+
 /// What a crash-test cycle's writers were told (acknowledged appends and
 /// checkpoints, and the checkpoint in flight), and the check of a recovered
 /// log against it.

@@ -1,4 +1,5 @@
 internal import CDaxMap
+import DaxMap
 import Glibc
 
 /// Failures on demand, for testing your own failure handling on an emulated
@@ -78,7 +79,7 @@ public final class DaxFaultInjector: Sendable {
     {
         let range = try validated("inject", offset, length)
         let ranges = try sidecar.update(operation: "inject") { $0.set(kind, range) }
-        try InjectionTraps.shared.syncAll(device, with: ranges)
+        try InjectionTraps.current.syncAll(device, with: ranges)
         return DaxInjectedFailure(range: range, kind: kind)
     }
 
@@ -91,7 +92,7 @@ public final class DaxFaultInjector: Sendable {
         let range = try validated("clear", offset, length)
         var cleared: [DaxInjectedFailure] = []
         let ranges = try sidecar.update(operation: "clear") { cleared = $0.set(nil, range) }
-        try InjectionTraps.shared.syncAll(device, with: ranges)
+        try InjectionTraps.current.syncAll(device, with: ranges)
         return cleared
     }
 
@@ -101,7 +102,7 @@ public final class DaxFaultInjector: Sendable {
     public func clearAll() throws(DaxError) -> [DaxInjectedFailure] {
         let before = (try? sidecar.load(operation: "clear").failures) ?? []
         try sidecar.remove(operation: "clear")
-        try InjectionTraps.shared.syncAll(device, with: InjectedRanges())
+        try InjectionTraps.current.syncAll(device, with: InjectedRanges())
         return before
     }
 
@@ -117,7 +118,7 @@ public final class DaxFaultInjector: Sendable {
     @discardableResult
     public func preRemoveStorm() throws(DaxError) -> Int {
         let page = Syscalls.pageSize
-        let threshold = FailureDispatcher.stormThreshold
+        let threshold = DaxMapInternals.stormThreshold
         let mappings = device.openMappings
         var addresses: [UnsafeMutableRawPointer] = []
         for mapping in mappings {
@@ -129,7 +130,7 @@ public final class DaxFaultInjector: Sendable {
             throw DaxError(.invalidArgument, operation: "storm", path: device.path,
                            message: "a pre-remove storm needs at least \(threshold) mapped pages of the device (\(addresses.count) are mapped): fewer notices are poison, not a removal")
         }
-        Persistence.prepareThread()
+        DaxMapInternals.prepareThread()
         let lsb = CInt(page.trailingZeroBitCount)
         // The kernel queues a storm's notices before the process runs again; a
         // sending thread can be preempted between them, so the monitor drains
@@ -151,7 +152,7 @@ public final class DaxFaultInjector: Sendable {
     /// up to `deadline`, revoke what is left (``RemovalSource/injected``).
     @discardableResult
     public func remove(deadline: Duration? = nil) async -> DaxRemovalReport {
-        await device.dispatcher.startRemoval(source: .injected, deadline: deadline).report()
+        await device.removal(source: .injected, deadline: deadline)
     }
 
     private func validated(_ operation: String, _ offset: UInt64, _ length: UInt64?) throws(DaxError) -> Range<UInt64> {

@@ -1,4 +1,5 @@
 internal import CDaxMap
+import DaxMap
 import Glibc
 import Synchronization
 import SystemPackage
@@ -15,7 +16,7 @@ internal import DaxMapSync
 /// ``DaxFailure/Kind/removed`` (source ``RemovalSource/powerFailure``), and the
 /// device is gone until reopened, as after a removal. Thread-safe; replayable
 /// from ``seed`` when one thread drives the device.
-public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
+public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible, SimulatedPersistenceDomain {
     /// What was asked for.
     public let configuration: DaxPersistenceSimulation
     /// The seed of every random choice (the configuration's, or one picked at open).
@@ -25,7 +26,7 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
     /// The device's path.
     public let path: String
     /// The cache's descriptor: what the device's mappings map.
-    let cacheDescriptor: CInt
+    package let cacheDescriptor: CInt
 
     private let size: Int
     /// The simulator's own view of the whole cache, to write units to the media from.
@@ -144,7 +145,13 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
                                        cacheDescriptor: memfd, cache: view, media: media)
     }
 
-    func attach(to device: DaxDevice) { state.withLock { $0.device = device } }
+    package func attach(to device: DaxDevice) { state.withLock { $0.device = device } }
+
+    /// Every mapping of the device stores and persists through the simulation.
+    package func strategy(granularity: StoreGranularity, nonTemporalThreshold: Int) -> any PersistenceStrategy {
+        SimulatedPersistence(simulator: self,
+                             streamingThreshold: DaxMapInternals.streamingThreshold(granularity, asked: nonTemporalThreshold))
+    }
 
     public var description: String {
         let (points, dirty) = state.withLock { ($0.points, $0.dirty.count) }
@@ -156,6 +163,8 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
 
     /// Whether the power is still on.
     public var isPowered: Bool { powered.load(ordering: .acquiring) }
+    /// The power failed: new mappings of the device start cut off.
+    package var isCutOff: Bool { !isPowered }
     /// Points passed so far (stores, flushes, fences).
     public var points: Int { state.withLock { $0.points } }
     /// Units dirtied by guarded stores that have not reached the media.
@@ -190,7 +199,7 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
             (s.failure ?? cut(&s, at: .request), s.device)
         }
         // Starts the removal, or joins the one a scheduled failure started.
-        if let device { _ = await startRemoval(device).report() }
+        if let device { _ = await powerFailedReport(device) }
         return failure
     }
 
@@ -234,10 +243,9 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
         try pass(.fence, operation: operation, offset: range.lowerBound) { _ in }
     }
 
-    /// Throws `.deviceRemoved` once the power has failed (guarded reads check this).
-    func checkPowered(_ operation: String, offset: UInt64) throws(DaxError) {
-        guard !isPowered else { return }
-        throw offError(operation, offset, powerFailure)
+    /// What a guarded access to a mapping cut off by the power failure throws.
+    func poweredOffError(_ operation: String, offset: UInt64) -> DaxError {
+        offError(operation, offset, powerFailure)
     }
 
     // MARK: - Inside
@@ -265,7 +273,7 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
         case .off(let failure):
             throw offError(operation, offset, failure)
         case .cut(let failure, let device):
-            if let device { startRemoval(device) }
+            if let device { powerFailed(device) }
             throw offError(operation, offset, failure)
         }
     }
@@ -280,10 +288,17 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible {
         return failure
     }
 
-    /// Every mapping revoked at once, holders told: the device is gone.
-    @discardableResult
-    private func startRemoval(_ device: DaxDevice) -> RemovalRun {
-        device.dispatcher.startRemoval(source: .powerFailure)
+    /// Guarded accesses to the device's mappings refused from now on, every
+    /// mapping revoked, holders told: the device is gone.
+    private func powerFailed(_ device: DaxDevice) {
+        for mapping in device.openMappings { mapping.cutOff() }
+        device.startRemoval(source: .powerFailure)
+    }
+
+    /// As ``powerFailed(_:)``, waiting for the removal's report.
+    private func powerFailedReport(_ device: DaxDevice) async -> DaxRemovalReport {
+        powerFailed(device)
+        return await device.removal(source: .powerFailure)
     }
 
     /// Writes one unit of the cache to the media (the last may be short).

@@ -1,4 +1,5 @@
 internal import CDaxMap
+import DaxMap
 import Glibc
 import SystemPackage
 
@@ -23,10 +24,10 @@ extension DaxMapping {
     public func injectMemoryFailure(at offset: Int) -> MemoryFailureInjection {
         let page = Syscalls.pageSize
         guard offset >= 0, offset < count, isUsable else { return .unsupported(.invalidArgument) }
-        Persistence.prepareThread()
+        DaxMapInternals.prepareThread()
         var fault = cdaxmap_fault()
         let r = cdaxmap_poison_guarded(base.pointer + (offset & ~(page - 1)), page, &fault)
-        if r == -EFAULT { return .caught(faultError("madvise", fault)) }
+        if r == -EFAULT { return .caught(guardedFaultError("madvise", fault)) }
         // EHWPOISON: the page was poisoned and the process signalled (fsdax sends AO).
         if r == -CDAXMAP_EHWPOISON { return .notRaised }
         if r < 0 { return .unsupported(Errno(rawValue: -r)) }

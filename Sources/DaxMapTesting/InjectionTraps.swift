@@ -1,4 +1,5 @@
 internal import CDaxMap
+import DaxMap
 import Glibc
 internal import DaxMapSync
 import SystemPackage
@@ -10,8 +11,19 @@ import SystemPackage
 /// change of a mapping's traps is made here, under one lock: entries are
 /// published before their trap is mapped, and forgotten only after the
 /// device's page is back.
-final class InjectionTraps: Sendable {
-    static let shared = InjectionTraps()
+///
+/// One per process, as the handler's table is: installed into DaxMap as its
+/// ``DaxMap/EmulatedFailureHook`` (by the loader when the process starts, or
+/// by the first injector), so an emulated device's open, map, badblocks and
+/// clear meet what was injected.
+final class InjectionTraps: EmulatedFailureHook {
+    /// The process's traps: DaxMap's emulated-failure hook.
+    static var current: InjectionTraps {
+        guard let traps = EmulatedFailures.current(installingIfNone: { InjectionTraps() }) as? InjectionTraps else {
+            preconditionFailure("another emulated-failure hook is installed")
+        }
+        return traps
+    }
 
     struct Armed {
         var entry: Int
@@ -21,6 +33,22 @@ final class InjectionTraps: Sendable {
 
     /// Mapping id → its armed traps.
     private let armed = Locked<[UInt64: [Armed]]>([:])
+
+    // MARK: - EmulatedFailureHook
+
+    func validate(devicePath path: String) throws(DaxError) {
+        _ = try InjectionSidecar(devicePath: path).load(operation: "open")
+    }
+
+    func injected(devicePath path: String) -> [Range<UInt64>] {
+        ((try? InjectionSidecar(devicePath: path).load(operation: "badblocks"))?.failures ?? []).map(\.range)
+    }
+
+    func clear(_ device: DaxDevice, _ range: Range<UInt64>) throws(DaxError) -> [Range<UInt64>] {
+        try DaxFaultInjector(device).clear(offset: range.lowerBound, length: UInt64(range.count)).map(\.range)
+    }
+
+    // MARK: - Traps
 
     /// Arms a new mapping of an emulated device with what its sidecar records.
     func arm(_ mapping: DaxMapping) throws(DaxError) {
@@ -32,7 +60,7 @@ final class InjectionTraps: Sendable {
     /// Brings the traps of every open mapping of the device's file in this
     /// process (whichever `DaxDevice` mapped it) in line with `ranges`.
     func syncAll(_ device: DaxDevice, with ranges: InjectedRanges) throws(DaxError) {
-        for mapping in DaxRuntime.process.registry.allMappings() where mapping.device.identity == device.identity {
+        for mapping in DaxRuntime.process.registry.allMappings() where mapping.device.hasSameFile(as: device) {
             try sync(mapping, with: ranges)
         }
     }
@@ -71,11 +99,10 @@ final class InjectionTraps: Sendable {
                 }
             }
             // What is no longer injected gets the device's pages back, then its entries go.
-            var ledger = RangeLedger()
-            for f in desired { ledger.add(f.range) }
+            let kept = desired.map(\.range)
             for trap in old {
                 var restored = true
-                for piece in ledger.missing(from: trap.range) where !restore(mapping, piece) { restored = false }
+                for piece in DaxMapInternals.uncovered(trap.range, by: kept) where !restore(mapping, piece) { restored = false }
                 if restored { cdaxmap_inject_remove(trap.entry) } else { now.append(trap) }
             }
             if !mapping.isUsable { reserve(mapping) } // closed or revoked meanwhile: keep it PROT_NONE
@@ -97,7 +124,7 @@ final class InjectionTraps: Sendable {
     }
 
     private func protection(_ mapping: DaxMapping) -> CInt {
-        mapping.options.readOnly || mapping.device.options.readOnly ? PROT_READ : PROT_READ | PROT_WRITE
+        mapping.options.readOnly || mapping.device.openedReadOnly ? PROT_READ : PROT_READ | PROT_WRITE
     }
 
     private func mapTrap(_ mapping: DaxMapping, _ range: Range<UInt64>) -> Errno? {
@@ -119,8 +146,7 @@ final class InjectionTraps: Sendable {
         let flags = protection(mapping) == PROT_READ ? O_RDONLY : O_RDWR
         guard case .success(let fd) = Syscalls.open(mapping.device.path, flags) else { return false }
         defer { Syscalls.close(fd) }
-        guard case .success(let st) = Syscalls.status(of: fd), UInt64(st.st_dev) == mapping.device.identity.device,
-              UInt64(st.st_ino) == mapping.device.identity.inode else { return false } // not the file we mapped
+        guard case .success(let st) = Syscalls.status(of: fd), mapping.device.isFile(st) else { return false } // not the file we mapped
         let (lo, _) = addresses(mapping, range)
         if case .success = Syscalls.mmap(UnsafeMutableRawPointer(bitPattern: lo), range.count, protection(mapping),
                                          MAP_SHARED | MAP_FIXED, fd, Int(range.lowerBound)) {

@@ -1,3 +1,4 @@
+import DaxMap
 import Glibc
 import SystemPackage
 
@@ -63,7 +64,7 @@ struct InjectionSidecar: Sendable {
         let lock: CInt
         switch Syscalls.open(devicePath, O_RDONLY) {
         case .success(let f): lock = f
-        case .failure(let errno): throw DaxDevice.openError(devicePath, errno, operation: operation)
+        case .failure(let errno): throw DaxDevice.openFailure(devicePath, errno, operation: operation)
         }
         defer { Syscalls.close(lock) }
         if case .failure(let errno) = Syscalls.flock(lock, LOCK_EX) {

@@ -1,4 +1,6 @@
+import DaxLog
 import DaxMap
+import DaxMapTesting
 import Glibc
 
 /// Power-failure testing of ``DaxLog`` on a simulated persistence domain
