@@ -3,7 +3,7 @@ import DaxMap
 import DaxMapTesting
 import Glibc
 
-/// Power-failure testing of ``DaxLog`` on a simulated persistence domain
+/// Power-failure testing of `DaxLog` on a simulated persistence domain
 /// (`DaxPersistenceSimulation`): what `daxmap crash-test` runs.
 ///
 /// Each cycle makes a fresh emulated device, opens a log on it, lets several
