@@ -20,7 +20,12 @@ struct HoldersCommand: ParsableCommand {
 
     func run() throws {
         let processes: [DaxHolderProcess]
-        do throws(DaxError) { processes = try DaxRetirement.holders(path: path) } catch { throw cliExit(for: error) }
+        do throws(DaxError) { processes = try DaxRetirement.holders(path: path) } catch {
+            // The library names its retire machinery; the operator ran `holders`.
+            var error = error
+            error.operation = "holders"
+            throw cliExit(for: error)
+        }
         if json {
             printLine(JSON.object([("path", .string(path)), ("processes", .array(processes.map(Self.json)))])
                 .rendered(pretty: false))

@@ -38,6 +38,13 @@ struct ScrubCommand: ParsableCommand {
             help: "For test harnesses: first poison the page at this device offset with MADV_HWPOISON through a mapping of this process (root, CONFIG_MEMORY_FAILURE; its data is lost), then scrub.")
     var hwpoison: String?
 
+    func validate() throws {
+        // Seconds become milliseconds in an Int64: nan, inf, 1e308 and negatives would trap there.
+        guard progressEvery.isFinite, progressEvery >= 0.1, progressEvery <= 86400 else {
+            throw ValidationError("--progress-every must be a number of seconds from 0.1 to 86400, not \(progressEvery)")
+        }
+    }
+
     func run() throws {
         let device: DaxDevice
         do {
@@ -59,7 +66,7 @@ struct ScrubCommand: ParsableCommand {
                 throw DaxError(.outOfRange, operation: "scrub", path: path, offset: start, length: count,
                                message: "the range overflows 64 bits")
             }
-            let interval: Duration = terminal ? .milliseconds(200) : .milliseconds(Int64(max(progressEvery, 0.1) * 1000))
+            let interval: Duration = terminal ? .milliseconds(200) : .milliseconds(Int64(progressEvery * 1000))
             report = try device.scrub(range: start..<max(start, end), clear: clear, progressInterval: interval) { p in
                 let line = "scrub \(device.path): \(String(format1: p.fraction * 100)) %  \(String(format2: p.bytesPerSecond / 1e9)) GB/s  "
                     + "ETA \(p.estimatedRemaining.map { "\($0.components.seconds) s" } ?? "?")  failures \(p.failuresFound)"
@@ -119,10 +126,15 @@ struct ScrubCommand: ParsableCommand {
             throw DaxError(.outOfRange, operation: "scrub", path: path, offset: offset,
                            message: "--hwpoison offset is past the end of the device (\(device.size) bytes)")
         }
+        // Nothing is written, not even to make the page real, unless the kernel can poison it.
+        if let refusal = HWPoisonSupport.refusal() {
+            printError("daxmap: scrub: \(path): MADV_HWPOISON refused: \(refusal.reason)")
+            throw ExitCode(4)
+        }
         let mapping = try device.map(offset: start, length: align, options: DaxMapping.Options(largePages: false))
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let page = Syscalls.pageSize
         let within = Int(offset - start) & ~(page - 1)
-        try mapping.fill(0xA5, at: within, count: page) // a hole would be the shared zero page
+        try HWPoisonSupport.makeReal(mapping, at: within) // a hole would be the shared zero page
         switch mapping.injectMemoryFailure(at: within) {
         case .unsupported(let errno):
             printError("daxmap: scrub: \(path): MADV_HWPOISON refused (errno: \(errno.rawValue))")
@@ -157,6 +169,6 @@ extension String {
 
 /// Writes to standard error without a newline (the live progress line).
 private func writeStandardError(_ text: String) {
-    var text = text
-    text.withUTF8 { buffer in _ = write(STDERR_FILENO, buffer.baseAddress, buffer.count) }
+    // Best effort: progress that cannot be shown must not stop the scrub.
+    _ = Array(text.utf8).withUnsafeBytes { Syscalls.writeAll(STDERR_FILENO, $0) }
 }
