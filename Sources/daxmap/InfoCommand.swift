@@ -14,7 +14,7 @@ struct InfoCommand: ParsableCommand {
 
     func run() throws {
         let device: DaxDevice
-        do { device = try DaxDevice.open(path, options: .init(requiredGranularity: .page)) } catch {
+        do { device = try Self.open(path) } catch {
             // A device in system-ram mode is reported as such (it cannot be opened, but it exists).
             if error.code == .systemRAM, let info = DaxDiscovery.daxDevice(atPath: path) {
                 reportSystemRAM(info, refusal: error)
@@ -43,6 +43,15 @@ struct InfoCommand: ParsableCommand {
 }
 
 extension InfoCommand {
+    /// info only looks: a file this user may read but not write is opened
+    /// read-only (not refused as "permission denied").
+    static func open(_ path: String) throws(DaxError) -> DaxDevice {
+        do { return try DaxDevice.open(path, options: .init(requiredGranularity: .page)) } catch {
+            guard error.code == .permissionDenied else { throw error }
+            return try DaxDevice.open(path, options: .init(requiredGranularity: .page, readOnly: true))
+        }
+    }
+
     /// What `daxctl list` says of a system-ram device, and why daxmap will not map it.
     func reportSystemRAM(_ info: DaxDeviceInfo, refusal: DaxError) {
         let ram = info.systemRAM

@@ -1,0 +1,43 @@
+import DaxMap
+import Glibc
+
+/// One rule for every command that writes over a PATH it is given (`hold`,
+/// `map-check`, like `demo --device`): an existing regular file holding data
+/// that daxmap did not write is overwritten only with `--force`, and the
+/// refusal says what would be overwritten. A file with no data (all holes, as
+/// `truncate -s` makes it) has nothing to lose; a file that holds a daxmap log
+/// where the command would put its first one was written by daxmap. A device
+/// (`/dev/daxX.Y`) is not a user's file: it is given to daxmap to use.
+enum OverwriteRule {
+    /// "DAXLOG\u{1}\0", little-endian: the first bytes of a DaxLog's header.
+    private static let logMagic: UInt64 = 0x0001_474F_4C58_4144
+    /// lseek(2)'s SEEK_DATA (Linux 3.1), a macro Glibc's module does not import.
+    private static let seekData: CInt = 3
+
+    /// - Parameters:
+    ///   - what: what the command would overwrite ("its contents").
+    ///   - logStart: where, for a file of the given size, a daxmap log of an earlier
+    ///     run would begin; nil when no earlier run makes the file daxmap's.
+    static func check(_ path: String, command: String, force: Bool, what: String,
+                      logStart: ((UInt64) -> UInt64)? = nil) throws(DaxError) {
+        guard !force else { return }
+        // Missing or unreadable: the command's own open says why.
+        guard case .success(let fd) = Syscalls.open(path, O_RDONLY | O_NONBLOCK) else { return }
+        defer { Syscalls.close(fd) }
+        guard case .success(let st) = Syscalls.status(of: fd), st.st_mode & S_IFMT == S_IFREG, st.st_size > 0 else { return }
+        var firstData = 0
+        switch Syscalls.seek(fd, to: 0, seekData) {
+        case .success(let at): firstData = at
+        case .failure(let errno) where errno.rawValue == ENXIO: return // holes only
+        case .failure: break // a file system without SEEK_DATA: assume data at 0
+        }
+        if let logStart {
+            var magic: UInt64 = 0
+            let start = logStart(UInt64(st.st_size))
+            let n = withUnsafeMutableBytes(of: &magic) { Syscalls.read(fd, into: $0, at: Int(clamping: start)) }
+            if case .success(8) = n, UInt64(littleEndian: magic) == logMagic { return }
+        }
+        throw DaxError(.invalidArgument, operation: command, path: path,
+                       message: "exists and holds data daxmap did not write (\(st.st_size) bytes, the first at offset \(firstData)): \(command) would overwrite \(what); pass --force to overwrite it, or give a new path")
+    }
+}
