@@ -22,7 +22,7 @@ struct CrashTestCommand: AsyncParsableCommand {
             link there during the run changes no other file. Default: a scratch device in \
             $TMPDIR or /tmp. \
             Exit status: 0 nothing lost, 2 records lost or corrupt (or a checkpoint undone), 1 an error, \
-            130/143 interrupted by SIGINT/SIGTERM (the scratch device removed).
+            64 bad arguments (--eviction-probability without --evict among them), 130/143 interrupted by SIGINT/SIGTERM (the scratch device removed).
             """)
 
     @Argument(help: "Where the scratch device goes (a directory, or a new file).")

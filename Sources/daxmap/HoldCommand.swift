@@ -132,7 +132,7 @@ struct HoldCommand: AsyncParsableCommand {
                     let (slot, slots) = (UInt64(slot), UInt64(slots))
                     let page = UInt64(Syscalls.pageSize)
                     try OverwriteRule.check(path, command: "hold", force: force, what: "the logs of its \(holders) holders",
-                                            logStart: { size in slot * (size / slots / page * page) })
+                                            mark: .log(start: { size in slot * (size / slots / page * page) }))
                 }
                 let device = try DaxDevice.open(path, options: .init(removalDeadline: .milliseconds(deadline)))
                 try DaxMonitor.watch(device)

@@ -9,7 +9,7 @@ struct HoldersCommand: ParsableCommand {
         discussion: """
             PATH is a /dev/daxX.Y, a /dev/pmemN, a mount point, or a DAX or emulated file. For each \
             process: pid, command, bytes and ranges mapped, descriptors, whether it runs daxmap and how \
-            many holders it has. Processes of other users are only seen as root. Exit 0, 64 on bad arguments.
+            many holders it has. Processes of other users are only seen as root. Exit 0, 1 on an error, 64 on bad arguments (a missing PATH among them).
             """)
 
     @Argument(help: "The device, mount point or file.")

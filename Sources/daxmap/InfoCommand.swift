@@ -4,7 +4,7 @@ import DaxMap
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info", abstract: "Open PATH and show what daxmap sees: kind, size, alignment, granularity.",
-        discussion: "A device-dax in system-ram mode (kmem) is reported with its NUMA node and memory blocks, and why it cannot be mapped (exit 0).")
+        discussion: "A device-dax in system-ram mode (kmem) is reported with its NUMA node and memory blocks, and why it cannot be mapped (exit 0). A file this user may read but not write is shown (opened read-only). Exit 1 when PATH cannot be opened, 64 on bad arguments.")
 
     @Argument(help: "A /dev/daxX.Y device, a file on a DAX mount, or a plain file (emulated).")
     var path: String

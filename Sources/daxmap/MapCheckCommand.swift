@@ -7,7 +7,7 @@ struct MapCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map-check",
         abstract: "Map the whole device, write a pattern, persist, verify; report page faults and PMD mappings.",
-        discussion: "Exit 0 when the pattern read back, 1 when it did not or on an error (an existing file holding data without --force: nothing is written), 64 on bad arguments.")
+        discussion: "An existing file holding data is overwritten only with --force (unless it holds map-check's own pattern). Exit 0 when the pattern read back, 1 when it did not or on an error (such a file without --force: nothing is written), 64 on bad arguments.")
 
     @Argument(help: "A /dev/daxX.Y, a DAX file or a plain file (its contents are overwritten: an existing file holding data only with --force).")
     var path: String
@@ -22,7 +22,8 @@ struct MapCheckCommand: ParsableCommand {
         let page = Syscalls.pageSize
         var usage = rusage()
         do {
-            try OverwriteRule.check(path, command: "map-check", force: force, what: "its contents with a test pattern")
+            try OverwriteRule.check(path, command: "map-check", force: force, what: "its contents with a test pattern",
+                                    mark: .mapCheckPattern)
             let device = try DaxDevice.open(path, options: .init(requiredGranularity: .page))
             let mapping = try device.map()
             getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)

@@ -14,12 +14,20 @@ enum OverwriteRule {
     /// lseek(2)'s SEEK_DATA (Linux 3.1), a macro Glibc's module does not import.
     private static let seekData: CInt = 3
 
+    /// What daxmap leaves in a file it wrote, so a second run needs no --force.
+    enum Mark {
+        /// A DaxLog header (in either of its two slots, at 0 and 2048) where the
+        /// first log would begin, for a file of the given size (`hold`).
+        case log(start: (UInt64) -> UInt64)
+        /// `map-check`'s pattern: the first cache line of page N holds N (8 bytes,
+        /// little-endian) and zeros; pages 1 to 3 are looked at.
+        case mapCheckPattern
+    }
+
     /// - Parameters:
     ///   - what: what the command would overwrite ("its contents").
-    ///   - logStart: where, for a file of the given size, a daxmap log of an earlier
-    ///     run would begin; nil when no earlier run makes the file daxmap's.
-    static func check(_ path: String, command: String, force: Bool, what: String,
-                      logStart: ((UInt64) -> UInt64)? = nil) throws(DaxError) {
+    ///   - mark: what an earlier run of the command leaves, making the file daxmap's.
+    static func check(_ path: String, command: String, force: Bool, what: String, mark: Mark) throws(DaxError) {
         guard !force else { return }
         // Missing or unreadable: the command's own open says why.
         guard case .success(let fd) = Syscalls.open(path, O_RDONLY | O_NONBLOCK) else { return }
@@ -31,13 +39,29 @@ enum OverwriteRule {
         case .failure(let errno) where errno.rawValue == ENXIO: return // holes only
         case .failure: break // a file system without SEEK_DATA: assume data at 0
         }
-        if let logStart {
-            var magic: UInt64 = 0
-            let start = logStart(UInt64(st.st_size))
-            let n = withUnsafeMutableBytes(of: &magic) { Syscalls.read(fd, into: $0, at: Int(clamping: start)) }
-            if case .success(8) = n, UInt64(littleEndian: magic) == logMagic { return }
-        }
+        if carries(mark, fd, size: UInt64(st.st_size)) { return }
         throw DaxError(.invalidArgument, operation: command, path: path,
                        message: "exists and holds data daxmap did not write (\(st.st_size) bytes, the first at offset \(firstData)): \(command) would overwrite \(what); pass --force to overwrite it, or give a new path")
+    }
+
+    private static func carries(_ mark: Mark, _ fd: CInt, size: UInt64) -> Bool {
+        func word(at offset: UInt64) -> UInt64? {
+            var value: UInt64 = 0
+            let n = withUnsafeMutableBytes(of: &value) { Syscalls.read(fd, into: $0, at: Int(clamping: offset)) }
+            guard case .success(8) = n else { return nil }
+            return UInt64(littleEndian: value)
+        }
+        switch mark {
+        case .log(let start):
+            let base = start(size)
+            return [0, 2048].contains { word(at: base + $0) == logMagic }
+        case .mapCheckPattern:
+            let page = UInt64(Syscalls.pageSize)
+            let pages = min(size / page, 4)
+            guard pages >= 2 else { return false }
+            return (1..<pages).allSatisfy { n in
+                word(at: n * page) == n && (1..<8).allSatisfy { word(at: n * page + $0 * 8) == 0 }
+            }
+        }
     }
 }

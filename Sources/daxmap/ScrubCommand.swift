@@ -10,8 +10,10 @@ struct ScrubCommand: ParsableCommand {
         abstract: "Read the whole device (or a range) and find every failed range without crashing.",
         discussion: """
             Compares what it finds with the device's known badblocks. Progress goes to standard error: a live \
-            line on a terminal, a plain line every few seconds otherwise. Exit status: 0 nothing found, 2 failures \
-            found, 3 failures found and --clear could not clear them all, 1 an error. \
+            line on a terminal, a plain line every --progress-every seconds otherwise. Exit status: 0 nothing found, 2 failures \
+            found, 3 failures found and --clear could not clear them all, 4 --hwpoison refused by the kernel \
+            (asked first: nothing written), 1 an error, 64 bad arguments (a byte count that is not one, \
+            --progress-every outside 0.1 to 86400). \
             Never clears without --clear (a DAX file: punch a hole and reallocate; device-dax: the bus's \
             clear-error command where it has one; an emulated device: its injected failures).
             """)
@@ -46,6 +48,13 @@ struct ScrubCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The byte counts first: a bad one exits 64 before the device is opened, as for every command.
+        var poisonAt: UInt64?, start: UInt64 = 0, asked: UInt64?
+        do throws(DaxError) {
+            if let hwpoison { poisonAt = try parseBytes(hwpoison, option: "--hwpoison", operation: "scrub", path: path) }
+            if let offset { start = try parseBytes(offset, option: "--offset", operation: "scrub", path: path) }
+            if let length { asked = try parseBytes(length, option: "--length", operation: "scrub", path: path) }
+        } catch { throw usageError(error) }
         let device: DaxDevice
         do {
             device = try DaxDevice.open(path, options: .init(requiredGranularity: .page, readOnly: !clear && hwpoison == nil))
@@ -56,11 +65,8 @@ struct ScrubCommand: ParsableCommand {
         var poisoned: DaxMapping?
         defer { poisoned?.close() }
         do {
-            if let hwpoison { poisoned = try poison(device, at: try parseBytes(hwpoison, option: "--hwpoison", operation: "scrub", path: path)) }
-            var start: UInt64 = 0
-            if let offset { start = try parseBytes(offset, option: "--offset", operation: "scrub", path: path) }
-            var count = device.size > start ? device.size - start : 0
-            if let length { count = try parseBytes(length, option: "--length", operation: "scrub", path: path) }
+            if let poisonAt { poisoned = try poison(device, at: poisonAt) }
+            let count = asked ?? (device.size > start ? device.size - start : 0)
             let (end, overflow) = start.addingReportingOverflow(count)
             guard !overflow else {
                 throw DaxError(.outOfRange, operation: "scrub", path: path, offset: start, length: count,

@@ -35,6 +35,9 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput(args: ["scrub", "{dir}/dev", "--progress-every", "1e308"], exit: 64, words: ["--progress-every must be"]),
         BadInput(args: ["scrub", "{dir}/dev", "--progress-every=-1"], exit: 64, words: ["--progress-every must be", "-1"]),
         BadInput(args: ["scrub", "{dir}/dev", "--progress-every", "0"], exit: 64, words: ["--progress-every must be"]),
+        BadInput(args: ["scrub", "{dir}/dev", "--offset", "12Q"], exit: 64, words: ["scrub: {dir}/dev", "--offset '12Q' is not a byte count"]),
+        BadInput(args: ["scrub", "{dir}/dev", "--length", "-1"], exit: 64, words: ["--length '-1' is not a byte count"]),
+        BadInput(args: ["scrub", "{dir}/dev", "--hwpoison", "x"], exit: 64, words: ["--hwpoison 'x' is not a byte count"]),
         // Issue 26: a line that acknowledges nothing, or a line twice, passed silently.
         BadInput(args: ["verify", "--acked", "{dir}/acked-zero"], exit: 1, words: ["line 2", "acknowledged no record"], never: ["recordsVerified"]),
         BadInput(args: ["verify", "--acked", "{dir}/acked-twice"], exit: 1, words: ["line 3", "repeats or overlaps line 2"], never: ["recordsVerified"]),
