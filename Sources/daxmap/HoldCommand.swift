@@ -132,7 +132,10 @@ struct HoldCommand: AsyncParsableCommand {
                     let (slot, slots) = (UInt64(slot), UInt64(slots))
                     let page = UInt64(Syscalls.pageSize)
                     try OverwriteRule.check(path, command: "hold", force: force, what: "the logs of its \(holders) holders",
-                                            mark: .log(start: { size in slot * (size / slots / page * page) }))
+                                            mark: .log(part: { size in
+                                                let length = size / slots / page * page
+                                                return slot * length..<(slot + 1) * length
+                                            }))
                 }
                 let device = try DaxDevice.open(path, options: .init(removalDeadline: .milliseconds(deadline)))
                 try DaxMonitor.watch(device)

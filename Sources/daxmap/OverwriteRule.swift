@@ -17,8 +17,9 @@ enum OverwriteRule {
     /// What daxmap leaves in a file it wrote, so a second run needs no --force.
     enum Mark {
         /// A DaxLog header (in either of its two slots, at 0 and 2048) where the
-        /// first log would begin, for a file of the given size (`hold`).
-        case log(start: (UInt64) -> UInt64)
+        /// first log would begin: the start of `part`, the bytes the command uses
+        /// of a file of the given size (`hold --slot`: several share one file).
+        case log(part: (UInt64) -> Range<UInt64>)
         /// `map-check`'s pattern: the first cache line of page N holds N (8 bytes,
         /// little-endian) and zeros; pages 1 to 3 are looked at.
         case mapCheckPattern
@@ -33,15 +34,22 @@ enum OverwriteRule {
         guard case .success(let fd) = Syscalls.open(path, O_RDONLY | O_NONBLOCK) else { return }
         defer { Syscalls.close(fd) }
         guard case .success(let st) = Syscalls.status(of: fd), st.st_mode & S_IFMT == S_IFREG, st.st_size > 0 else { return }
-        var firstData = 0
-        switch Syscalls.seek(fd, to: 0, seekData) {
-        case .success(let at): firstData = at
+        let size = UInt64(st.st_size)
+        var part = 0..<size
+        if case .log(let used) = mark { part = used(size) }
+        // Only the bytes the command would write count (other slots may be in use).
+        var firstData = part.lowerBound
+        switch Syscalls.seek(fd, to: Int(clamping: part.lowerBound), seekData) {
+        case .success(let at):
+            if UInt64(at) >= part.upperBound { return }
+            firstData = UInt64(at)
         case .failure(let errno) where errno.rawValue == ENXIO: return // holes only
-        case .failure: break // a file system without SEEK_DATA: assume data at 0
+        case .failure: break // a file system without SEEK_DATA: assume data
         }
-        if carries(mark, fd, size: UInt64(st.st_size)) { return }
+        if carries(mark, fd, size: size) { return }
+        let range = part == 0..<size ? "" : " in bytes [\(part.lowerBound), \(part.upperBound)) that it would use"
         throw DaxError(.invalidArgument, operation: command, path: path,
-                       message: "exists and holds data daxmap did not write (\(st.st_size) bytes, the first at offset \(firstData)): \(command) would overwrite \(what); pass --force to overwrite it, or give a new path")
+                       message: "exists and holds data daxmap did not write (\(st.st_size) bytes, data at offset \(firstData)\(range)): \(command) would overwrite \(what); pass --force to overwrite it, or give a new path")
     }
 
     private static func carries(_ mark: Mark, _ fd: CInt, size: UInt64) -> Bool {
@@ -52,8 +60,8 @@ enum OverwriteRule {
             return UInt64(littleEndian: value)
         }
         switch mark {
-        case .log(let start):
-            let base = start(size)
+        case .log(let part):
+            let base = part(size).lowerBound
             return [0, 2048].contains { word(at: base + $0) == logMagic }
         case .mapCheckPattern:
             let page = UInt64(Syscalls.pageSize)
