@@ -128,6 +128,13 @@ public struct DaxLogCrashTest: Sendable {
         return report
     }
 
+    /// Runs every cycle on the regular file open read-write at `descriptor`,
+    /// reached through `/proc/self/fd`: never by a name that someone could
+    /// replace with a symbolic link to another file while the test runs.
+    public func run(descriptor: Int32, each: ((DaxLogCrashTestCycle) -> Void)? = nil) async throws(DaxLogError) -> DaxLogCrashTestReport {
+        try await run(path: "/proc/self/fd/\(descriptor)", each: each)
+    }
+
     /// Runs cycle `index` (its seed derives from the run's) on a fresh device,
     /// with the power failing at `point` of its workload.
     public func runCycle(_ index: Int, path: String, powerFailure point: PowerFailurePoint = .random)
