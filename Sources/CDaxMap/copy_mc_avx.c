@@ -132,10 +132,12 @@ __asm__(
 
     // int cdaxmap_mc_stream_copy_avx512(void *dst, const void *src, size_t n):
     // 2 KiB blocks, all 32 loads (zmm0-31) before the 32 stores, as libpmem2's
-    // memmove_movnt_avx512f loop; then 256-byte and 64-byte blocks. The 256-byte
-    // load-store loop this replaces kept too few source misses in flight: at 2 MiB
-    // (source beyond L2) it trailed libpmem2 by 3-17 % (issue 25). zmm16-31 have no
-    // upper-state penalty, so vzeroupper (here and in the fixup) is enough.
+    // memmove_movnt_avx512f loop (libpmem2 1.12.1's hot loop, seen with perf); then
+    // 256-byte and 64-byte blocks. The 256-byte load-store loop it replaces kept fewer
+    // of the source's misses in flight: 2 MiB copies, paired with libpmem2 in one
+    // harness, went from 0.80-0.91 of libpmem2 to 0.88-1.01 (issue 25, Benchmarks/README).
+    // Each load still precedes its store. zmm16-31 have no upper-state penalty, so
+    // vzeroupper (here and in the fixup) is enough.
     ".globl cdaxmap_mc_stream_copy_avx512\n"
     ".hidden cdaxmap_mc_stream_copy_avx512\n"
     ".type cdaxmap_mc_stream_copy_avx512, @function\n"
