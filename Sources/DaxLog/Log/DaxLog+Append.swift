@@ -1,0 +1,264 @@
+internal import CDaxLog
+import DaxMap
+
+/// What the store phase of an append hands to its commit.
+struct StoredAppend: Sendable {
+    let sequences: Range<UInt64>
+    /// The logical position after its records: persistent once the log's durable tail reaches it.
+    let end: UInt64
+    let attachment: UInt64
+    let mapping: DaxMapping
+    let payloadBytes: Int
+    /// Persisted under the lock already (the test hook's path).
+    let committed: Bool
+}
+
+/// The append path: records are stored straight from the caller's buffers
+/// into the mapping under the log's lock (checksummed from those buffers,
+/// three records at a time), then made persistent by a group commit outside
+/// it, so appenders on other threads store while one persist runs and the
+/// next persist covers all of them.
+extension DaxLog {
+    /// Appends records with the payloads `sources` (all or nothing); returns
+    /// their sequence numbers once a persist covers them.
+    func appendRecords(_ sources: UnsafeBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> Range<UInt64> {
+        guard !sources.isEmpty else {
+            throw DaxLogError(.invalidArgument, operation: "append", message: "an empty batch")
+        }
+        let stored = try core.withLock { (c: inout LogCore) throws(DaxLogError) -> StoredAppend in
+            try storeLocked(&c, sources)
+        }
+        if !stored.committed { try commit(stored) }
+        return stored.sequences
+    }
+
+    /// Checks, reserves and stores the records (not yet persistent, except on
+    /// the test hook's path, which persists under the lock as every append once did).
+    private func storeLocked(_ c: inout LogCore, _ sources: UnsafeBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> StoredAppend {
+        let m = try writable(&c, "append")
+        let limit = maximumRecordSize
+        let count = sources.count
+        var payloadBytes = 0
+        for i in 0..<count {
+            let n = sources[i].count
+            if n > limit {
+                throw DaxLogError(.invalidArgument, operation: "append", path: c.device.path,
+                                  message: "record \(i) of the batch has \(n) bytes; at most \(limit) fit this log")
+            }
+            payloadBytes += n
+        }
+        let tail = try endOfRecords(&c, count: count, size: { LogLayout.recordSize(sources[$0].count) }, operation: "append")
+        let first = c.next
+        // One header persist per `leaseStep` numbers, before any of them is acknowledged.
+        if first + UInt64(count) > c.header.lease { try extendLease(&c, m, past: first + UInt64(count)) }
+        let entriesBefore = c.entries.count
+        // The test hook, read once per batch: nil in production.
+        let injector = c.injector
+        do {
+            try storeRecords(&c, m, sources, first: first, injector: injector, entriesBefore: entriesBefore)
+            if injector != nil {
+                var spans = PersistSpans()
+                positionSpans(c.tail, tail) { spans.add(at: $0, size: $1) }
+                try persist(&c, m, .recordPersist, spans: spans, operation: "append", sequence: first)
+            }
+        } catch {
+            c.entries.removeSubrange(entriesBefore...)
+            let failed = learned(&c, m, error)
+            appendFailed(failed)
+            throw failed
+        }
+        c.tail = tail
+        c.next = first + UInt64(count)
+        if injector != nil {
+            c.durableTail = tail
+            c.durableNext = c.next
+            metrics.appended(records: count, bytes: payloadBytes, persistNanoseconds: 0)
+        }
+        return StoredAppend(sequences: first..<c.next, end: tail, attachment: c.attachment, mapping: m,
+                            payloadBytes: payloadBytes, committed: injector != nil)
+    }
+
+    /// The mapping ranges of logical positions [from, to): one, or two where they wrap.
+    func positionSpans<E: Error>(_ from: UInt64, _ to: UInt64, _ body: (Int, Int) throws(E) -> Void) throws(E) {
+        let capacity = UInt64(self.capacity)
+        let from = max(from, to >= capacity ? to - capacity : 0)
+        guard to > from else { return }
+        let start = from % capacity, total = to - from
+        let first = min(total, capacity - start)
+        try body(LogLayout.headerArea + Int(start), Int(first))
+        if total > first { try body(LogLayout.headerArea, Int(total - first)) }
+    }
+
+    /// Stores the records: each one's 24-byte header is made in scratch
+    /// memory, the checksums computed from the header and the caller's bytes,
+    /// and header, bytes and padding copied straight to the mapping, one
+    /// guarded gathered store for every run of records contiguous on the device.
+    private func storeRecords(_ c: inout LogCore, _ m: DaxMapping, _ sources: UnsafeBufferPointer<UnsafeRawBufferPointer>,
+                              first: UInt64, injector: (@Sendable (StorePoint) -> StoreAction)?,
+                              entriesBefore: Int) throws(DaxLogError) {
+        let count = sources.count
+        let pieceStride = MemoryLayout<GatherPiece>.stride
+        // heads 24·n | payloads 8·n | lengths 8·n | pieces 3·stride·n | zeros 8 | checksums 4·n
+        let bytes = count * (24 + 8 + 8 + 3 * pieceStride + 4) + 8
+        let r: Result<Void, DaxLogError> = withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 16) { raw in
+            let heads = raw.baseAddress!
+            let payloads = (heads + 24 * count).bindMemory(to: UnsafeRawPointer?.self, capacity: count)
+            let lengths = (heads + 32 * count).bindMemory(to: Int.self, capacity: count)
+            let pieces = (heads + 40 * count).bindMemory(to: GatherPiece.self, capacity: 3 * count)
+            let zeros = heads + (40 + 3 * pieceStride) * count
+            zeros.storeBytes(of: 0, as: UInt64.self)
+            let crcs = (zeros + 8).bindMemory(to: UInt32.self, capacity: count)
+            let generation = c.header.generation
+            for i in 0..<count {
+                let h = heads + 24 * i, n = sources[i].count
+                let batch = LogLayout.Batch(i, of: count)
+                h.storeBytes(of: UInt32(n).littleEndian, toByteOffset: 4, as: UInt32.self)
+                h.storeBytes(of: (first + UInt64(i)).littleEndian, toByteOffset: 8, as: UInt64.self)
+                h.storeBytes(of: LogLayout.typeData.littleEndian, toByteOffset: 16, as: UInt32.self)
+                h.storeBytes(of: batch.index.littleEndian, toByteOffset: 20, as: UInt16.self)
+                h.storeBytes(of: batch.rest.littleEndian, toByteOffset: 22, as: UInt16.self)
+                (payloads + i).initialize(to: sources[i].baseAddress)
+                (lengths + i).initialize(to: n)
+            }
+            cdaxlog_crc32c_records(LogLayout.seed(generation), count, heads.assumingMemoryBound(to: UInt8.self),
+                                   payloads, lengths, crcs)
+            for i in 0..<count {
+                let h = heads + 24 * i, n = lengths[i]
+                h.storeBytes(of: crcs[i].littleEndian, as: UInt32.self)
+                (pieces + 3 * i).initialize(to: GatherPiece(UnsafeRawPointer(h), LogLayout.recordHeader))
+                (pieces + 3 * i + 1).initialize(to: GatherPiece(payloads[i], n))
+                (pieces + 3 * i + 2).initialize(to: GatherPiece(UnsafeRawPointer(zeros), LogLayout.recordSize(n) - LogLayout.recordHeader - n))
+            }
+            do throws(DaxLogError) {
+                try storeRuns(&c, m, UnsafeBufferPointer(start: pieces, count: 3 * count), first: first,
+                              injector: injector, entriesBefore: entriesBefore)
+                return .success(())
+            } catch { return .failure(error) }
+        }
+        try r.get()
+    }
+
+    /// Stores the records' pieces (three a record) in runs: a run ends at a
+    /// pad record, and with the test hook at every record (its action is the record's alone).
+    private func storeRuns(_ c: inout LogCore, _ m: DaxMapping, _ pieces: UnsafeBufferPointer<GatherPiece>, first: UInt64,
+                           injector: (@Sendable (StorePoint) -> StoreAction)?, entriesBefore: Int) throws(DaxLogError) {
+        let count = pieces.count / 3
+        let capacity = UInt64(self.capacity)
+        var run = 0, runBytes = 0, runAt = 0
+        func storeRun(_ c: inout LogCore, upTo i: Int) throws(DaxLogError) {
+            guard run < i else { return }
+            let slice = UnsafeBufferPointer(rebasing: pieces[(3 * run)..<(3 * i)])
+            defer { run = i }
+            do throws(DaxError) { try m.writeGathered(slice, at: runAt, count: runBytes) } catch {
+                var named = failed(&c, "append", error, sequence: first + UInt64(run))
+                // Name the record the fault hit, not the run's first.
+                let dataStart = dataDeviceOffset
+                if let hit = named.offset, let e = c.entries[entriesBefore...].last(where: { dataStart + $0.position % capacity <= hit }) {
+                    named.sequence = e.sequence
+                }
+                throw named
+            }
+        }
+        var cursor = LogCursor(position: c.tail, capacity: capacity)
+        for i in 0..<count {
+            let sequence = first + UInt64(i)
+            let n = LogLayout.recordSize(pieces[3 * i + 1].count)
+            let place = cursor.place(n)
+            let at = LogLayout.headerArea + Int(place.areaOffset)
+            if place.pad != nil || runAt + runBytes != at {
+                try storeRun(&c, upTo: i)
+                runAt = at
+                runBytes = 0
+            }
+            if let pad = place.pad {
+                // Its span is inside the append's positions, which the commit persists whole.
+                var spans = PersistSpans()
+                try storePad(&c, m, areaOffset: pad.areaOffset, index: i, sequence: sequence, spans: &spans, operation: "append")
+            }
+            c.entries.append(.init(sequence: sequence, position: place.position, size: n))
+            if let injector {
+                // The hook's path (tests): the record alone and contiguous, as the hook acts on it.
+                let action = injector(.recordStore(index: i))
+                var record = [UInt8](repeating: 0, count: n)
+                var k = 0
+                for p in pieces[(3 * i)..<(3 * i + 3)] where p.count > 0 {
+                    record.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: k).copyMemory(from: p.source!, byteCount: p.count) }
+                    k += p.count
+                }
+                try withBytes(record) { (b: UnsafeRawBufferPointer) throws(DaxLogError) in
+                    try store(&c, m, action, b, at: at, operation: "append", sequence: sequence)
+                }
+                run = i + 1
+                runAt = at + n
+                continue
+            }
+            runBytes += n
+        }
+        try storeRun(&c, upTo: count)
+    }
+
+    /// Makes every stored record persistent up to the append's end: one
+    /// persist at a time; an appender that finds its records covered by the
+    /// persist it waited for returns at once, else it persists everything
+    /// stored so far (its own records and those of every appender behind it).
+    func commit(_ s: StoredAppend) throws(DaxLogError) {
+        let timed = metrics.enabled
+        let persistNanoseconds = try commitLock.withLock { (_: inout Void) throws(DaxLogError) -> UInt64 in
+            let plan = try core.withLock { (c: inout LogCore) throws(DaxLogError) -> (from: UInt64, to: UInt64, next: UInt64)? in
+                guard c.attachment == s.attachment else {
+                    throw DaxLogError(.failed, operation: "append", path: c.device.path, sequence: s.sequences.lowerBound,
+                                      message: "the log was reattached before the record was persistent: it is not acknowledged; the reattach's recovery says whether it is there")
+                }
+                if c.durableTail >= s.end { return nil }
+                if let failure = c.commitFailure { throw failure }
+                if c.state != .open || !s.mapping.isUsable { _ = try writable(&c, "append") }
+                return (c.durableTail, c.tail, c.next)
+            }
+            guard let plan else { return 0 }
+            let start = timed ? LogMetrics.now() : 0
+            do throws(DaxError) {
+                try positionSpans(plan.from, plan.to) { (at: Int, n: Int) throws(DaxError) in try s.mapping.persist(at: at, count: n) }
+            } catch {
+                throw core.withLock { c in commitFailed(&c, s, error) }
+            }
+            core.withLock { c in
+                if c.attachment == s.attachment, plan.to > c.durableTail {
+                    c.durableTail = plan.to
+                    c.durableNext = plan.next
+                }
+            }
+            return timed ? LogMetrics.now() &- start : 0
+        }
+        if timed { metrics.appended(records: s.sequences.count, bytes: s.payloadBytes, persistNanoseconds: persistNanoseconds) }
+    }
+
+    /// A group's persist failed: no record after the durable tail is
+    /// acknowledged (every appender waiting on them throws this error); the
+    /// log fails until a reattach, as after a failed store.
+    private func commitFailed(_ c: inout LogCore, _ s: StoredAppend, _ error: DaxError) -> DaxLogError {
+        guard c.attachment == s.attachment else {
+            return DaxLogError(.failed, operation: "append", path: c.device.path, underlying: error,
+                               message: "the persist failed after the log was reattached")
+        }
+        if let failure = c.commitFailure { return failure }
+        let e = failed(&c, "append", error, sequence: c.durableNext)
+        c.entries.removeAll { $0.sequence >= c.durableNext }
+        c.tail = c.durableTail
+        c.next = c.durableNext
+        let l = learned(&c, s.mapping, e)
+        c.commitFailure = l
+        appendFailed(l)
+        return l
+    }
+
+    /// Before a close or a seal releases the mapping: persists what appenders
+    /// stored and wait to commit (a failure leaves them unacknowledged: they throw).
+    func persistPending(_ c: inout LogCore) {
+        guard c.state == .open, c.durableTail < c.tail, let m = c.mapping, m.isUsable else { return }
+        do throws(DaxError) {
+            try positionSpans(c.durableTail, c.tail) { (at: Int, n: Int) throws(DaxError) in try m.persist(at: at, count: n) }
+            c.durableTail = c.tail
+            c.durableNext = c.next
+        } catch {}
+    }
+}
