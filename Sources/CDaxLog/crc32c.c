@@ -144,7 +144,7 @@ __attribute__((target("sse4.2")))
 static uint32_t record_rest(uint64_t c, const uint8_t *p, size_t length, size_t k) {
     if (length - k >= 3 * LANE_SHORT) {
         // Long: the lane routine (it takes the finished value and returns one).
-        uint32_t whole = crc32c_sse42(~(uint32_t)c, p + k, length - k & ~(size_t)7);
+        uint32_t whole = crc32c_sse42(~(uint32_t)c, p + k, (length - k) & ~(size_t)7);
         c = ~whole;
         k = length & ~(size_t)7;
     }
@@ -160,15 +160,15 @@ static uint32_t record_rest(uint64_t c, const uint8_t *p, size_t length, size_t 
 // Records three at a time: three independent chains keep the crc32 unit busy
 // (one chain waits 3 cycles for each result), with no joining to pay.
 __attribute__((target("sse4.2")))
-static void records_sse42(uint32_t seed, size_t count, uint8_t *heads, const void *const *payloads,
+static void records_sse42(uint32_t seed, size_t count, uint8_t *const *heads, const void *const *payloads,
                           const size_t *lengths, uint32_t *out) {
     size_t i = 0;
     for (; i + 3 <= count; i += 3) {
         const uint8_t *p0 = payloads[i], *p1 = payloads[i + 1], *p2 = payloads[i + 2];
         size_t n0 = lengths[i], n1 = lengths[i + 1], n2 = lengths[i + 2];
-        uint64_t c0 = head_words(~seed, heads + 24 * i);
-        uint64_t c1 = head_words(~seed, heads + 24 * (i + 1));
-        uint64_t c2 = head_words(~seed, heads + 24 * (i + 2));
+        uint64_t c0 = head_words(~seed, heads[i]);
+        uint64_t c1 = head_words(~seed, heads[i + 1]);
+        uint64_t c2 = head_words(~seed, heads[i + 2]);
         size_t m = n0 < n1 ? n0 : n1;
         if (n2 < m) m = n2;
         m &= ~(size_t)7;
@@ -187,7 +187,7 @@ static void records_sse42(uint32_t seed, size_t count, uint8_t *heads, const voi
         out[i + 1] = record_rest(c1, p1, n1, k);
         out[i + 2] = record_rest(c2, p2, n2, k);
     }
-    for (; i < count; i++) out[i] = record_rest(head_words(~seed, heads + 24 * i), payloads[i], lengths[i], 0);
+    for (; i < count; i++) out[i] = record_rest(head_words(~seed, heads[i]), payloads[i], lengths[i], 0);
 }
 
 int cdaxlog_crc32c_hardware(void) {
@@ -205,16 +205,16 @@ uint32_t cdaxlog_crc32c(uint32_t crc, const void *data, size_t length) {
     return cdaxlog_crc32c_hardware() ? crc32c_sse42(crc, data, length) : cdaxlog_crc32c_portable(crc, data, length);
 }
 
-void cdaxlog_crc32c_records(uint32_t seed, size_t count, uint8_t *heads, const void *const *payloads,
+void cdaxlog_crc32c_records(uint32_t seed, size_t count, uint8_t *const *heads, const void *const *payloads,
                             const size_t *lengths, uint32_t *out) {
     if (cdaxlog_crc32c_hardware()) { records_sse42(seed, count, heads, payloads, lengths, out); return; }
-    for (size_t i = 0; i < count; i++) out[i] = record_portable(seed, heads + 24 * i, payloads[i], lengths[i]);
+    for (size_t i = 0; i < count; i++) out[i] = record_portable(seed, heads[i], payloads[i], lengths[i]);
 }
 #else
 int cdaxlog_crc32c_hardware(void) { return 0; }
-void cdaxlog_crc32c_records(uint32_t seed, size_t count, uint8_t *heads, const void *const *payloads,
+void cdaxlog_crc32c_records(uint32_t seed, size_t count, uint8_t *const *heads, const void *const *payloads,
                             const size_t *lengths, uint32_t *out) {
-    for (size_t i = 0; i < count; i++) out[i] = record_portable(seed, heads + 24 * i, payloads[i], lengths[i]);
+    for (size_t i = 0; i < count; i++) out[i] = record_portable(seed, heads[i], payloads[i], lengths[i]);
 }
 uint32_t cdaxlog_crc32c(uint32_t crc, const void *data, size_t length) {
     return cdaxlog_crc32c_portable(crc, data, length);

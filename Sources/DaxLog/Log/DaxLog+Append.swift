@@ -89,66 +89,81 @@ extension DaxLog {
         if total > first { try body(LogLayout.headerArea, Int(total - first)) }
     }
 
+    /// Payloads from this size on are copied to the device straight from the
+    /// caller's buffer; smaller ones are copied after their header in scratch
+    /// memory first, so a run of them is one guarded copy: a guarded copy
+    /// costs more to set up than a small copy in the cache takes
+    /// (`daxlog-bench`, 256 B × 16: see the note in DaxLog.docc/FormatAndRecovery.md).
+    static let directPayload = 1024
+
     /// Stores the records: each one's 24-byte header is made in scratch
-    /// memory, the checksums computed from the header and the caller's bytes,
-    /// and header, bytes and padding copied straight to the mapping, one
+    /// memory, the checksums computed from the headers and the payloads (the
+    /// caller's buffers), and the records copied to the mapping with one
     /// guarded gathered store for every run of records contiguous on the device.
     private func storeRecords(_ c: inout LogCore, _ m: DaxMapping, _ sources: UnsafeBufferPointer<UnsafeRawBufferPointer>,
                               first: UInt64, injector: (@Sendable (StorePoint) -> StoreAction)?,
                               entriesBefore: Int) throws(DaxLogError) {
         let count = sources.count
+        var area = 0
+        for i in 0..<count {
+            let n = sources[i].count
+            area += n >= Self.directPayload ? LogLayout.recordHeader : LogLayout.recordSize(n)
+        }
         let pieceStride = MemoryLayout<GatherPiece>.stride
-        // heads 24·n | payloads 8·n | lengths 8·n | pieces 3·stride·n | zeros 8 | checksums 4·n
-        let bytes = count * (24 + 8 + 8 + 3 * pieceStride + 4) + 8
-        let r: Result<Void, DaxLogError> = withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 16) { raw in
-            let heads = raw.baseAddress!
-            let payloads = (heads + 24 * count).bindMemory(to: UnsafeRawPointer?.self, capacity: count)
-            let lengths = (heads + 32 * count).bindMemory(to: Int.self, capacity: count)
-            let pieces = (heads + 40 * count).bindMemory(to: GatherPiece.self, capacity: 3 * count)
-            let zeros = heads + (40 + 3 * pieceStride) * count
+        // pointers: heads, payloads · lengths · (spare) · pieces (3 a record) · checksums · 8 zeros · records area
+        let bytes = count * (8 + 8 + 8 + 8 + 3 * pieceStride + 4) + 8 + area
+        try withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 16) { (raw: UnsafeMutableRawBufferPointer) throws(DaxLogError) in
+            let base = raw.baseAddress!
+            let heads = base.bindMemory(to: UnsafeMutablePointer<UInt8>?.self, capacity: count)
+            let payloads = (base + 8 * count).bindMemory(to: UnsafeRawPointer?.self, capacity: count)
+            let lengths = (base + 16 * count).bindMemory(to: Int.self, capacity: count)
+            let pieces = (base + 32 * count).bindMemory(to: GatherPiece.self, capacity: 3 * count)
+            let crcs = (base + (32 + 3 * pieceStride) * count).bindMemory(to: UInt32.self, capacity: count)
+            let zeros = base + (36 + 3 * pieceStride) * count
             zeros.storeBytes(of: 0, as: UInt64.self)
-            let crcs = (zeros + 8).bindMemory(to: UInt32.self, capacity: count)
-            let generation = c.header.generation
+            var record = zeros + 8
             for i in 0..<count {
-                let h = heads + 24 * i, n = sources[i].count
+                let h = record, n = sources[i].count
                 let batch = LogLayout.Batch(i, of: count)
                 h.storeBytes(of: UInt32(n).littleEndian, toByteOffset: 4, as: UInt32.self)
                 h.storeBytes(of: (first + UInt64(i)).littleEndian, toByteOffset: 8, as: UInt64.self)
                 h.storeBytes(of: LogLayout.typeData.littleEndian, toByteOffset: 16, as: UInt32.self)
                 h.storeBytes(of: batch.index.littleEndian, toByteOffset: 20, as: UInt16.self)
                 h.storeBytes(of: batch.rest.littleEndian, toByteOffset: 22, as: UInt16.self)
-                (payloads + i).initialize(to: sources[i].baseAddress)
+                (heads + i).initialize(to: h.assumingMemoryBound(to: UInt8.self))
                 (lengths + i).initialize(to: n)
+                if n >= Self.directPayload {
+                    (payloads + i).initialize(to: sources[i].baseAddress)
+                    record += LogLayout.recordHeader
+                } else {
+                    let size = LogLayout.recordSize(n)
+                    if n > 0 { (h + LogLayout.recordHeader).copyMemory(from: sources[i].baseAddress!, byteCount: n) }
+                    (h + LogLayout.recordHeader + n).initializeMemory(as: UInt8.self, repeating: 0, count: size - LogLayout.recordHeader - n)
+                    (payloads + i).initialize(to: UnsafeRawPointer(h + LogLayout.recordHeader))
+                    record += size
+                }
             }
-            cdaxlog_crc32c_records(LogLayout.seed(generation), count, heads.assumingMemoryBound(to: UInt8.self),
-                                   payloads, lengths, crcs)
-            for i in 0..<count {
-                let h = heads + 24 * i, n = lengths[i]
-                h.storeBytes(of: crcs[i].littleEndian, as: UInt32.self)
-                (pieces + 3 * i).initialize(to: GatherPiece(UnsafeRawPointer(h), LogLayout.recordHeader))
-                (pieces + 3 * i + 1).initialize(to: GatherPiece(payloads[i], n))
-                (pieces + 3 * i + 2).initialize(to: GatherPiece(UnsafeRawPointer(zeros), LogLayout.recordSize(n) - LogLayout.recordHeader - n))
-            }
-            do throws(DaxLogError) {
-                try storeRuns(&c, m, UnsafeBufferPointer(start: pieces, count: 3 * count), first: first,
-                              injector: injector, entriesBefore: entriesBefore)
-                return .success(())
-            } catch { return .failure(error) }
+            cdaxlog_crc32c_records(LogLayout.seed(c.header.generation), count, heads, payloads, lengths, crcs)
+            for i in 0..<count { UnsafeMutableRawPointer(heads[i]!).storeBytes(of: crcs[i].littleEndian, as: UInt32.self) }
+            try storeRuns(&c, m, first: first, count: count, heads: heads, payloads: payloads, lengths: lengths,
+                          pieces: pieces, zeros: UnsafeRawPointer(zeros), injector: injector, entriesBefore: entriesBefore)
         }
-        try r.get()
     }
 
-    /// Stores the records' pieces (three a record) in runs: a run ends at a
-    /// pad record, and with the test hook at every record (its action is the record's alone).
-    private func storeRuns(_ c: inout LogCore, _ m: DaxMapping, _ pieces: UnsafeBufferPointer<GatherPiece>, first: UInt64,
+    /// Stores the encoded records in runs, one gathered guarded store a run: a
+    /// run ends at a pad record, and with the test hook at every record (its
+    /// action is the record's alone).
+    private func storeRuns(_ c: inout LogCore, _ m: DaxMapping, first: UInt64, count: Int,
+                           heads: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, payloads: UnsafeMutablePointer<UnsafeRawPointer?>,
+                           lengths: UnsafeMutablePointer<Int>,
+                           pieces: UnsafeMutablePointer<GatherPiece>, zeros: UnsafeRawPointer,
                            injector: (@Sendable (StorePoint) -> StoreAction)?, entriesBefore: Int) throws(DaxLogError) {
-        let count = pieces.count / 3
         let capacity = UInt64(self.capacity)
-        var run = 0, runBytes = 0, runAt = 0
-        func storeRun(_ c: inout LogCore, upTo i: Int) throws(DaxLogError) {
-            guard run < i else { return }
-            let slice = UnsafeBufferPointer(rebasing: pieces[(3 * run)..<(3 * i)])
-            defer { run = i }
+        var run = 0, runAt = 0, runBytes = 0, runPieces = 0, used = 0
+        func storeRun(_ c: inout LogCore) throws(DaxLogError) {
+            guard runPieces > used else { return }
+            let slice = UnsafeBufferPointer(start: pieces + used, count: runPieces - used)
+            defer { used = runPieces }
             do throws(DaxError) { try m.writeGathered(slice, at: runAt, count: runBytes) } catch {
                 var named = failed(&c, "append", error, sequence: first + UInt64(run))
                 // Name the record the fault hit, not the run's first.
@@ -159,14 +174,24 @@ extension DaxLog {
                 throw named
             }
         }
+        func add(_ source: UnsafeRawPointer, _ n: Int) {
+            guard n > 0 else { return }
+            if runPieces > used, let s = pieces[runPieces - 1].source, s + pieces[runPieces - 1].count == source {
+                pieces[runPieces - 1].count += n
+            } else {
+                (pieces + runPieces).initialize(to: GatherPiece(source, n))
+                runPieces += 1
+            }
+        }
         var cursor = LogCursor(position: c.tail, capacity: capacity)
         for i in 0..<count {
             let sequence = first + UInt64(i)
-            let n = LogLayout.recordSize(pieces[3 * i + 1].count)
-            let place = cursor.place(n)
+            let n = lengths[i], size = LogLayout.recordSize(n)
+            let place = cursor.place(size)
             let at = LogLayout.headerArea + Int(place.areaOffset)
-            if place.pad != nil || runAt + runBytes != at {
-                try storeRun(&c, upTo: i)
+            if place.pad != nil || runAt + runBytes != at || injector != nil {
+                try storeRun(&c)
+                run = i
                 runAt = at
                 runBytes = 0
             }
@@ -175,26 +200,34 @@ extension DaxLog {
                 var spans = PersistSpans()
                 try storePad(&c, m, areaOffset: pad.areaOffset, index: i, sequence: sequence, spans: &spans, operation: "append")
             }
-            c.entries.append(.init(sequence: sequence, position: place.position, size: n))
+            c.entries.append(.init(sequence: sequence, position: place.position, size: size))
+            let h = UnsafeRawPointer(heads[i]!)
+            if n >= Self.directPayload {
+                add(h, LogLayout.recordHeader)
+                add(payloads[i]!, n)
+                add(zeros, size - LogLayout.recordHeader - n)
+            } else {
+                add(h, size)
+            }
+            runBytes += size
             if let injector {
                 // The hook's path (tests): the record alone and contiguous, as the hook acts on it.
                 let action = injector(.recordStore(index: i))
-                var record = [UInt8](repeating: 0, count: n)
+                var bytes = [UInt8](repeating: 0, count: size)
                 var k = 0
-                for p in pieces[(3 * i)..<(3 * i + 3)] where p.count > 0 {
-                    record.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: k).copyMemory(from: p.source!, byteCount: p.count) }
+                for p in UnsafeBufferPointer(start: pieces + used, count: runPieces - used) {
+                    bytes.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: k).copyMemory(from: p.source!, byteCount: p.count) }
                     k += p.count
                 }
-                try withBytes(record) { (b: UnsafeRawBufferPointer) throws(DaxLogError) in
+                used = runPieces
+                runBytes = 0
+                runAt = at + size
+                try withBytes(bytes) { (b: UnsafeRawBufferPointer) throws(DaxLogError) in
                     try store(&c, m, action, b, at: at, operation: "append", sequence: sequence)
                 }
-                run = i + 1
-                runAt = at + n
-                continue
             }
-            runBytes += n
         }
-        try storeRun(&c, upTo: count)
+        try storeRun(&c)
     }
 
     /// Makes every stored record persistent up to the append's end: one

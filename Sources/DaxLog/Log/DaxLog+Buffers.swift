@@ -28,20 +28,24 @@ extension DaxLog {
     ///   ``maximumRecordSize``), and what ``append(_:)-(UnsafeRawBufferPointer)`` throws.
     @discardableResult
     public func append<C: Collection>(buffers: C) throws(DaxLogError) -> Range<UInt64> where C.Element == UnsafeRawBufferPointer {
-        if let r = buffers.withContiguousStorageIfAvailable({ b -> Result<Range<UInt64>, DaxLogError> in
-            do throws(DaxLogError) { return .success(try appendRecords(b)) } catch { return .failure(error) }
-        }) {
-            return try r.get()
+        var failure: DaxLogError?
+        let contiguous = buffers.withContiguousStorageIfAvailable { b -> Range<UInt64>? in
+            do throws(DaxLogError) { return try appendRecords(b) } catch {
+                failure = error
+                return nil
+            }
         }
-        let r: Result<Range<UInt64>, DaxLogError> = withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: buffers.count) { b in
+        if let failure { throw failure }
+        if let contiguous, let r = contiguous { return r }
+        return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: buffers.count) {
+            (b: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> Range<UInt64> in
             var i = 0
             for buffer in buffers {
                 b.initializeElement(at: i, to: buffer)
                 i += 1
             }
-            do throws(DaxLogError) { return .success(try appendRecords(UnsafeBufferPointer(rebasing: b[0..<i]))) } catch { return .failure(error) }
+            return try appendRecords(UnsafeBufferPointer(rebasing: b[0..<i]))
         }
-        return try r.get()
     }
 
     /// Appends a batch of records of the given sizes, each written by
@@ -64,8 +68,10 @@ extension DaxLog {
         }
         for n in sizes { total += n }
         let count = sizes.count
-        let r: Result<Range<UInt64>, DaxLogError> = withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: count) { b in
-            withUnsafeTemporaryAllocation(byteCount: max(total, 1), alignment: 16) { space in
+        return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: count) {
+            (b: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> Range<UInt64> in
+            try withUnsafeTemporaryAllocation(byteCount: max(total, 1), alignment: 16) {
+                (space: UnsafeMutableRawBufferPointer) throws(DaxLogError) -> Range<UInt64> in
                 var at = 0, i = 0
                 for n in sizes {
                     let part = UnsafeMutableRawBufferPointer(rebasing: space[at..<(at + n)])
@@ -74,10 +80,9 @@ extension DaxLog {
                     at += n
                     i += 1
                 }
-                do throws(DaxLogError) { return .success(try appendRecords(UnsafeBufferPointer(rebasing: b[0..<i]))) } catch { return .failure(error) }
+                return try appendRecords(UnsafeBufferPointer(rebasing: b[0..<i]))
             }
         }
-        return try r.get()
     }
 
     /// Runs `body` with buffers over the arrays' own bytes: in place for up
@@ -86,36 +91,39 @@ extension DaxLog {
     func withRecordBuffers<R>(_ records: [[UInt8]],
                               _ body: (UnsafeBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> R) throws(DaxLogError) -> R {
         let count = records.count
-        let r: Result<R, DaxLogError> = withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: count) { b in
-            do throws(DaxLogError) {
-                if count <= Self.inPlaceBatch {
-                    return .success(try Self.nest(records, 0, b) { () throws(DaxLogError) -> R in try body(UnsafeBufferPointer(b)) })
+        return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: count) {
+            (b: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> R in
+            if count <= Self.inPlaceBatch {
+                var result: R?, failure: DaxLogError?
+                Self.nest(records, 0, b) {
+                    do throws(DaxLogError) { result = try body(UnsafeBufferPointer(b)) } catch { failure = error }
                 }
-                var all = [UInt8]()
-                all.reserveCapacity(records.reduce(0) { $0 + $1.count })
-                for record in records { all.append(contentsOf: record) }
-                return .success(try withBytes(all) { (bytes: UnsafeRawBufferPointer) throws(DaxLogError) -> R in
-                    var at = 0
-                    for (i, record) in records.enumerated() {
-                        b.initializeElement(at: i, to: UnsafeRawBufferPointer(rebasing: bytes[at..<(at + record.count)]))
-                        at += record.count
-                    }
-                    return try body(UnsafeBufferPointer(b))
-                })
-            } catch { return .failure(error) }
+                if let failure { throw failure }
+                return result!
+            }
+            var all = [UInt8]()
+            all.reserveCapacity(records.reduce(0) { $0 + $1.count })
+            for record in records { all.append(contentsOf: record) }
+            return try withBytes(all) { (bytes: UnsafeRawBufferPointer) throws(DaxLogError) -> R in
+                var at = 0
+                for (i, record) in records.enumerated() {
+                    b.initializeElement(at: i, to: UnsafeRawBufferPointer(rebasing: bytes[at..<(at + record.count)]))
+                    at += record.count
+                }
+                return try body(UnsafeBufferPointer(b))
+            }
         }
-        return try r.get()
     }
 
     /// Batches of up to this many arrays are read in place by ``append(contentsOf:)``.
     static let inPlaceBatch = 32
 
-    private static func nest<R>(_ records: [[UInt8]], _ i: Int, _ out: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>,
-                                _ body: () throws(DaxLogError) -> R) throws(DaxLogError) -> R {
-        guard i < records.count else { return try body() }
-        return try withBytes(records[i]) { (b: UnsafeRawBufferPointer) throws(DaxLogError) -> R in
+    private static func nest(_ records: [[UInt8]], _ i: Int, _ out: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>,
+                             _ body: () -> Void) {
+        guard i < records.count else { return body() }
+        records[i].withUnsafeBytes { b in
             out.initializeElement(at: i, to: b)
-            return try nest(records, i + 1, out, body)
+            nest(records, i + 1, out, body)
         }
     }
 }

@@ -5,6 +5,7 @@ package struct GatherPiece {
     package var source: UnsafeRawPointer?
     package var count: Int
 
+    @inlinable
     package init(_ source: UnsafeRawPointer?, _ count: Int) {
         self.source = source
         self.count = count
