@@ -93,7 +93,7 @@ extension DaxLog {
     /// caller's buffer; smaller ones are copied after their header in scratch
     /// memory first, so a run of them is one guarded copy: a guarded copy
     /// costs more to set up than a small copy in the cache takes
-    /// (`daxlog-bench`, 256 B × 16: see the note in DaxLog.docc/FormatAndRecovery.md).
+    /// (DaxLog.docc/FormatAndRecovery.md, "The append path").
     static let directPayload = 1024
 
     /// Stores the records: each one's 24-byte header is made in scratch
