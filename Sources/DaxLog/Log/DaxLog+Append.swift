@@ -1,18 +1,6 @@
 internal import CDaxLog
 import DaxMap
 
-/// What the store phase of an append hands to its commit.
-struct StoredAppend: Sendable {
-    let sequences: Range<UInt64>
-    /// The logical position after its records: persistent once the log's durable tail reaches it.
-    let end: UInt64
-    let attachment: UInt64
-    let mapping: DaxMapping
-    let payloadBytes: Int
-    /// Persisted under the lock already (the test hook's path).
-    let committed: Bool
-}
-
 /// The append path: records are stored straight from the caller's buffers
 /// into the mapping under the log's lock (checksummed from those buffers,
 /// three records at a time), then made persistent by a group commit outside
@@ -21,8 +9,8 @@ struct StoredAppend: Sendable {
 extension DaxLog {
     /// Appends records with the payloads `sources` (all or nothing); returns
     /// their sequence numbers once a persist covers them.
-    func appendRecords(_ sources: UnsafeBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> Range<UInt64> {
-        guard !sources.isEmpty else {
+    func appendRecords<S: RecordPayloads>(_ sources: S) throws(DaxLogError) -> Range<UInt64> {
+        guard sources.count > 0 else {
             throw DaxLogError(.invalidArgument, operation: "append", message: "an empty batch")
         }
         let stored = try core.withLock { (c: inout LogCore) throws(DaxLogError) -> StoredAppend in
@@ -34,20 +22,20 @@ extension DaxLog {
 
     /// Checks, reserves and stores the records (not yet persistent, except on
     /// the test hook's path, which persists under the lock as every append once did).
-    private func storeLocked(_ c: inout LogCore, _ sources: UnsafeBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> StoredAppend {
+    private func storeLocked<S: RecordPayloads>(_ c: inout LogCore, _ sources: S) throws(DaxLogError) -> StoredAppend {
         let m = try writable(&c, "append")
         let limit = maximumRecordSize
         let count = sources.count
         var payloadBytes = 0
         for i in 0..<count {
-            let n = sources[i].count
+            let n = sources.length(i)
             if n > limit {
                 throw DaxLogError(.invalidArgument, operation: "append", path: c.device.path,
                                   message: "record \(i) of the batch has \(n) bytes; at most \(limit) fit this log")
             }
             payloadBytes += n
         }
-        let tail = try endOfRecords(&c, count: count, size: { LogLayout.recordSize(sources[$0].count) }, operation: "append")
+        let tail = try endOfRecords(&c, count: count, size: { LogLayout.recordSize(sources.length($0)) }, operation: "append")
         let first = c.next
         // One header persist per `leaseStep` numbers, before any of them is acknowledged.
         if first + UInt64(count) > c.header.lease { try extendLease(&c, m, past: first + UInt64(count)) }
@@ -95,19 +83,21 @@ extension DaxLog {
     /// costs more to set up than a small copy in the cache takes
     /// (DaxLog.docc/FormatAndRecovery.md, "The append path").
     static let directPayload = 1024
+}
 
+extension DaxLog {
     /// Stores the records: each one's 24-byte header is made in scratch
     /// memory, the checksums computed from the headers and the payloads (the
     /// caller's buffers), and the records copied to the mapping with one
     /// guarded gathered store for every run of records contiguous on the device.
-    private func storeRecords(_ c: inout LogCore, _ m: DaxMapping, _ sources: UnsafeBufferPointer<UnsafeRawBufferPointer>,
+    private func storeRecords<S: RecordPayloads>(_ c: inout LogCore, _ m: DaxMapping, _ sources: S,
                               first: UInt64, injector: (@Sendable (StorePoint) -> StoreAction)?,
                               entriesBefore: Int) throws(DaxLogError) {
         let count = sources.count
         var area = 0
         for i in 0..<count {
-            let n = sources[i].count
-            area += n >= Self.directPayload ? LogLayout.recordHeader : LogLayout.recordSize(n)
+            let n = sources.length(i)
+            area += sources.direct(i) ? LogLayout.recordHeader : LogLayout.recordSize(n)
         }
         let pieceStride = MemoryLayout<GatherPiece>.stride
         // pointers: heads, payloads · lengths · (spare) · pieces (3 a record) · checksums · 8 zeros · records area
@@ -123,7 +113,7 @@ extension DaxLog {
             zeros.storeBytes(of: 0, as: UInt64.self)
             var record = zeros + 8
             for i in 0..<count {
-                let h = record, n = sources[i].count
+                let h = record, n = sources.length(i)
                 let batch = LogLayout.Batch(i, of: count)
                 h.storeBytes(of: UInt32(n).littleEndian, toByteOffset: 4, as: UInt32.self)
                 h.storeBytes(of: (first + UInt64(i)).littleEndian, toByteOffset: 8, as: UInt64.self)
@@ -132,12 +122,12 @@ extension DaxLog {
                 h.storeBytes(of: batch.rest.littleEndian, toByteOffset: 22, as: UInt16.self)
                 (heads + i).initialize(to: h.assumingMemoryBound(to: UInt8.self))
                 (lengths + i).initialize(to: n)
-                if n >= Self.directPayload {
-                    (payloads + i).initialize(to: sources[i].baseAddress)
+                if sources.direct(i) {
+                    (payloads + i).initialize(to: sources.address(i))
                     record += LogLayout.recordHeader
                 } else {
                     let size = LogLayout.recordSize(n)
-                    if n > 0 { (h + LogLayout.recordHeader).copyMemory(from: sources[i].baseAddress!, byteCount: n) }
+                    sources.copy(i, to: h + LogLayout.recordHeader)
                     (h + LogLayout.recordHeader + n).initializeMemory(as: UInt8.self, repeating: 0, count: size - LogLayout.recordHeader - n)
                     (payloads + i).initialize(to: UnsafeRawPointer(h + LogLayout.recordHeader))
                     record += size
@@ -202,7 +192,7 @@ extension DaxLog {
             }
             c.entries.append(.init(sequence: sequence, position: place.position, size: size))
             let h = UnsafeRawPointer(heads[i]!)
-            if n >= Self.directPayload {
+            if UnsafeRawPointer(payloads[i]) != h + LogLayout.recordHeader {
                 add(h, LogLayout.recordHeader)
                 add(payloads[i]!, n)
                 add(zeros, size - LogLayout.recordHeader - n)

@@ -30,7 +30,7 @@ extension DaxLog {
     public func append<C: Collection>(buffers: C) throws(DaxLogError) -> Range<UInt64> where C.Element == UnsafeRawBufferPointer {
         var failure: DaxLogError?
         let contiguous = buffers.withContiguousStorageIfAvailable { b -> Range<UInt64>? in
-            do throws(DaxLogError) { return try appendRecords(b) } catch {
+            do throws(DaxLogError) { return try appendRecords(BufferPayloads(buffers: b)) } catch {
                 failure = error
                 return nil
             }
@@ -44,7 +44,7 @@ extension DaxLog {
                 b.initializeElement(at: i, to: buffer)
                 i += 1
             }
-            return try appendRecords(UnsafeBufferPointer(rebasing: b[0..<i]))
+            return try appendRecords(BufferPayloads(buffers: UnsafeBufferPointer(rebasing: b[0..<i])))
         }
     }
 
@@ -80,50 +80,8 @@ extension DaxLog {
                     at += n
                     i += 1
                 }
-                return try appendRecords(UnsafeBufferPointer(rebasing: b[0..<i]))
+                return try appendRecords(BufferPayloads(buffers: UnsafeBufferPointer(rebasing: b[0..<i])))
             }
-        }
-    }
-
-    /// Runs `body` with buffers over the arrays' own bytes: in place for up
-    /// to `inPlaceBatch` records (one nested access per array), else one copy
-    /// into a buffer of all of them (a nesting that deep would cost stack).
-    func withRecordBuffers<R>(_ records: [[UInt8]],
-                              _ body: (UnsafeBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> R) throws(DaxLogError) -> R {
-        let count = records.count
-        return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: count) {
-            (b: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> R in
-            if count <= Self.inPlaceBatch {
-                var result: R?, failure: DaxLogError?
-                Self.nest(records, 0, b) {
-                    do throws(DaxLogError) { result = try body(UnsafeBufferPointer(b)) } catch { failure = error }
-                }
-                if let failure { throw failure }
-                return result!
-            }
-            var all = [UInt8]()
-            all.reserveCapacity(records.reduce(0) { $0 + $1.count })
-            for record in records { all.append(contentsOf: record) }
-            return try withBytes(all) { (bytes: UnsafeRawBufferPointer) throws(DaxLogError) -> R in
-                var at = 0
-                for (i, record) in records.enumerated() {
-                    b.initializeElement(at: i, to: UnsafeRawBufferPointer(rebasing: bytes[at..<(at + record.count)]))
-                    at += record.count
-                }
-                return try body(UnsafeBufferPointer(b))
-            }
-        }
-    }
-
-    /// Batches of up to this many arrays are read in place by ``append(contentsOf:)``.
-    static let inPlaceBatch = 32
-
-    private static func nest(_ records: [[UInt8]], _ i: Int, _ out: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>,
-                             _ body: () -> Void) {
-        guard i < records.count else { return body() }
-        records[i].withUnsafeBytes { b in
-            out.initializeElement(at: i, to: b)
-            nest(records, i + 1, out, body)
         }
     }
 }

@@ -176,7 +176,7 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     public func append(_ bytes: UnsafeRawBufferPointer) throws(DaxLogError) -> UInt64 {
         var source = bytes
         return try withUnsafePointer(to: &source) { (p: UnsafePointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> UInt64 in
-            try appendRecords(UnsafeBufferPointer(start: p, count: 1)).lowerBound
+            try appendRecords(BufferPayloads(buffers: UnsafeBufferPointer(start: p, count: 1))).lowerBound
         }
     }
 
@@ -188,15 +188,12 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
 
     /// Appends a batch with one persist for all of it (group commit); returns
     /// the sequence numbers, consecutive, once every record is persistent.
-    /// All or nothing is acknowledged. ``append(buffers:)`` takes the
-    /// caller's buffers as they are; this one reads each array in place for
-    /// batches of up to 32 records, and copies larger
-    /// batches into one buffer first.
+    /// All or nothing is acknowledged. Each array is copied once, after its
+    /// record's header, then stored; ``append(buffers:)`` stores long records
+    /// straight from the caller's buffers.
     @discardableResult
     public func append(contentsOf records: [[UInt8]]) throws(DaxLogError) -> Range<UInt64> {
-        try withRecordBuffers(records) { (b: UnsafeBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> Range<UInt64> in
-            try appendRecords(b)
-        }
+        try appendRecords(ArrayPayloads(arrays: records))
     }
 
     // MARK: - Reading

@@ -1,17 +1,5 @@
 internal import CDaxMap
 
-/// One source of a gathered store: `count` bytes at `source` (nil only with count 0).
-package struct GatherPiece {
-    package var source: UnsafeRawPointer?
-    package var count: Int
-
-    @inlinable
-    package init(_ source: UnsafeRawPointer?, _ count: Int) {
-        self.source = source
-        self.count = count
-    }
-}
-
 /// A guarded store of several sources back to back, for DaxLog's appends:
 /// a record's header, the caller's bytes and the padding go straight into the
 /// mapping (no staging copy), with one check of the whole range.
