@@ -75,7 +75,7 @@ import Testing
         defer { dir.remove() }
         let path = dir.file("dev")
         var powerFailures = 0
-        for seed in UInt64(1)...8 {
+        for seed in UInt64(1)...24 {
             unlink(path)
             try DaxDevice.createEmulated(at: path, size: 1 << 20).close()
             let simulation = DaxPersistenceSimulation(granularity: granularity, seed: seed, evictionProbability: 0.25)
@@ -110,7 +110,9 @@ import Testing
             let byNumber = Dictionary(uniqueKeysWithValues: try again.records().map { ($0.sequence, $0.bytes) })
             let missing = acknowledged.filter { byNumber[$0.0] != $0.1 }
             #expect(missing.isEmpty, "seed \(seed) \(granularity): \(missing.count) of \(acknowledged.count) acknowledged records lost, first \(missing.first.map { $0.0 } as Any)")
-            #expect(again.recovery.lost.isEmpty, "seed \(seed): \(again.recovery)")
+            // A group is one batch of the format: the power cutting it short is a torn
+            // tail, never taken for an acknowledged record the media corrupted.
+            #expect(again.recovery.lost.isEmpty && again.recovery.corrupted.isEmpty, "seed \(seed): \(again.recovery)")
         }
         #expect(powerFailures > 0, "the power never failed during the appends: the test saw nothing")
     }

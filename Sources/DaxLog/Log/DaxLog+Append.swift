@@ -7,12 +7,76 @@ import DaxMap
 /// it, so appenders on other threads store while one persist runs and the
 /// next persist covers all of them.
 extension DaxLog {
-    /// Appends records with the payloads `sources` (all or nothing); returns
+    /// Appends records with the payloads `buffers` (all or nothing); returns
     /// their sequence numbers once a persist covers them.
-    func appendRecords<S: RecordPayloads>(_ sources: S) throws(DaxLogError) -> Range<UInt64> {
-        guard sources.count > 0 else {
+    ///
+    /// Group commit: the appender queues its records, then waits for the
+    /// commit lock. Whoever holds it (the leader) stores every queued
+    /// append as one batch of the format — the records' batch fields span the
+    /// group, so recovery tells a group the power cut short from a corrupted
+    /// record exactly as for one append — persists it once, and hands each
+    /// appender its numbers. An appender whose records a leader took returns
+    /// when that leader is done: it waited at most for the persist in flight
+    /// when it queued, and the one covering it.
+    func appendRecords(_ buffers: UnsafeBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> Range<UInt64> {
+        guard buffers.count > 0 else {
             throw DaxLogError(.invalidArgument, operation: "append", message: "an empty batch")
         }
+        var pending = PendingAppend(buffers: buffers)
+        return try withUnsafeMutablePointer(to: &pending) { (p: UnsafeMutablePointer<PendingAppend>) throws(DaxLogError) -> Range<UInt64> in
+            let me = PendingPointer(p)
+            queue.withLock { $0.append(me) }
+            commitLock.withLock { _ in
+                // Taken by the leader before: done, its result is there.
+                guard p.pointee.result == nil else { return }
+                var group: [PendingPointer] = []
+                queue.withLock { swap(&group, &$0) }
+                lead(group)
+            }
+            return try p.pointee.result!.get()
+        }
+    }
+
+    /// Stores and persists a group (under the commit lock) and sets each appender's result.
+    private func lead(_ group: [PendingPointer]) {
+        if group.count == 1 { return alone(group[0]) }
+        let total = group.reduce(0) { $0 + $1.pointer.pointee.buffers.count }
+        withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: total) { flat in
+            var k = 0
+            for g in group {
+                for b in g.pointer.pointee.buffers {
+                    flat.initializeElement(at: k, to: b)
+                    k += 1
+                }
+            }
+            do throws(DaxLogError) {
+                var next = try storeAndPersist(BufferPayloads(buffers: UnsafeBufferPointer(flat))).lowerBound
+                for g in group {
+                    let n = UInt64(g.pointer.pointee.buffers.count)
+                    g.pointer.pointee.result = .success(next..<(next + n))
+                    next += n
+                }
+            } catch where error.code == .full || error.code == .invalidArgument {
+                // Refused before anything was stored: one append's record too
+                // large, or the group too large for the free space. Each alone.
+                for g in group { alone(g) }
+            } catch {
+                for g in group { g.pointer.pointee.result = .failure(error) }
+            }
+        }
+    }
+
+    private func alone(_ g: PendingPointer) {
+        do throws(DaxLogError) {
+            g.pointer.pointee.result = .success(try storeAndPersist(BufferPayloads(buffers: g.pointer.pointee.buffers)))
+        } catch {
+            g.pointer.pointee.result = .failure(error)
+        }
+    }
+
+    /// Stores the records under the log's lock, then persists them outside
+    /// it (readers and checkpoints go on meanwhile; only leaders store).
+    private func storeAndPersist<S: RecordPayloads>(_ sources: S) throws(DaxLogError) -> Range<UInt64> {
         let stored = try core.withLock { (c: inout LogCore) throws(DaxLogError) -> StoredAppend in
             try storeLocked(&c, sources)
         }
@@ -39,7 +103,7 @@ extension DaxLog {
         let first = c.next
         // One header persist per `leaseStep` numbers, before any of them is acknowledged.
         if first + UInt64(count) > c.header.lease { try extendLease(&c, m, past: first + UInt64(count)) }
-        let entriesBefore = c.entries.count
+        let entriesBefore = c.entries.count, start = c.tail
         // The test hook, read once per batch: nil in production.
         let injector = c.injector
         do {
@@ -62,7 +126,7 @@ extension DaxLog {
             c.durableNext = c.next
             metrics.appended(records: count, bytes: payloadBytes, persistNanoseconds: 0)
         }
-        return StoredAppend(sequences: first..<c.next, end: tail, attachment: c.attachment, mapping: m,
+        return StoredAppend(sequences: first..<c.next, start: start, end: tail, attachment: c.attachment, mapping: m,
                             payloadBytes: payloadBytes, committed: injector != nil)
     }
 
@@ -220,62 +284,45 @@ extension DaxLog {
         try storeRun(&c)
     }
 
-    /// Makes every stored record persistent up to the append's end: one
-    /// persist at a time; an appender that finds its records covered by the
-    /// persist it waited for returns at once, else it persists everything
-    /// stored so far (its own records and those of every appender behind it).
-    func commit(_ s: StoredAppend) throws(DaxLogError) {
+    /// Makes a stored group persistent: one persist of its positions (two
+    /// where they wrap), then the durable tail moves past it.
+    private func commit(_ s: StoredAppend) throws(DaxLogError) {
         let timed = metrics.enabled
-        let persistNanoseconds = try commitLock.withLock { (_: inout Void) throws(DaxLogError) -> UInt64 in
-            let plan = try core.withLock { (c: inout LogCore) throws(DaxLogError) -> (from: UInt64, to: UInt64, next: UInt64)? in
-                guard c.attachment == s.attachment else {
-                    throw DaxLogError(.failed, operation: "append", path: c.device.path, sequence: s.sequences.lowerBound,
-                                      message: "the log was reattached before the record was persistent: it is not acknowledged; the reattach's recovery says whether it is there")
-                }
-                if c.durableTail >= s.end { return nil }
-                if let failure = c.commitFailure { throw failure }
-                if c.state != .open || !s.mapping.isUsable { _ = try writable(&c, "append") }
-                return (c.durableTail, c.tail, c.next)
-            }
-            guard let plan else { return 0 }
-            let start = timed ? LogMetrics.now() : 0
-            do throws(DaxError) {
-                try positionSpans(plan.from, plan.to) { (at: Int, n: Int) throws(DaxError) in try s.mapping.persist(at: at, count: n) }
-            } catch {
-                throw core.withLock { c in commitFailed(&c, s, error) }
-            }
-            core.withLock { c in
-                if c.attachment == s.attachment, plan.to > c.durableTail {
-                    c.durableTail = plan.to
-                    c.durableNext = plan.next
-                }
-            }
-            return timed ? LogMetrics.now() &- start : 0
+        let start = timed ? LogMetrics.now() : 0
+        do throws(DaxError) {
+            try positionSpans(s.start, s.end) { (at: Int, n: Int) throws(DaxError) in try s.mapping.persist(at: at, count: n) }
+        } catch {
+            throw core.withLock { c in commitFailed(&c, s, error) }
         }
-        if timed { metrics.appended(records: s.sequences.count, bytes: s.payloadBytes, persistNanoseconds: persistNanoseconds) }
+        core.withLock { c in
+            if c.attachment == s.attachment, s.end > c.durableTail {
+                c.durableTail = s.end
+                c.durableNext = s.sequences.upperBound
+            }
+        }
+        if timed { metrics.appended(records: s.sequences.count, bytes: s.payloadBytes, persistNanoseconds: LogMetrics.now() &- start) }
     }
 
-    /// A group's persist failed: no record after the durable tail is
-    /// acknowledged (every appender waiting on them throws this error); the
-    /// log fails until a reattach, as after a failed store.
+    /// A group's persist failed: none of its records is acknowledged (every
+    /// appender of the group throws this error); the log fails until a
+    /// reattach, as after a failed store.
     private func commitFailed(_ c: inout LogCore, _ s: StoredAppend, _ error: DaxError) -> DaxLogError {
         guard c.attachment == s.attachment else {
             return DaxLogError(.failed, operation: "append", path: c.device.path, underlying: error,
                                message: "the persist failed after the log was reattached")
         }
-        if let failure = c.commitFailure { return failure }
         let e = failed(&c, "append", error, sequence: c.durableNext)
         c.entries.removeAll { $0.sequence >= c.durableNext }
         c.tail = c.durableTail
         c.next = c.durableNext
         let l = learned(&c, s.mapping, e)
-        c.commitFailure = l
         appendFailed(l)
         return l
     }
 
-    /// Before a close or a seal releases the mapping: persists what appenders
-    /// stored and wait to commit (a failure leaves them unacknowledged: they throw).
+    /// Before a close or a seal releases the mapping (under the commit lock,
+    /// so no group is between its store and its persist): persists anything
+    /// stored and not yet persistent. Nothing, normally; kept for safety.
     func persistPending(_ c: inout LogCore) {
         guard c.state == .open, c.durableTail < c.tail, let m = c.mapping, m.isUsable else { return }
         do throws(DaxError) {

@@ -82,7 +82,6 @@ extension DaxLog {
         }
         c.durableTail = c.tail
         c.durableNext = c.next
-        c.commitFailure = nil
         c.recovery = DaxLogRecovery(firstSequence: header.headSequence, nextSequence: c.next,
                                     recordCount: c.entries.count, lost: c.lost, failedRanges: result.failed,
                                     stop: plan.stop, corrupted: result.corrupted, unaccounted: plan.unaccounted)

@@ -30,7 +30,7 @@ extension DaxLog {
     public func append<C: Collection>(buffers: C) throws(DaxLogError) -> Range<UInt64> where C.Element == UnsafeRawBufferPointer {
         var failure: DaxLogError?
         let contiguous = buffers.withContiguousStorageIfAvailable { b -> Range<UInt64>? in
-            do throws(DaxLogError) { return try appendRecords(BufferPayloads(buffers: b)) } catch {
+            do throws(DaxLogError) { return try appendRecords(b) } catch {
                 failure = error
                 return nil
             }
@@ -44,7 +44,7 @@ extension DaxLog {
                 b.initializeElement(at: i, to: buffer)
                 i += 1
             }
-            return try appendRecords(BufferPayloads(buffers: UnsafeBufferPointer(rebasing: b[0..<i])))
+            return try appendRecords(UnsafeBufferPointer(rebasing: b[0..<i]))
         }
     }
 
@@ -80,7 +80,7 @@ extension DaxLog {
                     at += n
                     i += 1
                 }
-                return try appendRecords(BufferPayloads(buffers: UnsafeBufferPointer(rebasing: b[0..<i])))
+                return try appendRecords(UnsafeBufferPointer(rebasing: b[0..<i]))
             }
         }
     }

@@ -83,9 +83,11 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     public static var checksumUsesHardware: Bool { CRC32C.usesHardware }
 
     let core: Locked<LogCore>
-    /// Held by the one appender persisting for a group (see ``commit(_:)``);
-    /// taken before ``core``, never while holding it.
+    /// Held by the leader of a group commit while it stores and persists the
+    /// group (see ``appendRecords(_:)``); taken before ``core``, never while holding it.
     let commitLock = Locked<Void>(())
+    /// Appends waiting for the next group (taken alone, never around another lock).
+    let queue = Locked<[PendingPointer]>([])
     /// swift-metrics counters and the persist timer (NOOP without a backend).
     let metrics = LogMetrics()
 
@@ -176,7 +178,7 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     public func append(_ bytes: UnsafeRawBufferPointer) throws(DaxLogError) -> UInt64 {
         var source = bytes
         return try withUnsafePointer(to: &source) { (p: UnsafePointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> UInt64 in
-            try appendRecords(BufferPayloads(buffers: UnsafeBufferPointer(start: p, count: 1))).lowerBound
+            try appendRecords(UnsafeBufferPointer(start: p, count: 1)).lowerBound
         }
     }
 
@@ -188,12 +190,26 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
 
     /// Appends a batch with one persist for all of it (group commit); returns
     /// the sequence numbers, consecutive, once every record is persistent.
-    /// All or nothing is acknowledged. Each array is copied once, after its
-    /// record's header, then stored; ``append(buffers:)`` stores long records
-    /// straight from the caller's buffers.
+    /// All or nothing is acknowledged. The arrays are copied once, into one
+    /// buffer, then stored; ``append(buffers:)`` stores straight from the caller's buffers.
     @discardableResult
     public func append(contentsOf records: [[UInt8]]) throws(DaxLogError) -> Range<UInt64> {
-        try appendRecords(ArrayPayloads(arrays: records))
+        var total = 0
+        for r in records { total += r.count }
+        return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: records.count) {
+            (b: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> Range<UInt64> in
+            try withUnsafeTemporaryAllocation(byteCount: max(total, 1), alignment: 16) {
+                (space: UnsafeMutableRawBufferPointer) throws(DaxLogError) -> Range<UInt64> in
+                var at = 0
+                for (i, r) in records.enumerated() {
+                    let part = UnsafeMutableRawBufferPointer(rebasing: space[at..<(at + r.count)])
+                    r.withUnsafeBytes { if let s = $0.baseAddress, $0.count > 0 { part.baseAddress!.copyMemory(from: s, byteCount: $0.count) } }
+                    b.initializeElement(at: i, to: UnsafeRawBufferPointer(part))
+                    at += r.count
+                }
+                return try appendRecords(UnsafeBufferPointer(b))
+            }
+        }
     }
 
     // MARK: - Reading

@@ -22,12 +22,10 @@ struct LogCore {
     /// The next sequence number.
     var next: UInt64 = 0
     /// Logical position up to which records are persistent (`tail` once
-    /// every append in flight is committed; see ``DaxLog/commit(_:)``).
+    /// the group in flight is persistent; see ``DaxLog/appendRecords(_:)``).
     var durableTail: UInt64 = 0
     /// The sequence number after the last persistent record: readers see records below it only.
     var durableNext: UInt64 = 0
-    /// Set when a group commit's persist failed: every appender waiting on it throws this.
-    var commitFailure: DaxLogError?
     /// Live data records, ascending.
     var entries: [Entry] = []
     /// Lost sequence numbers, coalesced, ascending.
