@@ -26,12 +26,13 @@ extension DaxLog {
         return try withUnsafeMutablePointer(to: &pending) { (p: UnsafeMutablePointer<PendingAppend>) throws(DaxLogError) -> Range<UInt64> in
             let me = PendingPointer(p)
             queue.withLock { $0.append(me) }
-            commitLock.withLock { _ in
+            commitLock.withLock { group in
                 // Taken by the leader before: done, its result is there.
                 guard p.pointee.result == nil else { return }
-                var group: [PendingPointer] = []
+                // Swapped, not copied: both arrays keep their storage (no allocation an append).
                 queue.withLock { swap(&group, &$0) }
                 lead(group)
+                group.removeAll(keepingCapacity: true)
             }
             return try p.pointee.result!.get()
         }
@@ -166,8 +167,8 @@ extension DaxLog {
         let pieceStride = MemoryLayout<GatherPiece>.stride
         // pointers: heads, payloads · lengths · (spare) · pieces (3 a record) · checksums · 8 zeros · records area
         let bytes = count * (8 + 8 + 8 + 8 + 3 * pieceStride + 4) + 8 + area
-        try withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 16) { (raw: UnsafeMutableRawBufferPointer) throws(DaxLogError) in
-            let base = raw.baseAddress!
+        do {
+            let base = c.scratch.bytes(bytes)
             let heads = base.bindMemory(to: UnsafeMutablePointer<UInt8>?.self, capacity: count)
             let payloads = (base + 8 * count).bindMemory(to: UnsafeRawPointer?.self, capacity: count)
             let lengths = (base + 16 * count).bindMemory(to: Int.self, capacity: count)

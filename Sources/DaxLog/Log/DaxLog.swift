@@ -84,8 +84,9 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
 
     let core: Locked<LogCore>
     /// Held by the leader of a group commit while it stores and persists the
-    /// group (see ``appendRecords(_:)``); taken before ``core``, never while holding it.
-    let commitLock = Locked<Void>(())
+    /// group (see ``appendRecords(_:)``); taken before ``core``, never while
+    /// holding it. Its value is the leader's group (kept for its storage).
+    let commitLock = Locked<[PendingPointer]>([])
     /// Appends waiting for the next group (taken alone, never around another lock).
     let queue = Locked<[PendingPointer]>([])
     /// swift-metrics counters and the persist timer (NOOP without a backend).

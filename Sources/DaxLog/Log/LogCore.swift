@@ -34,6 +34,8 @@ struct LogCore {
     /// The epoch of the newest loss record on the media (0: none).
     var lossEpoch: UInt64 = 0
     var recovery = DaxLogRecovery(firstSequence: 0, nextSequence: 0, recordCount: 0, lost: [], failedRanges: [], stop: .cleanEnd)
+    /// The append path's scratch memory (used under the lock).
+    let scratch = ScratchBuffer()
     var injector: (@Sendable (StorePoint) -> StoreAction)?
     /// The region's ownership while the log may write it (none read-only, sealed or closed).
     var claim: DaxRegionClaim?
