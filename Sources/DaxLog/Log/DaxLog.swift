@@ -16,11 +16,11 @@ internal import DaxMapSync
 ///   and continues after the last good record, with the lost numbers on record.
 /// - ``discard(upTo:)`` frees the space of records (a checkpoint); the data
 ///   area is a circle, so a write-ahead log never runs out of device.
-/// - Thread-safe: appends from several threads or tasks store one after the
-///   other and share persists (group commit): one persist covers every record
-///   stored by then, and no append waits for more than the persist in flight
-///   when it stored plus the one covering it. Sequence numbers are dense and
-///   unique; an append returns only once its records are persistent.
+/// - Thread-safe: appends from several threads or tasks share persists (group
+///   commit): the appends queued while a persist runs are stored next as one
+///   batch and persisted once; no append waits for more than the persist in
+///   flight when it queued plus the one covering it. Sequence numbers are
+///   dense and unique; an append returns only once its records are persistent.
 /// - One writer a region: a writable log owns its region from ``open(device:offset:length:options:)``
 ///   or ``reattach(to:)`` to ``close()`` or its seal, across threads and processes,
 ///   whatever path reached the device; a second writer gets ``DaxLogError/Code/inUse``
@@ -169,8 +169,8 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     /// Appends one record; returns its sequence number once it is persistent.
     /// The bytes go straight from `bytes` to the device (no copy in between).
     /// Appends from several threads share persists (group commit): each
-    /// returns after the first persist that covers its record, and waits
-    /// at most for the one persist running when its record was stored.
+    /// returns after the persist that covers its record, and waits at most
+    /// for the one persist running when it queued.
     /// - Throws: `.full` (discard first), `.invalidArgument` (larger than
     ///   ``maximumRecordSize``), `.sealed`, `.failed` (with the device error;
     ///   nothing is acknowledged; ``DaxLogError/lost`` holds the numbers the
