@@ -49,16 +49,16 @@ extension DaxLog {
     }
 
     /// Appends a batch of records of the given sizes, each written by
-    /// `write(index, space)` into space reserved for it (`space.count` is
+    /// `body(index, space)` into space reserved for it (`space.count` is
     /// `sizes[index]`); one persist for all (group commit). The space is in
     /// ordinary memory, not the mapping: a store there can never meet poison
-    /// or a removed device, so `write` needs no guard; the bytes then go to
+    /// or a removed device, so `body` needs no guard; the bytes then go to
     /// the device with the log's guarded stores. Nothing is appended if a
-    /// size is refused; `write` is not called then.
+    /// size is refused; `body` is not called then.
     /// - Throws: `.invalidArgument` (no sizes, a negative size, or one larger than
     ///   ``maximumRecordSize``), and what ``append(_:)-(UnsafeRawBufferPointer)`` throws.
     @discardableResult
-    public func append<C: Collection>(sizes: C, writing write: (_ index: Int, _ space: UnsafeMutableRawBufferPointer) -> Void)
+    public func append<C: Collection>(sizes: C, writing body: (_ index: Int, _ space: UnsafeMutableRawBufferPointer) -> Void)
         throws(DaxLogError) -> Range<UInt64> where C.Element == Int {
         let limit = maximumRecordSize
         var total = 0
@@ -75,7 +75,7 @@ extension DaxLog {
                 var at = 0, i = 0
                 for n in sizes {
                     let part = UnsafeMutableRawBufferPointer(rebasing: space[at..<(at + n)])
-                    write(i, part)
+                    body(i, part)
                     b.initializeElement(at: i, to: UnsafeRawBufferPointer(part))
                     at += n
                     i += 1
