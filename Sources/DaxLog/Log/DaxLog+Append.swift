@@ -28,13 +28,14 @@ extension DaxLog {
             queue.withLock { $0.append(me) }
             commitLock.withLock { group in
                 // Taken by the leader before: done, its result is there.
-                guard p.pointee.result == nil else { return }
+                guard !p.pointee.done else { return }
                 // Swapped, not copied: both arrays keep their storage (no allocation an append).
                 queue.withLock { swap(&group, &$0) }
                 lead(group)
                 group.removeAll(keepingCapacity: true)
             }
-            return try p.pointee.result!.get()
+            if let error = p.pointee.error { throw error }
+            return p.pointee.sequences!
         }
     }
 
@@ -54,7 +55,7 @@ extension DaxLog {
                 var next = try storeAndPersist(BufferPayloads(buffers: UnsafeBufferPointer(flat))).lowerBound
                 for g in group {
                     let n = UInt64(g.pointer.pointee.buffers.count)
-                    g.pointer.pointee.result = .success(next..<(next + n))
+                    g.pointer.pointee.sequences = next..<(next + n)
                     next += n
                 }
             } catch where error.code == .full || error.code == .invalidArgument {
@@ -62,32 +63,27 @@ extension DaxLog {
                 // large, or the group too large for the free space. Each alone.
                 for g in group { alone(g) }
             } catch {
-                for g in group { g.pointer.pointee.result = .failure(error) }
+                for g in group { g.pointer.pointee.error = error }
             }
         }
     }
 
     private func alone(_ g: PendingPointer) {
         do throws(DaxLogError) {
-            g.pointer.pointee.result = .success(try storeAndPersist(BufferPayloads(buffers: g.pointer.pointee.buffers)))
+            g.pointer.pointee.sequences = try storeAndPersist(BufferPayloads(buffers: g.pointer.pointee.buffers))
         } catch {
-            g.pointer.pointee.result = .failure(error)
+            g.pointer.pointee.error = error
         }
     }
 
-    /// Stores the records under the log's lock, then persists them outside
-    /// it (readers and checkpoints go on meanwhile; only leaders store).
+    /// Stores and persists the records under the log's lock (only leaders
+    /// append, so the lock adds no wait to a group; one lock, one persist).
     private func storeAndPersist<S: RecordPayloads>(_ sources: S) throws(DaxLogError) -> Range<UInt64> {
-        let stored = try core.withLock { (c: inout LogCore) throws(DaxLogError) -> StoredAppend in
-            try storeLocked(&c, sources)
-        }
-        if !stored.committed { try commit(stored) }
-        return stored.sequences
+        try core.withLock { (c: inout LogCore) throws(DaxLogError) -> Range<UInt64> in try storeLocked(&c, sources) }
     }
 
-    /// Checks, reserves and stores the records (not yet persistent, except on
-    /// the test hook's path, which persists under the lock as every append once did).
-    private func storeLocked<S: RecordPayloads>(_ c: inout LogCore, _ sources: S) throws(DaxLogError) -> StoredAppend {
+    /// Checks, reserves, stores and persists the records.
+    private func storeLocked<S: RecordPayloads>(_ c: inout LogCore, _ sources: S) throws(DaxLogError) -> Range<UInt64> {
         let m = try writable(&c, "append")
         let limit = maximumRecordSize
         let count = sources.count
@@ -109,10 +105,12 @@ extension DaxLog {
         let injector = c.injector
         do {
             try storeRecords(&c, m, sources, first: first, injector: injector, entriesBefore: entriesBefore)
-            if injector != nil {
-                var spans = PersistSpans()
-                positionSpans(c.tail, tail) { spans.add(at: $0, size: $1) }
-                try persist(&c, m, .recordPersist, spans: spans, operation: "append", sequence: first)
+            var spans = PersistSpans()
+            positionSpans(start, tail) { spans.add(at: $0, size: $1) }
+            let persistStart = metrics.enabled ? LogMetrics.now() : 0
+            try persist(&c, m, .recordPersist, spans: spans, operation: "append", sequence: first)
+            if metrics.enabled {
+                metrics.appended(records: count, bytes: payloadBytes, persistNanoseconds: LogMetrics.now() &- persistStart)
             }
         } catch {
             c.entries.removeSubrange(entriesBefore...)
@@ -122,13 +120,9 @@ extension DaxLog {
         }
         c.tail = tail
         c.next = first + UInt64(count)
-        if injector != nil {
-            c.durableTail = tail
-            c.durableNext = c.next
-            metrics.appended(records: count, bytes: payloadBytes, persistNanoseconds: 0)
-        }
-        return StoredAppend(sequences: first..<c.next, start: start, end: tail, attachment: c.attachment, mapping: m,
-                            payloadBytes: payloadBytes, committed: injector != nil)
+        c.durableTail = tail
+        c.durableNext = c.next
+        return first..<c.next
     }
 
     /// The mapping ranges of logical positions [from, to): one, or two where they wrap.
@@ -283,42 +277,6 @@ extension DaxLog {
             }
         }
         try storeRun(&c)
-    }
-
-    /// Makes a stored group persistent: one persist of its positions (two
-    /// where they wrap), then the durable tail moves past it.
-    private func commit(_ s: StoredAppend) throws(DaxLogError) {
-        let timed = metrics.enabled
-        let start = timed ? LogMetrics.now() : 0
-        do throws(DaxError) {
-            try positionSpans(s.start, s.end) { (at: Int, n: Int) throws(DaxError) in try s.mapping.persist(at: at, count: n) }
-        } catch {
-            throw core.withLock { c in commitFailed(&c, s, error) }
-        }
-        core.withLock { c in
-            if c.attachment == s.attachment, s.end > c.durableTail {
-                c.durableTail = s.end
-                c.durableNext = s.sequences.upperBound
-            }
-        }
-        if timed { metrics.appended(records: s.sequences.count, bytes: s.payloadBytes, persistNanoseconds: LogMetrics.now() &- start) }
-    }
-
-    /// A group's persist failed: none of its records is acknowledged (every
-    /// appender of the group throws this error); the log fails until a
-    /// reattach, as after a failed store.
-    private func commitFailed(_ c: inout LogCore, _ s: StoredAppend, _ error: DaxError) -> DaxLogError {
-        guard c.attachment == s.attachment else {
-            return DaxLogError(.failed, operation: "append", path: c.device.path, underlying: error,
-                               message: "the persist failed after the log was reattached")
-        }
-        let e = failed(&c, "append", error, sequence: c.durableNext)
-        c.entries.removeAll { $0.sequence >= c.durableNext }
-        c.tail = c.durableTail
-        c.next = c.durableNext
-        let l = learned(&c, s.mapping, e)
-        appendFailed(l)
-        return l
     }
 
     /// Before a close or a seal releases the mapping (under the commit lock,

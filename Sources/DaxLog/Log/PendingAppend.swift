@@ -4,10 +4,16 @@
 /// commit lock, which orders both.
 struct PendingAppend {
     let buffers: UnsafeBufferPointer<UnsafeRawBufferPointer>
-    var result: Result<Range<UInt64>, DaxLogError>?
+    /// Its numbers, once a leader stored and persisted it.
+    var sequences: Range<UInt64>?
+    /// Why it failed, if it did (apart from `sequences`: a `Result` of this
+    /// large error would be moved with a `memmove` on every append).
+    var error: DaxLogError?
 
     init(buffers: UnsafeBufferPointer<UnsafeRawBufferPointer>) {
         self.buffers = buffers
-        result = nil
     }
+
+    /// Whether a leader is done with it.
+    var done: Bool { sequences != nil || error != nil }
 }
