@@ -22,14 +22,29 @@ func run(path: String) async -> Int32 {
         // Each append returns once its record is persistent.
         let first = try log.append(Array("begin 1".utf8))
         // A batch: one persist for all of it (group commit), consecutive numbers.
-        let batch = try log.append(contentsOf: [Array("put a=1".utf8), Array("put b=2".utf8), Array("commit 1".utf8)])
-        print("appended \(first) and \(batch.lowerBound)..<\(batch.upperBound)")
-        for record in try log.records(from: first) {
+        let batch = try log.append(contentsOf: [Array("put a=1".utf8), Array("put b=2".utf8)])
+        // A batch from the caller's own buffers, copied from them straight to the device;
+        // append(sizes:writing:) lets the caller write each record into reserved space instead.
+        let commit = try "commit 1".utf8.withContiguousStorageIfAvailable { bytes in
+            try log.append(buffers: [UnsafeRawBufferPointer(bytes)])
+        }!
+        print("appended \(first), \(batch.lowerBound)..<\(batch.upperBound) and \(commit.lowerBound)")
+        // A cursor reads one record at a time (records(from:) builds an array of all of them).
+        var cursor = log.cursor(from: first)
+        while let record = try cursor.next() {
             print("  \(record.sequence): \(String(decoding: record.bytes, as: UTF8.self))")
         }
+        // One record by number; a number not there throws .noSuchRecord.
+        print("record 2 is \(String(decoding: try log.record(2).bytes, as: UTF8.self))")
+        do {
+            _ = try log.record(99)
+        } catch {
+            print("record 99: \(error.code)")
+        }
+        print("the next record goes at device offset \(log.tailOffset), after a \(log.headerSize)-byte header area")
 
         // Transaction 1 is applied elsewhere: a checkpoint frees its records' space.
-        try log.discard(upTo: batch.upperBound)
+        try log.discard(upTo: commit.upperBound)
         print("after checkpoint: first live sequence \(log.firstSequence), \(log.usedBytes) bytes used")
 
         // The device goes away: the log is its mapping's holder, so it seals and

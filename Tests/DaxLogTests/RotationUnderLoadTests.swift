@@ -116,12 +116,12 @@ import Testing
 }
 
 /// A plain pthread: the appenders and the busy loops are threads, as in a service.
-private final class ThreadBody: @unchecked Sendable {
+final class ThreadBody: @unchecked Sendable {
     let body: @Sendable () -> Void
     init(_ body: @escaping @Sendable () -> Void) { self.body = body }
 }
 
-private func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
     var thread = pthread_t()
     let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
     let rc = pthread_create(&thread, nil, { arg in

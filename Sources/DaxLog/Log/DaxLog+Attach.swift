@@ -80,6 +80,8 @@ extension DaxLog {
             let live = header.headSequence..<UInt64.max
             if c.lost != loss?.ranges.map({ $0.clamped(to: live) }).filter({ !$0.isEmpty }) ?? [] { recordLoss(&c, m) }
         }
+        c.durableTail = c.tail
+        c.durableNext = c.next
         c.recovery = DaxLogRecovery(firstSequence: header.headSequence, nextSequence: c.next,
                                     recordCount: c.entries.count, lost: c.lost, failedRanges: result.failed,
                                     stop: plan.stop, corrupted: result.corrupted, unaccounted: plan.unaccounted)

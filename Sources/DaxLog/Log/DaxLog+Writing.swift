@@ -71,7 +71,7 @@ extension DaxLog {
     }
 
     // inout: a LogCore passed by value is copied here (every array in it retained), ~0.2 µs an append.
-    private func writable(_ c: inout LogCore, _ operation: String) throws(DaxLogError) -> DaxMapping {
+    func writable(_ c: inout LogCore, _ operation: String) throws(DaxLogError) -> DaxMapping {
         if c.state == .open, !options.readOnly, let m = c.mapping, m.isUsable { return m }
         let path = c.device.path
         if options.readOnly {
@@ -127,127 +127,8 @@ extension DaxLog {
         spans.add(at: at, size: min(room, LogLayout.recordHeader))
     }
 
-    /// Stores `lengths.count` records (record `i` has `lengths[i]` payload bytes, which
-    /// `encode` writes with its header), persists them all at once, and
-    /// returns their sequence numbers. Allocates nothing for a single record
-    /// once the staging buffer has grown (the append path of every log).
-    func appendLocked(_ c: inout LogCore, lengths: UnsafeBufferPointer<Int>,
-                      encode: (Int, UInt64, UInt64, UnsafeMutableRawBufferPointer) -> Void) throws(DaxLogError) -> Range<UInt64> {
-        let m = try writable(&c, "append")
-        let limit = maximumRecordSize
-        let count = lengths.count
-        var payloadBytes = 0
-        for i in 0..<count {
-            let n = lengths[i]
-            if n > limit {
-                throw DaxLogError(.invalidArgument, operation: "append", path: c.device.path,
-                                  message: "record \(i) of the batch has \(n) bytes; at most \(limit) fit this log")
-            }
-            payloadBytes += n
-        }
-        func size(_ i: Int) -> Int { LogLayout.recordSize(lengths[i]) }
-        let tail = try endOfRecords(&c, count: count, size: size, operation: "append")
-        let capacity = UInt64(self.capacity)
-        let first = c.next
-        // One header persist per `leaseStep` numbers, before any of them is acknowledged.
-        if first + UInt64(count) > c.header.lease { try extendLease(&c, m, past: first + UInt64(count)) }
-        var spans = PersistSpans()
-        // Taken out of the core so it is uniquely referenced: encoding into a
-        // shared copy would copy the whole buffer (copy-on-write) every append.
-        var staging = c.staging
-        c.staging = []
-        defer { c.staging = staging }
-        let want = min(Int(tail - c.tail), LogLayout.stagingRun)
-        if staging.count < want { staging = [UInt8](repeating: 0, count: max(want, 4096)) }
-        // Records are encoded back to back into the staging buffer and stored
-        // in runs, one guarded copy for as many records as are contiguous on
-        // the device (a run ends at a pad, at the end of the buffer, or at a
-        // test's injected failure, which acts on its record alone, as before).
-        // The entries are added as records are encoded, and taken back if any
-        // store or the persist fails.
-        let entriesBefore = c.entries.count
-        // The test hook, read once per batch: nil in production, and then no record asks again.
-        let injector = c.injector
-        var run = 0, runAt = 0, runFirst = first
-        func storeRun(_ c: inout LogCore) throws(DaxLogError) {
-            guard run > 0 else { return }
-            let at = runAt, n = run, sequence = runFirst
-            run = 0
-            do {
-                try withBytes(staging) { (b: UnsafeRawBufferPointer) throws(DaxLogError) in
-                    try store(&c, m, .proceed, UnsafeRawBufferPointer(rebasing: b[0..<n]), at: at, operation: "append", sequence: sequence)
-                }
-            } catch {
-                // Name the record the fault hit, not the run's first.
-                var named = error
-                let dataStart = dataDeviceOffset
-                if let hit = error.offset, let e = c.entries[entriesBefore...].last(where: { dataStart + $0.position % capacity <= hit }) {
-                    named.sequence = e.sequence
-                }
-                throw named
-            }
-        }
-        do {
-            var cursor = LogCursor(position: c.tail, capacity: capacity)
-            for i in 0..<count {
-                let sequence = first + UInt64(i)
-                let n = size(i)
-                let place = cursor.place(n)
-                let at = LogLayout.headerArea + Int(place.areaOffset)
-                if place.pad != nil || runAt + run != at || run + n > staging.count { try storeRun(&c) }
-                if let pad = place.pad {
-                    try storePad(&c, m, areaOffset: pad.areaOffset, index: i, sequence: sequence, spans: &spans, operation: "append")
-                }
-                // The record's point comes after its pad's, as when each record was stored alone.
-                var action = StoreAction.proceed
-                if let injector {
-                    action = injector(.recordStore(index: i))
-                    if action != .proceed { try storeRun(&c) }
-                }
-                if run == 0 {
-                    runAt = at
-                    runFirst = sequence
-                    if staging.count < n { staging = [UInt8](repeating: 0, count: n) }
-                }
-                let generation = c.header.generation, from = run
-                staging.withUnsafeMutableBytes { encode(i, sequence, generation, UnsafeMutableRawBufferPointer(rebasing: $0[from..<(from + n)])) }
-                run += n
-                c.entries.append(.init(sequence: sequence, position: place.position, size: n))
-                spans.add(at: at, size: n)
-                if case .proceed = action {} else {
-                    run = 0
-                    try withBytes(staging) { (b: UnsafeRawBufferPointer) throws(DaxLogError) in
-                        try store(&c, m, action, UnsafeRawBufferPointer(rebasing: b[from..<(from + n)]), at: at,
-                                  operation: "append", sequence: sequence)
-                    }
-                }
-            }
-            try storeRun(&c)
-        } catch {
-            c.entries.removeSubrange(entriesBefore...)
-            let failed = learned(&c, m, error)
-            appendFailed(failed)
-            throw failed
-        }
-        let persistStart = metrics.enabled ? LogMetrics.now() : 0
-        do {
-            try persist(&c, m, .recordPersist, spans: spans, operation: "append", sequence: first)
-        } catch {
-            c.entries.removeSubrange(entriesBefore...)
-            let failed = learned(&c, m, error)
-            appendFailed(failed)
-            throw failed
-        }
-        if metrics.enabled {
-            metrics.appended(records: count, bytes: payloadBytes, persistNanoseconds: LogMetrics.now() &- persistStart)
-        }
-        c.tail = tail
-        c.next = first + UInt64(count)
-        return first..<c.next
-    }
-
     /// A store or persist of an append failed: counted (`daxlog_append_failures_total`) and logged.
-    private func appendFailed(_ error: DaxLogError) {
+    func appendFailed(_ error: DaxLogError) {
         metrics.failed()
         LogWarnings.appendFailed(error)
     }
@@ -316,7 +197,7 @@ extension DaxLog {
                               message: "the log's mapping is released (\(c.state)); reattach first")
         }
         let read = LogRecordReader(medium: m, generation: c.header.generation, capacity: UInt64(capacity))
-            .records(c.entries, from: from, lost: c.lost)
+            .records(c.entries, from: from, below: c.durableNext, lost: c.lost)
         for s in read.unreadable { c.addLost(s..<(s + 1)) }
         LogWarnings.lost(read.unreadable.map { $0..<($0 + 1) }, path: c.device.path, cause: "read")
         if !read.unreadable.isEmpty { recordLoss(&c, m) }

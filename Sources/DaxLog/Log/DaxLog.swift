@@ -16,8 +16,11 @@ internal import DaxMapSync
 ///   and continues after the last good record, with the lost numbers on record.
 /// - ``discard(upTo:)`` frees the space of records (a checkpoint); the data
 ///   area is a circle, so a write-ahead log never runs out of device.
-/// - Thread-safe: appends from several threads or tasks are serialised, each
-///   one acknowledged in sequence order.
+/// - Thread-safe: appends from several threads or tasks share persists (group
+///   commit): the appends queued while a persist runs are stored next as one
+///   batch and persisted once; no append waits for more than the persist in
+///   flight when it queued plus the one covering it. Sequence numbers are
+///   dense and unique; an append returns only once its records are persistent.
 /// - One writer a region: a writable log owns its region from ``open(device:offset:length:options:)``
 ///   or ``reattach(to:)`` to ``close()`` or its seal, across threads and processes,
 ///   whatever path reached the device; a second writer gets ``DaxLogError/Code/inUse``
@@ -80,6 +83,12 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     public static var checksumUsesHardware: Bool { CRC32C.usesHardware }
 
     let core: Locked<LogCore>
+    /// Held by the leader of a group commit while it stores and persists the
+    /// group (see ``appendRecords(_:)``); taken before ``core``, never while
+    /// holding it. Its value is the leader's group (kept for its storage).
+    let commitLock = Locked<[PendingPointer]>([])
+    /// Appends waiting for the next group (taken alone, never around another lock).
+    let queue = Locked<[PendingPointer]>([])
     /// swift-metrics counters and the persist timer (NOOP without a backend).
     let metrics = LogMetrics()
 
@@ -158,19 +167,19 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     // MARK: - Appending
 
     /// Appends one record; returns its sequence number once it is persistent.
+    /// The bytes go straight from `bytes` to the device (no copy in between).
+    /// Appends from several threads share persists (group commit): each
+    /// returns after the persist that covers its record, and waits at most
+    /// for the one persist running when it queued.
     /// - Throws: `.full` (discard first), `.invalidArgument` (larger than
     ///   ``maximumRecordSize``), `.sealed`, `.failed` (with the device error;
     ///   nothing is acknowledged; ``DaxLogError/lost`` holds the numbers the
     ///   failure took, already in ``lostSequences`` and on the media), `.readOnly`, `.closed`.
     @discardableResult
     public func append(_ bytes: UnsafeRawBufferPointer) throws(DaxLogError) -> UInt64 {
-        try core.withLock { (c: inout LogCore) throws(DaxLogError) -> UInt64 in
-            var length = bytes.count
-            return try withUnsafePointer(to: &length) { (p: UnsafePointer<Int>) throws(DaxLogError) -> UInt64 in
-                try appendLocked(&c, lengths: UnsafeBufferPointer(start: p, count: 1)) { _, sequence, generation, buffer in
-                    LogLayout.encode(type: LogLayout.typeData, sequence: sequence, bytes: bytes, generation: generation, into: buffer)
-                }.lowerBound
-            }
+        var source = bytes
+        return try withUnsafePointer(to: &source) { (p: UnsafePointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> UInt64 in
+            try appendRecords(UnsafeBufferPointer(start: p, count: 1)).lowerBound
         }
     }
 
@@ -182,28 +191,26 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
 
     /// Appends a batch with one persist for all of it (group commit); returns
     /// the sequence numbers, consecutive, once every record is persistent.
-    /// All or nothing is acknowledged.
+    /// All or nothing is acknowledged. The arrays are copied once, into one
+    /// buffer, then stored; ``append(buffers:)`` stores straight from the caller's buffers.
     @discardableResult
     public func append(contentsOf records: [[UInt8]]) throws(DaxLogError) -> Range<UInt64> {
-        guard !records.isEmpty else {
-            throw DaxLogError(.invalidArgument, operation: "append", message: "an empty batch")
+        var total = 0
+        for r in records { total += r.count }
+        return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: records.count) {
+            (b: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>) throws(DaxLogError) -> Range<UInt64> in
+            try withUnsafeTemporaryAllocation(byteCount: max(total, 1), alignment: 16) {
+                (space: UnsafeMutableRawBufferPointer) throws(DaxLogError) -> Range<UInt64> in
+                var at = 0
+                for (i, r) in records.enumerated() {
+                    let part = UnsafeMutableRawBufferPointer(rebasing: space[at..<(at + r.count)])
+                    r.withUnsafeBytes { if let s = $0.baseAddress, $0.count > 0 { part.baseAddress!.copyMemory(from: s, byteCount: $0.count) } }
+                    b.initializeElement(at: i, to: UnsafeRawBufferPointer(part))
+                    at += r.count
+                }
+                return try appendRecords(UnsafeBufferPointer(b))
+            }
         }
-        // The lengths read once, into a buffer on the stack (closures asked per
-        // record cost more than the copy of a small record).
-        let r: Result<Range<UInt64>, DaxLogError> = withUnsafeTemporaryAllocation(of: Int.self, capacity: records.count) { lengths in
-            for (i, record) in records.enumerated() { lengths.initializeElement(at: i, to: record.count) }
-            do throws(DaxLogError) {
-                return .success(try core.withLock { (c: inout LogCore) throws(DaxLogError) -> Range<UInt64> in
-                    try appendLocked(&c, lengths: UnsafeBufferPointer(lengths)) { i, sequence, generation, buffer in
-                        records[i].withUnsafeBytes {
-                            LogLayout.encode(type: LogLayout.typeData, sequence: sequence, bytes: $0, generation: generation,
-                                             batch: LogLayout.Batch(i, of: records.count), into: buffer)
-                        }
-                    }
-                })
-            } catch { return .failure(error) }
-        }
-        return try r.get()
     }
 
     // MARK: - Reading
@@ -290,13 +297,14 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     /// open log persists its next sequence number, so the next open reports
     /// nothing ``DaxLogRecovery/unaccounted``.
     public func close() {
-        let m = core.withLock { c -> DaxMapping? in
+        let m = commitLock.withLock { _ in core.withLock { c -> DaxMapping? in
+            persistPending(&c)
             settleLease(&c)
             c.state = .closed
             releaseRegion(&c)
             defer { c.mapping = nil }
             return c.mapping
-        }
+        } }
         m?.close()
     }
 
@@ -309,10 +317,12 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
     /// last ``reattach(to:)``) changes nothing: the records at those offsets
     /// now were written after it. Always answers true.
     public func notifyFailure(_ failure: DaxFailure) async -> Bool {
-        let (release, lost) = core.withLock { c -> (DaxMapping?, [Range<UInt64>]) in
+        let (release, lost) = commitLock.withLock { _ in core.withLock { c -> (DaxMapping?, [Range<UInt64>]) in
             c.failures.append(failure.withoutMappingsForLog)
             guard c.concerns(failure) else { return (nil, []) }
             if failure.kind == .preRemove {
+                // The appends in flight finish first: what they stored is persisted.
+                persistPending(&c)
                 if c.state == .open || c.state == .failed { c.state = .sealed }
                 releaseRegion(&c)
                 defer { c.mapping = nil }
@@ -322,7 +332,7 @@ public final class DaxLog: DaxHolder, Sendable, CustomStringConvertible {
             // Kept on the media too, so a recovery in another process reports them.
             if !fresh.isEmpty, let m = c.mapping { recordLoss(&c, m) }
             return (nil, fresh)
-        }
+        } }
         LogWarnings.lost(lost, path: failure.device, cause: failure.kind.rawValue, deviceRange: failure.range)
         release?.close()
         for m in failure.mappings where failure.kind == .preRemove { m.close() }

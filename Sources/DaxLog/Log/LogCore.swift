@@ -21,6 +21,11 @@ struct LogCore {
     var tail: UInt64 = 0
     /// The next sequence number.
     var next: UInt64 = 0
+    /// Logical position up to which records are persistent (`tail` once
+    /// the group in flight is persistent; see ``DaxLog/appendRecords(_:)``).
+    var durableTail: UInt64 = 0
+    /// The sequence number after the last persistent record: readers see records below it only.
+    var durableNext: UInt64 = 0
     /// Live data records, ascending.
     var entries: [Entry] = []
     /// Lost sequence numbers, coalesced, ascending.
@@ -29,7 +34,8 @@ struct LogCore {
     /// The epoch of the newest loss record on the media (0: none).
     var lossEpoch: UInt64 = 0
     var recovery = DaxLogRecovery(firstSequence: 0, nextSequence: 0, recordCount: 0, lost: [], failedRanges: [], stop: .cleanEnd)
-    var staging: [UInt8] = []
+    /// The append path's scratch memory (used under the lock).
+    let scratch = ScratchBuffer()
     var injector: (@Sendable (StorePoint) -> StoreAction)?
     /// The region's ownership while the log may write it (none read-only, sealed or closed).
     var claim: DaxRegionClaim?
