@@ -2,13 +2,12 @@ import DaxLog
 import DaxMap
 import Glibc
 
-/// One batched DaxLog append. **The switch to logperf's batched append from
-/// the caller's buffers (issue 25) is this one line**: pass `p.buffers` (the
-/// `[UnsafeRawBufferPointer]` already built beside the arrays) to it instead of
-/// `p.group`.
+/// One batched DaxLog append, from the caller's own buffers (`append(buffers:)`):
+/// what a service that already holds its records in memory calls, as
+/// `pmemlog_appendv` takes an iovec.
 @inline(__always)
 func daxlogAppendBatch(_ log: DaxLog, _ p: Payload) throws(DaxLogError) {
-    try log.append(contentsOf: p.group)
+    _ = try log.append(buffers: p.buffers)
 }
 
 /// DaxLog on an emulated device (with the benchmarking-only cache-line
