@@ -34,6 +34,11 @@ struct InjectCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        // A malformed sidecar makes the open refuse the device: clearing everything removes it first.
+        var clearedFirst: [DaxInjectedFailure]?
+        if clear && offset == nil && length == nil {
+            do { clearedFirst = try DaxFaultInjector.clearAll(devicePath: path) } catch { throw fail(error) }
+        }
         let device: DaxDevice
         // Read-only: injection changes the sidecar, never the device's bytes.
         do { device = try DaxDevice.open(path, options: .init(requiredGranularity: .page, readOnly: true)) } catch { throw fail(error) }
@@ -52,7 +57,7 @@ struct InjectCommand: ParsableCommand {
                     guard bytes == nil else {
                         throw DaxError(.invalidArgument, operation: "clear", path: path, message: "--length needs --offset")
                     }
-                    changed = try injector.clearAll()
+                    changed = try clearedFirst ?? injector.clearAll()
                 }
             } else {
                 guard let kind = DaxInjectedFailure.Kind(rawValue: kind) else {
