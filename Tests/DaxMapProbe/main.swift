@@ -17,7 +17,7 @@ func complain(_ text: String) {
 
 let args = CommandLine.arguments
 guard args.count == 3 else {
-    complain("usage: daxmap-probe exit-after-retire|foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|killed-sigbus-{runtime,reset,ignore,recorder}|displaced-handler|thresholds|stream-log-notice|stream-log-daxlogging|lazy-runtime DIR\n")
+    complain("usage: daxmap-probe exit-after-retire|foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|killed-sigbus-{runtime,reset,ignore,recorder}|displaced-handler|thread-limit|thresholds|stream-log-notice|stream-log-daxlogging|lazy-runtime DIR\n")
     exit(2)
 }
 let mode = args[1], dir = args[2]
@@ -118,6 +118,41 @@ func killedSignal(previous: String) -> Never {
         }
         print("intact \(patternIntact(mapping, pages: 2))")
         exit(0)
+    } catch {
+        complain("setup failed: \(error)\n")
+        exit(2)
+    }
+}
+
+/// A holder whose `notifyFailure` blocks its thread and never answers.
+final class BlockingHolder: DaxHolder {
+    let name: String
+    init(_ name: String) { self.name = name }
+    var description: String { name }
+    func notifyFailure(_ failure: DaxFailure) async -> Bool {
+        while true { sleep(1000) }
+    }
+}
+
+/// 300 holders that block, each with a mapping, then a removal with a short
+/// deadline: run under a thread limit (RLIMIT_NPROC) below what they would
+/// need, the removal must return by its deadline and the process must exit.
+func threadLimit() async {
+    do {
+        let count = 300
+        let device = try DaxDevice.createEmulated(at: dir + "/dev", size: UInt64(count * page))
+        var mappings: [DaxMapping] = []
+        for i in 0..<count {
+            mappings.append(try device.map(offset: UInt64(i * page), length: UInt64(page), holder: BlockingHolder("blocking-\(i)")))
+        }
+        let started = ContinuousClock.now
+        let report = await device.beginRemoval(deadline: .milliseconds(500))
+        print("removal-returned \(report.holdersNotified) notified \(report.holdersAnswered) answered \(report.mappingsRevoked) revoked")
+        print("removal-took-ms \((ContinuousClock.now - started) / .milliseconds(1))")
+        print("holder-threads \(threads(named: "daxmap-holder"))")
+        print("exiting")
+        _ = fflush(nil)
+        withExtendedLifetime(mappings) {}
     } catch {
         complain("setup failed: \(error)\n")
         exit(2)
@@ -377,6 +412,8 @@ case "forged-sigbus":
     forgedSignal()
 case "killed-sigbus-runtime", "killed-sigbus-reset", "killed-sigbus-ignore", "killed-sigbus-recorder":
     killedSignal(previous: String(mode.dropFirst("killed-sigbus-".count)))
+case "thread-limit":
+    await threadLimit() // then return from main: the continuation needs a thread of the runtime's
 case "displaced-handler":
     await displacedHandler()
     exit(0)

@@ -171,4 +171,35 @@ import Testing
         #expect(error?.message.contains("symbolic link") == true, "\(String(describing: error))")
         #expect(text(victim) == "short\n", "the file behind the link was extended")
     }
+
+    // MARK: - Holders that block under a thread limit
+
+    /// Why the thread-limit test cannot run here, or nil when it can. As root
+    /// RLIMIT_NPROC is not enforced, so the child runs as `nobody` (setpriv);
+    /// another user cannot switch users, and its own processes count against
+    /// the limit it would set, so the test needs root.
+    private static var threadLimitSkipReason: String? {
+        if getuid() != 0 { return "RLIMIT_NPROC is counted per user: the child must run as another uid, which needs root" }
+        if access("/usr/bin/setpriv", X_OK) != 0 && access("/bin/setpriv", X_OK) != 0 { return "setpriv(1) is not installed" }
+        if access("/usr/bin/prlimit", X_OK) != 0 && access("/bin/prlimit", X_OK) != 0 { return "prlimit(1) is not installed" }
+        return nil
+    }
+
+    @Test(.enabled(if: threadLimitSkipReason == nil, "\(threadLimitSkipReason ?? "")"))
+    func blockingHoldersUnderAThreadLimitNeitherHangTheRemovalNorTheExit() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        chmod(dir.path, 0o777)
+        // 300 holders that block forever, RLIMIT_NPROC 150, a removal with a
+        // 500 ms deadline, then the return from main. `timeout` only bounds a
+        // hang (the defect) so the suite goes on; nothing here is timed.
+        let result = runProgram(["timeout", "-s", "KILL", "120", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                 "prlimit", "--nproc=150", buildDirectory + "/daxmap-probe", "thread-limit", dir.path])
+        #expect(result.status == 0, "the process did not exit: \(result)")
+        #expect(result.stdout.contains("removal-returned 300 notified"), "\(result)")
+        #expect(result.stdout.contains("exiting"), "\(result)")
+        let threads = result.stdout.split(separator: "\n").first { $0.hasPrefix("holder-threads ") }
+            .flatMap { Int($0.dropFirst("holder-threads ".count)) }
+        #expect(threads.map { $0 <= 75 } == true, "holder threads past half the limit: \(result.stdout)")
+    }
 }
