@@ -167,7 +167,8 @@ package struct InjectionSidecar: Sendable {
     private func store(_ ranges: InjectedRanges, operation: String) throws(DaxError) {
         if ranges.failures.isEmpty { return try remove(operation: operation) }
         var text = "# daxmap injected failures of \(devicePath): KIND OFFSET LENGTH (device offsets, bytes)\n"
-        for f in ranges.failures { text += "\(f.kind) \(f.range.lowerBound) \(f.range.count)\n" }
+        // upperBound - lowerBound: a range read from a sidecar may be longer than Int.max (Range.count traps).
+        for f in ranges.failures { text += "\(f.kind) \(f.range.lowerBound) \(f.range.upperBound - f.range.lowerBound)\n" }
         let dir = try openFolder(operation)
         defer { Syscalls.close(dir) }
         let (fd, temporary) = try createTemporary(in: dir, operation)

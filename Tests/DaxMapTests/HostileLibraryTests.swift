@@ -159,6 +159,18 @@ import Testing
         _ = try DaxDevice.open(path).map()
     }
 
+    @Test func aSidecarRangeLongerThanIntMaxIsRewrittenNotTrapped() throws {
+        // Found by `make fuzz` (sidecar): rendering the length with Range.count trapped.
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let device = try DaxDevice.createEmulated(at: dir.file("dev"), size: UInt64(16 * page))
+        let injector = try DaxFaultInjector(device)
+        writeText(injector.sidecarPath, "removed 65536 18446744073709486079\n")
+        try injector.inject(.media, offset: 0)
+        #expect(try injector.injected().contains(DaxInjectedFailure(range: 65536..<UInt64.max, kind: .removed)))
+        #expect(text(injector.sidecarPath).contains("removed 65536 18446744073709486079"), "\(text(injector.sidecarPath))")
+    }
+
     @Test func anEmulatedDeviceIsNotCreatedThroughASymbolicLink() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
