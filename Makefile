@@ -71,7 +71,7 @@ stress: deps stress-deps
 # the simulated persistence domain (eight threads to one simulated cache), the parallel copy
 # engine (workers spinning on atomics between parts).
 tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|ParallelCopy|RangeTable|PowerFailureSimulation|HostSoak|RotationUnderLoad|StaleFailure|FailureEpoch|LogOwnership'
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|ParallelCopy|RangeTable|PowerFailureSimulation|HostSoak|RotationUnderLoad|StaleFailure|FailureEpoch|LogOwnership|Runtime'
 
 # The whole suite under AddressSanitizer + LeakSanitizer, in its own scratch path.
 # Sanitizer options travel in the environment, so the CLI tests' child processes
@@ -144,11 +144,11 @@ DOCS_OUT ?= .docs-out
 DOCC ?= $(or $(shell command -v docc),$(dir $(realpath $(shell command -v $(SWIFT))))docc)
 docs: deps
 	@mkdir -p .build-docs/symbol-graphs
-	$(SWIFT) build --scratch-path .build-docs --target DaxLog \
+	$(SWIFT) build --scratch-path .build-docs --target DaxLogTesting \
 	  -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(CURDIR)/.build-docs/symbol-graphs
-	@set -e; for m in DaxMap DaxLog; do \
+	@set -e; for m in DaxMap DaxLog DaxMapTesting DaxLogTesting; do \
 	  rm -rf $(DOCS_OUT)/$$m $(DOCS_OUT)/graphs-$$m; mkdir -p $(DOCS_OUT)/graphs-$$m; \
-	  cp .build-docs/symbol-graphs/$$m.symbols.json $(DOCS_OUT)/graphs-$$m/; \
+	  cp .build-docs/symbol-graphs/$$m.symbols.json $$(ls .build-docs/symbol-graphs/$$m@Dax*.symbols.json 2>/dev/null) $(DOCS_OUT)/graphs-$$m/; \
 	  echo "docc convert $$m"; \
 	  $(DOCC) convert Sources/$$m/$$m.docc --additional-symbol-graph-dir $(DOCS_OUT)/graphs-$$m \
 	    --output-dir $(DOCS_OUT)/$$m --transform-for-static-hosting --hosting-base-path $$m \
@@ -156,7 +156,9 @@ docs: deps
 	done
 	@printf '%s\n' '<!doctype html><meta charset="utf-8"><title>daxmap documentation</title>' \
 	  '<h1>daxmap documentation</h1><ul><li><a href="DaxMap/documentation/daxmap/">DaxMap</a></li>' \
-	  '<li><a href="DaxLog/documentation/daxlog/">DaxLog</a></li></ul>' \
+	  '<li><a href="DaxLog/documentation/daxlog/">DaxLog</a></li>' \
+	  '<li><a href="DaxMapTesting/documentation/daxmaptesting/">DaxMapTesting</a></li>' \
+	  '<li><a href="DaxLogTesting/documentation/daxlogtesting/">DaxLogTesting</a></li></ul>' \
 	  '<p>Serve this folder over HTTP (python3 -m http.server): DocC pages load their content with JavaScript.</p>' \
 	  > $(DOCS_OUT)/index.html
 	@$(MAKE) --no-print-directory docs-test

@@ -9,7 +9,7 @@ struct HoldersCommand: ParsableCommand {
         discussion: """
             PATH is a /dev/daxX.Y, a /dev/pmemN, a mount point, or a DAX or emulated file. For each \
             process: pid, command, bytes and ranges mapped, descriptors, whether it runs daxmap and how \
-            many holders it has. Processes of other users are only seen as root. Exit 0, 64 on bad arguments.
+            many holders it has. Processes of other users are only seen as root. Exit 0, 1 on an error, 64 on bad arguments (a missing PATH among them).
             """)
 
     @Argument(help: "The device, mount point or file.")
@@ -20,7 +20,12 @@ struct HoldersCommand: ParsableCommand {
 
     func run() throws {
         let processes: [DaxHolderProcess]
-        do throws(DaxError) { processes = try DaxRetirement.holders(path: path) } catch { throw cliExit(for: error) }
+        do throws(DaxError) { processes = try DaxRetirement.holders(path: path) } catch {
+            // The library names its retire machinery; the operator ran `holders`.
+            var error = error
+            error.operation = "holders"
+            throw cliExit(for: error)
+        }
         if json {
             printLine(JSON.object([("path", .string(path)), ("processes", .array(processes.map(Self.json)))])
                 .rendered(pretty: false))
