@@ -99,20 +99,26 @@ fuzz: deps
 
 # Benchmarks print numbers; they never assert. JSON=1 prints only the JSON array
 # on standard output (the build's own output goes to standard error). Then fio on the
-# same target, and a plot of both in $(BENCH_OUT)/bench.svg (copy.json and fio.json beside it).
+# same target, the log benchmark (its table on standard error, its rows in log.json),
+# and a plot of all three in $(BENCH_OUT)/bench.svg (copy.json, fio.json and log.json beside it):
+# the copy curves, and beside them DaxLog / libpmemlog for every log row.
 BENCH_OUT ?= .bench-out
 bench:
 	@$(MAKE) --no-print-directory release bench-deps >&2
 	@mkdir -p $(BENCH_OUT)
 	@$(SWIFT) run -c release --skip-build daxmap-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET)) --json-file $(BENCH_OUT)/copy.json
 	@python3 Benchmarks/fio_bench.py $(if $(TARGET),--target $(TARGET)) --out $(BENCH_OUT)/fio.json $(if $(JSON),>&2)
-	@python3 Benchmarks/plot_bench.py $(BENCH_OUT)/copy.json $(BENCH_OUT)/fio.json $(BENCH_OUT)/bench.svg
-	@# Then the log benchmark; under JSON=1 its output goes to stderr, so stdout stays the copy array.
-	@$(SWIFT) run -c release --skip-build daxlog-bench $(if $(TARGET),--target $(TARGET)) $(if $(JSON),>&2)
+	@$(SWIFT) run -c release --skip-build daxlog-bench --json $(if $(TARGET),--target $(TARGET)) > $(BENCH_OUT)/log.json
+	@python3 Benchmarks/plot_bench.py $(BENCH_OUT)/copy.json $(BENCH_OUT)/fio.json $(BENCH_OUT)/log.json $(BENCH_OUT)/bench.svg
 
-# DaxLog against libpmemlog: append+persist records/s at 64 B..4 KiB, single and
-# batched (16). TARGET: a directory (e.g. a DAX mount), /dev/daxX.Y or a file;
-# default /dev/shm. JSON=1 prints only the array of {record, batch, daxlog_rps, libpmemlog_rps}.
+# DaxLog against libpmemlog: append+persist records/s and per-call latency at
+# 64 B..4 KiB, single and batched (16), and 2 and 4 threads appending 256 B; at page
+# granularity (msync for both) and at cache-line granularity (libpmemlog under
+# PMEM_IS_PMEM_FORCE=1, DaxLog with the benchmarking-only unsafeCacheLinePersistence)
+# on /dev/shm. TARGET: a directory (e.g. a DAX mount), /dev/daxX.Y or a file;
+# default /dev/shm; a DAX target is measured at its own granularity only.
+# JSON=1 prints only the array of {record, batch, threads, granularity, daxlog_rps,
+# libpmemlog_rps, daxlog_p50_us, daxlog_p99_us, libpmemlog_p50_us, libpmemlog_p99_us}.
 bench-log:
 	@$(MAKE) --no-print-directory release >&2
 	@$(SWIFT) run -c release --skip-build daxlog-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))

@@ -180,6 +180,11 @@ extension DaxDevice {
                 granularity = .cacheLine
                 useMapSync = true
             case .failure(let errno):
+                if options.unsafeCacheLinePersistence {
+                    Syscalls.close(fd)
+                    throw DaxError(.invalidArgument, operation: "open", path: path, errno: errno,
+                                   message: "unsafeCacheLinePersistence is for emulated devices: this file is on a DAX mount that refuses MAP_SYNC (\(errno)), where only msync makes data durable")
+                }
                 if options.requiredGranularity != .page {
                     Syscalls.close(fd)
                     throw DaxError(.mapSyncUnsupported, operation: "mmap", path: path, errno: errno,
@@ -187,6 +192,11 @@ extension DaxDevice {
                 }
             }
         } else if let simulation = options.simulatedDomain {
+            if options.unsafeCacheLinePersistence {
+                Syscalls.close(fd)
+                throw DaxError(.invalidArgument, operation: "open", path: path,
+                               message: "unsafeCacheLinePersistence and a simulated persistence domain exclude each other: the simulation decides the granularity")
+            }
             // The simulation decides the granularity of an emulated device.
             granularity = simulation.granularity
             if let required = options.requiredGranularity, granularity > required {
@@ -194,6 +204,14 @@ extension DaxDevice {
                 throw DaxError(.invalidArgument, operation: "open", path: path,
                                message: "the simulation is \(granularity) granular, coarser than the \(required) granularity required")
             }
+        } else if options.unsafeCacheLinePersistence {
+            // Benchmarking only (libpmem's PMEM_IS_PMEM_FORCE=1): flush and fence, no msync.
+            if options.requiredGranularity == .byte {
+                Syscalls.close(fd)
+                throw DaxError(.invalidArgument, operation: "open", path: path,
+                               message: "unsafeCacheLinePersistence gives cache-line granularity, coarser than the byte granularity required")
+            }
+            granularity = .cacheLine
         } else if let required = options.requiredGranularity, required < .page {
             let errno: Errno
             switch FileProbe.mapSync(fd, readOnly: options.readOnly) {
