@@ -89,7 +89,7 @@ asan: deps
 	$(ASAN_ENV) $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan --disable-xctest
 
 # The fuzzer: FUZZ_CASES (default 1,000,000) seeded mutation cases of every parser in
-# Tests/FuzzKit (DaxLog recovery: bit flips, boundary values in every header and record
+# Tests/FuzzKit (targets json, uevent, maps, sidecar, retire-request; DaxLog recovery: bit flips, boundary values in every header and record
 # field, truncated and extended logs, failed ranges; 1 case in 1000 through a real file and
 # mapping). No crash, no hang (2 s a case), no record returned that was not written.
 # FUZZ_SEED to vary; a failure prints its case number: --first N --cases 1 replays it.

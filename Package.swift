@@ -136,7 +136,7 @@ let package = Package(
             path: "Tests/DaxLogProbe"
         ),
         // The fuzzer's parsers, mutations and checks (`make fuzz`, and a short pass in the tests).
-        .target(name: "DaxFuzzKit", dependencies: ["DaxLog", "DaxMap", "CDaxLog"], path: "Tests/FuzzKit"),
+        .target(name: "DaxFuzzKit", dependencies: ["DaxLog", "DaxMap", "DaxMapTesting", "CDaxLog"], path: "Tests/FuzzKit"),
         // `make fuzz`: seeded mutation cases of every parser in DaxFuzzKit.
         .executableTarget(name: "daxmap-fuzz", dependencies: ["DaxFuzzKit"], path: "Tests/Fuzz"),
         // Scratch folders, bounded waits and child processes for both test targets.
@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "DaxMapTests",
             dependencies: [
-                "DaxMap", "DaxMapTesting", "CDaxMap", "CDaxMapTesting", "DaxMapSync", "DaxLog", "DaxLogTesting", "DaxMapTestKit",
+                "DaxMap", "DaxMapTesting", "CDaxMap", "CDaxMapTesting", "DaxMapSync", "DaxLog", "DaxLogTesting", "DaxMapTestKit", "DaxFuzzKit",
                 // An in-memory backend for TelemetryTests (the only bootstrap of the test process).
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -37,11 +37,23 @@ struct sigaction cdaxmap_original_actions[2];
 
 static int signal_index(int signo) { return signo == SIGSEGV; }
 
-void cdaxmap_chain_publish(int signo, const struct sigaction *action) {
+// One writer at a time: the install lock serialises install.c, but the
+// handler publishes too (rearm below) and cannot take a mutex; both take this
+// flag, the handler only if it is free.
+static _Atomic int chain_writer;
+
+static void publish_locked(int signo, const struct sigaction *action) {
     struct chain_target *t = &chain_targets[signal_index(signo)];
     unsigned v = atomic_load_explicit(&t->version, memory_order_relaxed);
     t->copies[(v + 1) & 1] = *action;
     atomic_store_explicit(&t->version, v + 1, memory_order_release);
+}
+
+void cdaxmap_chain_publish(int signo, const struct sigaction *action) {
+    int free_ = 0;
+    while (!atomic_compare_exchange_weak(&chain_writer, &free_, 1)) free_ = 0;
+    publish_locked(signo, action);
+    atomic_store(&chain_writer, 0);
 }
 
 static void read_target(int signo, struct sigaction *out) {
@@ -114,8 +126,58 @@ static void call_action(int signo, const struct sigaction *action, siginfo_t *in
     chaining_depth = outer_depth;
 }
 
+// MARK: - After a chained action returns
+
+static _Atomic uint64_t rearmed_count;
+
+uint64_t cdaxmap_events_rearmed(void) { return atomic_load(&rearmed_count); }
+
+// A signal the kernel will not raise again when the handler returns: sent by a
+// process (si_code <= 0), or an asynchronous memory-failure notice. A
+// synchronous fault re-executes its access instead.
+static int does_not_recur(const siginfo_t *info) {
+    return info->si_code <= 0 || info->si_code == BUS_MCEERR_AO;
+}
+
+// The chained action returned and daxmap's own is no longer installed (the
+// Swift runtime's crash handler resets SIGBUS/SIGSEGV to SIG_DFL and returns,
+// expecting the fault to recur and kill). The process must never live on
+// without daxmap's handler: a later real fault in a mapping would kill it.
+//  - SIG_DFL and a signal that does not recur: the action meant the process to
+//    die of it; the default action is taken now (raise, unblocked).
+//  - SIG_DFL and a synchronous fault: returning re-executes the access, which
+//    dies by the default action.
+//  - any other disposition: daxmap's action goes back in front
+//    (sigaction is async-signal-safe) and the one it displaced becomes the
+//    chain target, as DaxMonitor.reinstallHandler() would do.
+static void rearm_after_chain(int signo, const siginfo_t *info) {
+    struct sigaction current;
+    if (sigaction(signo, NULL, &current) != 0) return;
+    if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == cdaxmap_handler) return;
+    if (current.sa_handler == SIG_DFL) {
+        if (!does_not_recur(info)) return;
+        cdaxmap_set_interrupted_mask(NULL);
+        raise(signo);
+        return; // not reached: the default action of SIGBUS/SIGSEGV ends the process
+    }
+    struct sigaction ours, displaced;
+    memset(&ours, 0, sizeof ours);
+    cdaxmap_our_action(&ours);
+    if (sigaction(signo, &ours, &displaced) != 0) return;
+    atomic_fetch_add(&rearmed_count, 1);
+    if ((displaced.sa_flags & SA_SIGINFO) && displaced.sa_sigaction == cdaxmap_handler) return;
+    // A publish in progress on this thread (interrupted) or another (a
+    // concurrent install, which publishes what it displaces): skip ours.
+    int free_ = 0;
+    if (!atomic_compare_exchange_strong(&chain_writer, &free_, 1)) return;
+    publish_locked(signo, &displaced);
+    atomic_store(&chain_writer, 0);
+}
+
 // Hands a signal that is not ours to whoever had it before us, exactly as they
-// installed it; for SIG_DFL, restore and let the fault (or a re-raise) take effect.
+// installed it; for SIG_DFL, restore and let the fault (or a re-raise) take
+// effect. When the action returns, daxmap's own must still be there, or the
+// process must die as the action intended (rearm_after_chain).
 void cdaxmap_chain(int signo, siginfo_t *info, void *context) {
     atomic_fetch_add(&chained_count, 1);
     struct sigaction target;
@@ -128,10 +190,11 @@ void cdaxmap_chain(int signo, siginfo_t *info, void *context) {
     if (target.sa_handler == SIG_IGN) return;
     if (target.sa_handler != SIG_DFL) {
         call_action(signo, &target, info, context);
+        if (chaining_depth == 0) rearm_after_chain(signo, info); // the outermost chaining only
         return;
     }
     // SIG_DFL: a real fault re-executes the access and dies; a sent signal must be raised again.
     signal(signo, SIG_DFL);
     cdaxmap_set_interrupted_mask(NULL);
-    if (info->si_code <= 0 || info->si_code == BUS_MCEERR_AO) raise(signo);
+    if (does_not_recur(info)) raise(signo);
 }

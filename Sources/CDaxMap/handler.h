@@ -22,6 +22,9 @@ extern _Atomic size_t cdaxmap_page_size;
 /// that was installed (chain.c). Async-signal-safe.
 void cdaxmap_chain(int signo, siginfo_t *info, void *context);
 
+/// Fills in daxmap's SIGBUS/SIGSEGV action (install.c). Async-signal-safe.
+void cdaxmap_our_action(struct sigaction *action);
+
 /// Publishes `action` as what daxmap chains to for `signo` (chain.c); the
 /// handler never reads a half-written one. Called under the install lock.
 void cdaxmap_chain_publish(int signo, const struct sigaction *action);

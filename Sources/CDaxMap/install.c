@@ -17,7 +17,7 @@
 static _Atomic int installed;
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void our_action(struct sigaction *action) {
+void cdaxmap_our_action(struct sigaction *action) {
     memset(action, 0, sizeof *action);
     action->sa_sigaction = cdaxmap_handler;
     // SA_NODEFER: a chained crash handler (the Swift backtracer) and a
@@ -38,7 +38,7 @@ static int is_ours(const struct sigaction *action) {
 // another thread's sigaction slipped in between).
 static int install_one(int signo, struct sigaction *previous) {
     struct sigaction ours, before, displaced;
-    our_action(&ours);
+    cdaxmap_our_action(&ours);
     if (sigaction(signo, NULL, &before) != 0) return -errno;
     if (is_ours(&before)) return 0;
     cdaxmap_chain_publish(signo, &before);

@@ -106,6 +106,23 @@ public final class DaxFaultInjector: Sendable {
         return before
     }
 
+    /// Clears every injected failure of the emulated device at `devicePath`
+    /// without opening it: removes its sidecar, even a malformed one (or a
+    /// symbolic link planted in its place, never what it points at), which
+    /// makes ``DaxDevice/open(_:options:)`` refuse the device. Mappings open in
+    /// this process keep their traps until an injector of the device syncs them.
+    /// Nothing is removed unless `devicePath` is a regular file.
+    /// - Returns: the failures the sidecar recorded (empty when it was malformed or absent).
+    /// - Throws: `.permissionDenied` (the folder is not writable), `.system`.
+    @discardableResult
+    public static func clearAll(devicePath: String) throws(DaxError) -> [DaxInjectedFailure] {
+        guard case .success(let st) = Syscalls.status(ofPath: devicePath), (st.st_mode & S_IFMT) == S_IFREG else { return [] }
+        let sidecar = InjectionSidecar(devicePath: devicePath)
+        let before = (try? sidecar.load(operation: "clear").failures) ?? []
+        try sidecar.remove(operation: "clear")
+        return before
+    }
+
     /// Sends this thread the storm of `BUS_MCEERR_AO` notices XFS sends when its
     /// device is unbound (`MF_MEM_PRE_REMOVE`): one real SIGBUS per page of the
     /// device's open mappings, up to 1024 pages, through daxmap's handler. The

@@ -60,6 +60,11 @@ struct InjectCommand: ParsableCommand {
     func run() throws {
         let parsed: (kind: DaxInjectedFailure.Kind?, offset: UInt64?, length: UInt64?)
         do { parsed = try arguments() } catch { throw usageError(error) }
+        // A malformed sidecar makes the open refuse the device: clearing everything removes it first.
+        var clearedFirst: [DaxInjectedFailure]?
+        if clear && parsed.offset == nil {
+            do { clearedFirst = try DaxFaultInjector.clearAll(devicePath: path) } catch { throw fail(error) }
+        }
         let device: DaxDevice
         // Read-only: injection changes the sidecar, never the device's bytes.
         do { device = try DaxDevice.open(path, options: .init(requiredGranularity: .page, readOnly: true)) } catch { throw fail(error) }
@@ -72,7 +77,7 @@ struct InjectCommand: ParsableCommand {
                 if let at = parsed.offset {
                     changed = try injector.clear(offset: at, length: parsed.length)
                 } else {
-                    changed = try injector.clearAll()
+                    changed = try clearedFirst ?? injector.clearAll()
                 }
             } else if let kind = parsed.kind, let at = parsed.offset {
                 changed = [try injector.inject(kind, offset: at, length: parsed.length)]

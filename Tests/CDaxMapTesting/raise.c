@@ -77,3 +77,24 @@ int cdaxmap_test_install_recorder(int signo) {
 
 uint64_t cdaxmap_test_recorded(void) { return atomic_load(&recorded); }
 int cdaxmap_test_recorded_code(void) { return atomic_load(&recorded_code); }
+
+// Like the Swift runtime's crash handler: resets the signal's disposition
+// (SIG_DFL, or SIG_IGN when `ignore`) and returns, counting in `recorded`.
+static _Atomic int resetter_ignores;
+
+static void resetter(int signo, siginfo_t *info, void *context) {
+    (void)context;
+    atomic_store(&recorded_code, info->si_code);
+    atomic_fetch_add(&recorded, 1);
+    signal(signo, atomic_load(&resetter_ignores) ? SIG_IGN : SIG_DFL);
+}
+
+int cdaxmap_test_install_resetter(int signo, int ignore) {
+    atomic_store(&resetter_ignores, ignore);
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = resetter;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    return sigaction(signo, &action, NULL) == 0 ? 0 : -errno;
+}

@@ -17,7 +17,7 @@ func complain(_ text: String) {
 
 let args = CommandLine.arguments
 guard args.count == 3 else {
-    complain("usage: daxmap-probe exit-after-retire|foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler|thresholds|stream-log-notice|stream-log-daxlogging|lazy-runtime DIR\n")
+    complain("usage: daxmap-probe exit-after-retire|foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|killed-sigbus-{runtime,reset,ignore,recorder}|displaced-handler|thread-limit|thresholds|stream-log-notice|stream-log-daxlogging|lazy-runtime DIR\n")
     exit(2)
 }
 let mode = args[1], dir = args[2]
@@ -76,6 +76,83 @@ func forgedSignal() -> Never {
         print("intact \(patternIntact(mapping, pages: 4))")
         print("lost \(mapping.lostRanges.count)")
         exit(0)
+    } catch {
+        complain("setup failed: \(error)\n")
+        exit(2)
+    }
+}
+
+/// A SIGBUS sent by another process (`kill -BUS`) while a mapping is in use,
+/// with `previous` as the action daxmap displaced: "runtime" (what the Swift
+/// runtime installed), "reset" (resets to SIG_DFL and returns, as the Swift
+/// runtime's crash handler does), "ignore" (sets SIG_IGN and returns),
+/// "recorder" (counts and returns). Writes DIR/ready once mapped, waits for
+/// the signal, then truncates the device under the mapping: a guarded read
+/// there must throw `deviceRemoved` (daxmap's handler still armed), never die.
+func killedSignal(previous: String) -> Never {
+    switch previous {
+    case "reset": precondition(cdaxmap_test_install_resetter(SIGBUS, 0) == 0)
+    case "ignore": precondition(cdaxmap_test_install_resetter(SIGBUS, 1) == 0)
+    case "recorder": precondition(cdaxmap_test_install_recorder(SIGBUS) == 0)
+    default: break
+    }
+    do {
+        let (_, mapping) = try patternedMapping(pages: 4)
+        let ready = open(dir + "/ready", O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        precondition(ready >= 0)
+        close(ready)
+        // Bounded: a signal that never came fails the test by the missing lines.
+        for _ in 0..<6000 where cdaxmap_events_forged() == 0 { usleep(10_000) }
+        print("forged \(cdaxmap_events_forged())")
+        print("previous-handler-ran \(cdaxmap_test_recorded())")
+        print("rearmed \(cdaxmap_events_rearmed())")
+        print("displaced \(cdaxmap_sigbus_displaced())")
+        _ = fflush(nil) // on record even if the fault below kills the process
+        precondition(truncate(dir + "/dev", off_t(2 * page)) == 0)
+        var bytes = [UInt8](repeating: 0, count: 16)
+        do {
+            try bytes.withUnsafeMutableBytes { try mapping.read(at: 3 * page, into: $0) }
+            print("read succeeded")
+        } catch {
+            if let error = error as? DaxError { print("read-error \(error.code)") } else { print("read-error \(error)") }
+        }
+        print("intact \(patternIntact(mapping, pages: 2))")
+        exit(0)
+    } catch {
+        complain("setup failed: \(error)\n")
+        exit(2)
+    }
+}
+
+/// A holder whose `notifyFailure` blocks its thread and never answers.
+final class BlockingHolder: DaxHolder {
+    let name: String
+    init(_ name: String) { self.name = name }
+    var description: String { name }
+    func notifyFailure(_ failure: DaxFailure) async -> Bool {
+        while true { sleep(1000) }
+    }
+}
+
+/// 300 holders that block, each with a mapping, then a removal with a short
+/// deadline: run under a thread limit (RLIMIT_NPROC) below what they would
+/// need, the removal must return by its deadline and the process must exit.
+func threadLimit() async {
+    do {
+        let count = 300
+        let device = try DaxDevice.createEmulated(at: dir + "/dev", size: UInt64(count * page))
+        var mappings: [DaxMapping] = []
+        for i in 0..<count {
+            mappings.append(try device.map(offset: UInt64(i * page), length: UInt64(page), holder: BlockingHolder("blocking-\(i)")))
+        }
+        let started = ContinuousClock.now
+        let report = await device.beginRemoval(deadline: .milliseconds(500))
+        print("removal-returned \(report.holdersNotified) notified \(report.holdersAnswered) answered \(report.mappingsRevoked) revoked")
+        print("removal-took-ms \((ContinuousClock.now - started) / .milliseconds(1))")
+        print("holder-threads \(threads(named: "daxmap-holder"))")
+        print("exiting")
+        _ = fflush(nil)
+        withExtendedLifetime(mappings) {}
     } catch {
         complain("setup failed: \(error)\n")
         exit(2)
@@ -333,6 +410,10 @@ case "terminate":
     }
 case "forged-sigbus":
     forgedSignal()
+case "killed-sigbus-runtime", "killed-sigbus-reset", "killed-sigbus-ignore", "killed-sigbus-recorder":
+    killedSignal(previous: String(mode.dropFirst("killed-sigbus-".count)))
+case "thread-limit":
+    await threadLimit() // then return from main: the continuation needs a thread of the runtime's
 case "displaced-handler":
     await displacedHandler()
     exit(0)

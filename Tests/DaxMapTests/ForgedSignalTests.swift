@@ -47,4 +47,65 @@ import Testing
         // The displacing handler is daxmap's chain target now.
         #expect(value(result.stdout, "recorder-after-forged") == "1")
     }
+
+    /// `daxmap-probe killed-sigbus-PREVIOUS` sent a real `kill(pid, SIGBUS)` by
+    /// another process (a shell) once its mapping is in use; the probe then
+    /// truncates the device under the mapping. The exit status and the lines printed.
+    private func killed(_ previous: String) -> (status: Int32, stdout: String, stderr: String) {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let d = quoted(dir.path)
+        let script = """
+            \(quoted(buildDirectory + "/daxmap-probe")) killed-sigbus-\(previous) \(d) > \(d)/out 2> \(d)/err & pid=$!
+            i=0; while [ ! -e \(d)/ready ] && [ $i -lt 6000 ]; do sleep 0.01; i=$((i+1)); done
+            kill -BUS $pid; wait $pid; echo "status $?"
+            """
+        let shell = runShell(script)
+        let out = readFile(dir.file("out"))
+        let status = Int32(value(shell.stdout, "status") ?? "") ?? -1
+        return (status, out, readFile(dir.file("err")))
+    }
+
+    /// The process either died of the signal by its default action (128 +
+    /// SIGBUS, before it printed anything) or lives on with daxmap's handler in
+    /// front: the real fault after it is caught and thrown, never fatal.
+    private func expectDeadOrArmed(_ result: (status: Int32, stdout: String, stderr: String)) {
+        if result.status == 128 + SIGBUS {
+            #expect(value(result.stdout, "forged") == nil, "alive after the kill, then killed by the real fault: \(result)")
+        } else {
+            #expect(result.status == 0, "\(result)")
+            #expect(value(result.stdout, "forged") == "1", "\(result)")
+            #expect(value(result.stdout, "displaced") == "0", "\(result)")
+            #expect(value(result.stdout, "read-error") == "deviceRemoved", "\(result)")
+            #expect(value(result.stdout, "intact") == "true", "\(result)")
+        }
+    }
+
+    @Test func aKilledSIGBUSWithTheSwiftRuntimesHandlerBehindLeavesTheProcessDeadOrArmed() {
+        expectDeadOrArmed(killed("runtime"))
+    }
+
+    @Test func aPreviousHandlerThatResetsToDefaultMakesAKilledSIGBUSFatalAsTheDefaultAction() {
+        // As the Swift runtime's crash handler does: SIG_DFL, return. The sent
+        // signal does not recur, so daxmap takes the default action for it.
+        let result = killed("reset")
+        #expect(result.status == 128 + SIGBUS, "\(result)")
+        #expect(value(result.stdout, "forged") == nil, "lived on disarmed: \(result)")
+    }
+
+    @Test func aPreviousHandlerThatIgnoresLeavesDaxmapArmedAfterAKilledSIGBUS() {
+        let result = killed("ignore")
+        expectDeadOrArmed(result)
+        #expect(result.status == 0, "\(result)")
+        #expect(value(result.stdout, "previous-handler-ran") == "1", "\(result)")
+        #expect(value(result.stdout, "rearmed") == "1", "\(result)")
+    }
+
+    @Test func aPreviousHandlerThatReturnsLeavesDaxmapArmedAfterAKilledSIGBUS() {
+        let result = killed("recorder")
+        expectDeadOrArmed(result)
+        #expect(result.status == 0, "\(result)")
+        #expect(value(result.stdout, "previous-handler-ran") == "1", "\(result)")
+        #expect(value(result.stdout, "rearmed") == "0", "\(result)")
+    }
 }

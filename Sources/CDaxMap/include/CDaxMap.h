@@ -170,6 +170,12 @@ uint64_t cdaxmap_events_forged(void);
 /// (forged signals included).
 uint64_t cdaxmap_events_chained(void);
 
+/// Times a chained action returned having replaced daxmap's handler with one
+/// of its own (or SIG_IGN), and daxmap put its handler back in front (chain.c).
+/// An action that left SIG_DFL for a signal that does not recur (a sent one)
+/// is not counted: the process then dies of the signal by its default action.
+uint64_t cdaxmap_events_rearmed(void);
+
 // MARK: - Threads (altstack.c)
 
 /// Ensures the calling thread has an alternate signal stack (allocated once per

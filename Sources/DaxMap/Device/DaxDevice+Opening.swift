@@ -55,8 +55,13 @@ extension DaxDevice {
                            message: "an emulated device needs a size greater than zero")
         }
         let fd: CInt
-        switch Syscalls.open(path, O_RDWR | O_CREAT, 0o644) {
+        // O_NOFOLLOW: a symbolic link planted at the name must not make daxmap
+        // extend the file it points at; O_NONBLOCK: nor a FIFO block the open.
+        switch Syscalls.open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o644) {
         case .success(let f): fd = f
+        case .failure(.tooManySymbolicLinkLevels):
+            throw DaxError(.invalidArgument, operation: "create", path: path, errno: .tooManySymbolicLinkLevels,
+                           message: "is a symbolic link; an emulated device is created or reused only at a plain file's own name (give the file it points at)")
         case .failure(let errno): throw openError(path, errno, operation: "create")
         }
         defer { Syscalls.close(fd) }

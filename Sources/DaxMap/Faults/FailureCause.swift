@@ -259,6 +259,11 @@ extension FailureCause {
             return DaxError(code, operation: operation, path: device, offset: at,
                             message: "the device is being removed; release its mappings")
         case .removed, .pagesLost, .unexplained:
+            if injected {
+                // A trap of DaxMapTesting's injector: nothing was truncated or removed.
+                return DaxError(code, operation: operation, path: device, offset: at,
+                                message: "the memory at device offset \(at) is unbacked by an injected failure (DaxFaultInjector, kind removed; clear it with the injector or `daxmap inject --clear`): the device and its file are unchanged")
+            }
             if let length = gone(at) {
                 return DaxError(code, operation: operation, path: device, offset: at, length: length,
                                 message: "the memory at device offset \(at) is no longer backed (BUS_ADRERR): the file was truncated; \(length) bytes from there to the end of the mapping are gone")
@@ -273,6 +278,8 @@ extension FailureCause {
     func refusal(_ operation: String, device: String, extent: Range<UInt64>) -> DaxError {
         let code = kind.errorCode(closed: false)
         let message = switch kind {
+        case .removed where injected:
+            "this range is unbacked by an injected failure (DaxFaultInjector, kind removed); the device and its file are unchanged"
         case .memoryFailureActionRequired, .memoryFailureActionOptional:
             "the kernel reported a memory failure (poison) in this range; its data cannot be trusted"
         case .pagesLost:

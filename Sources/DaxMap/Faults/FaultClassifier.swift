@@ -13,8 +13,10 @@ struct FaultClassifier {
     let offset: UInt64
     let count: Int
     let device: String
+    let id: UInt64
 
     init(_ mapping: DaxMapping) {
+        id = mapping.id
         base = UInt(bitPattern: mapping.base.pointer)
         offset = mapping.offset
         count = mapping.count
@@ -57,19 +59,57 @@ struct FaultClassifier {
     func error(_ operation: String, _ raw: cdaxmap_fault, closed: Bool,
                gone: (UInt64) -> UInt64? = { _ in nil }) -> DaxError {
         let inMapping = UInt(raw.address) >= base && UInt(raw.address) < base + UInt(count)
-        if raw.flags & UInt32(CDAXMAP_EVENT_UNREGISTERED) != 0 && !inMapping {
-            // Not this mapping's failure at all: the memory the caller passed in faulted.
-            return DaxError(.system, operation: operation, path: device, errno: .badAddress,
-                            message: "the caller's buffer faulted (signal \(raw.signo), code \(raw.code)) at address 0x\(String(raw.address, radix: 16))")
-        }
+        if !inMapping { return callerBufferError(operation, raw) }
         return FailureCause(record: raw).error(operation, device: device, at: deviceOffset(raw.address),
                                                extent: range(of: raw), closed: closed, gone: gone)
     }
 
+    /// The role the caller's buffer plays in `operation`: a write's source, a
+    /// read's destination (the mapping is the other side).
+    static func callerSide(_ operation: String) -> String {
+        switch operation {
+        case "write": "source"
+        case "read": "destination"
+        default: "caller's"
+        }
+    }
+
+    /// Not this mapping's failure: the buffer the caller passed in faulted. It
+    /// is named (source or destination, `operation` says which side) so the
+    /// error does not blame this mapping's healthy device. When the buffer
+    /// lies in another daxmap mapping, the error carries that failure's code
+    /// and says which mapping; otherwise it is `EFAULT`.
+    func callerBufferError(_ operation: String, _ raw: cdaxmap_fault) -> DaxError {
+        let side = Self.callerSide(operation)
+        let sideOperation = "\(operation) (\(side) buffer)"
+        let address = "0x\(String(raw.address, radix: 16))"
+        let intact = "this mapping (\(device), the \(side == "source" ? "destination" : side == "destination" ? "source" : "other side")) did not fail"
+        if raw.flags & UInt32(CDAXMAP_EVENT_UNREGISTERED) != 0 || raw.mapping_id == 0 {
+            return DaxError(.system, operation: sideOperation, errno: .badAddress,
+                            message: "the \(side) buffer faulted (signal \(raw.signo), code \(raw.code)) at address \(address); \(intact)")
+        }
+        // In another mapping's range: its failure, told as that mapping's.
+        let cause = FailureCause(record: raw)
+        let other = DaxRuntime.process.registry.mapping(raw.mapping_id)
+        let otherClosed = other.map { $0.state == .closed } ?? true // closed mappings leave the registry
+        let what = switch cause.kind {
+        case .revoked: otherClosed ? "was closed" : "was revoked (its device was removed)"
+        case .memoryFailureActionRequired, .memoryFailureActionOptional: "has a memory failure (poison) there"
+        case .removed, .pagesLost, .unexplained: "has no memory behind that address any more"
+        case .preRemove: "is being removed"
+        }
+        let owner = other.map { "daxmap mapping \($0.id) of \($0.device.path)" } ?? "daxmap mapping \(raw.mapping_id)"
+        return DaxError(cause.kind.errorCode(closed: otherClosed), operation: sideOperation, path: other?.device.path,
+                        message: "the \(side) buffer faulted at address \(address): it lies in \(owner), which \(what); \(intact)")
+    }
+
     /// What a guarded access throws before touching memory the handler marked failed.
     func error(_ operation: String, marked kind: CInt, lo: UInt, hi: UInt) -> DaxError {
-        FailureCause(mark: kind, epoch: 0).refusal(operation, device: device,
-                                                   extent: deviceOffset(UInt64(lo))..<deviceOffset(UInt64(hi)))
+        var cause = FailureCause(mark: kind, epoch: 0)
+        // A removed mark over an injected range: the injector's, not a truncation.
+        var ilo: UInt = 0, ihi: UInt = 0
+        cause.injected = kind == CDAXMAP_FAILED_REMOVED && cdaxmap_inject_lookup(id, lo, &ilo, &ihi) == CDAXMAP_FAILED_REMOVED
+        return cause.refusal(operation, device: device, extent: deviceOffset(UInt64(lo))..<deviceOffset(UInt64(hi)))
     }
 
     /// A handler mark in device terms.

@@ -12,7 +12,13 @@ import Glibc
 /// millisecond (the running workers are slow or blocked in a holder), a
 /// watchdog wakes or adds a worker: a blocked holder holds only its own
 /// thread and delays the others by about a millisecond. Idle workers exit
-/// after a while. Task executor preference (SE-0417) keeps the holder's
+/// after a while. The workers never take the process's last threads: under a
+/// thread limit (RLIMIT_NPROC) they stop at half of it (``ceiling``), and at
+/// the first thread that cannot be created they stop where they are, so holders
+/// that block forever leave the rest of the process (the removal, the Swift
+/// runtime's own threads, the way to `exit`) threads to run on; the jobs past
+/// the ceiling wait for a worker to come free (the removal's deadline does not
+/// wait for them). Task executor preference (SE-0417) keeps the holder's
 /// nonisolated code and default actors' code on these threads.
 /// Part of ``DaxRuntime``.
 final class HolderExecutor: TaskExecutor, @unchecked Sendable {
@@ -25,6 +31,9 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     private static let idleSeconds = 5
     /// How long the oldest job may wait before one more worker is started.
     private static let stallNanoseconds: UInt64 = 1_000_000
+    /// At most this many workers: half the thread limit, when there is one
+    /// (never fewer than the cores).
+    static let ceiling: Int = Syscalls.threadLimit.map { max(cores, $0 / 2) } ?? Int.max
 
     // Guarded by `workAvailable`.
     private var jobs: [(job: UnownedJob, queued: UInt64)] = []
@@ -36,6 +45,9 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
     /// Workers started but not yet running: the watchdog waits for them
     /// rather than starting more (thread creation is slow on a loaded machine).
     private var starting = 0
+    /// Workers may be started while fewer than this run: ``ceiling``, lowered
+    /// to the workers running when a thread could not be created.
+    private var limit = HolderExecutor.ceiling
     /// Guards the state above; signalled when work is queued for an idle worker.
     private let workAvailable = Condition()
 
@@ -54,7 +66,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
             if idle > wakeups {
                 wakeups += 1
                 signal = true
-            } else {
+            } else if workers < limit {
                 workers += 1
                 starting += 1
                 spawn = true
@@ -76,11 +88,16 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
 
     private func startWorker() {
         guard !DetachedThread.start(name: Self.workerName, { self.work() }) else { return }
+        // No thread (EAGAIN: the thread limit; or no memory): grow no further.
+        // The threads running now are what the process can afford; taking
+        // more would leave it none to finish or exit with.
         workAvailable.lock()
         workers -= 1
         starting -= 1
+        limit = max(1, min(limit, workers))
         workAvailable.unlock()
     }
+
 
     private func work() {
         workAvailable.lock()
@@ -103,6 +120,7 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
             if wakeups > 0 { wakeups -= 1 }
             if !signalled && head == jobs.count {
                 workers -= 1
+                limit = Self.ceiling // calm again: a refused start may have been passing
                 return nil
             }
         }
@@ -121,12 +139,15 @@ final class HolderExecutor: TaskExecutor, @unchecked Sendable {
         let pause = Duration.nanoseconds(Int64(Self.stallNanoseconds / 2))
         workAvailable.lock()
         while head < jobs.count {
+            // Nothing to wake and no worker may be added: a worker that comes
+            // free takes the waiting jobs itself; no need to poll for it.
+            if idle <= wakeups && workers >= limit && starting == 0 { break }
             var spawn = false, signal = false
             if Condition.now() - jobs[head].queued >= Self.stallNanoseconds && starting == 0 {
                 if idle > wakeups {
                     wakeups += 1
                     signal = true
-                } else if wakeups == 0 {
+                } else if wakeups == 0 && workers < limit {
                     workers += 1
                     starting += 1
                     spawn = true

@@ -80,16 +80,8 @@ struct HolderScan: Sendable {
 
     /// The address range of a maps line (`start-end perms offset MAJ:MIN inode path`) when it maps the target.
     static func mappedRange(_ line: Substring, _ target: RetireTarget) -> Range<UInt64>? {
-        let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-        guard fields.count >= 5, let inode = UInt64(fields[4]), inode != 0 || target.kind != .file else { return nil }
-        let dev = fields[3].split(separator: ":")
-        let bounds = fields[0].split(separator: "-")
-        guard dev.count == 2, let major = UInt32(dev[0], radix: 16), let minor = UInt32(dev[1], radix: 16),
-              bounds.count == 2, let start = UInt64(bounds[0], radix: 16), let end = UInt64(bounds[1], radix: 16),
-              start < end else { return nil }
-        let path = fields.count > 5 ? fields[5].drop { $0 == " " } : ""
-        guard major != 0 || minor != 0 || !path.isEmpty, // anonymous memory
-              target.matchesMapping(major: major, minor: minor, inode: inode, path: path) else { return nil }
-        return start..<end
+        guard let line = MapsLine(line), line.inode != 0 || target.kind != .file, !line.isAnonymous,
+              target.matchesMapping(major: line.major, minor: line.minor, inode: line.inode, path: line.path) else { return nil }
+        return line.range
     }
 }

@@ -50,6 +50,10 @@ int cdaxmap_test_guarded_load(const void *addr, struct cdaxmap_fault *fault);
 /// must not return into (it would fault again forever): it restores SIG_DFL
 /// first, so the fault kills the process visibly. Returns 0 or -errno.
 int cdaxmap_test_install_recorder(int signo);
+/// Installs a `signo` action that, like the Swift runtime's crash handler,
+/// resets the disposition (SIG_DFL, or SIG_IGN when `ignore`) and returns,
+/// counted with the recorder's counters. Returns 0 or -errno.
+int cdaxmap_test_install_resetter(int signo, int ignore);
 /// Signals the recorder got, and the si_code of the last one.
 uint64_t cdaxmap_test_recorded(void);
 int cdaxmap_test_recorded_code(void);
