@@ -94,9 +94,12 @@ let package = Package(
         ]),
         // Power-failure testing of DaxLog (`daxmap crash-test`).
         .target(name: "DaxLogTesting", dependencies: ["DaxLog", "DaxMap", "DaxMapTesting"]),
+        // The CLI's SIGINT/SIGTERM handler: C, so no Swift runs in a signal handler.
+        .target(name: "CDaxmapCLI"),
         .executableTarget(
             name: "daxmap",
             dependencies: [
+                "CDaxmapCLI",
                 "DaxMap", "DaxLog", "DaxMapSync", "DaxMapTesting", "DaxLogTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

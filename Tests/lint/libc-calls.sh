@@ -19,7 +19,6 @@
 # Allowed (the allow-list):
 #   - Sources/DaxMap/System/**: the syscall layer itself, and the threads and
 #     conditions (pthread_*) that are system plumbing of the same kind.
-#   - Sources/daxmap/SignalStop.swift: the CLI's signal self-pipe (see below).
 # Not checked: a bare `errno` (too many locals of that name; read it through
 # `Syscalls.lastError` or a `Result`), and types and constants (`pollfd`, `O_RDONLY`).
 set -euo pipefail
@@ -40,10 +39,7 @@ for d in Sources/DaxMap Sources/DaxLog Sources/DaxMapTesting Sources/DaxLogTesti
     [ -d "$d" ] && roots+=("$d")
 done
 
-# Sources/daxmap/SignalStop.swift: the CLI's SIGINT/SIGTERM self-pipe and its reader
-# thread (sigaction, pipe, pthread_create, _exit), system plumbing of the kind System/ holds.
-files=$(find "${roots[@]}" -name '*.swift' -not -path 'Sources/DaxMap/System/*' \
-    -not -path 'Sources/daxmap/SignalStop.swift' | sort)
+files=$(find "${roots[@]}" -name '*.swift' -not -path 'Sources/DaxMap/System/*' | sort)
 # shellcheck disable=SC2086
 UNAMBIGUOUS="$UNAMBIGUOUS" AMBIGUOUS="$AMBIGUOUS" perl -e '
 use strict; use warnings;
