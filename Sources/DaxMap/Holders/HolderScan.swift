@@ -32,6 +32,19 @@ struct HolderScan: Sendable {
         return scan
     }
 
+    /// Looks at `pids` only (a retire watching the processes its first scan found).
+    static func scan(_ target: RetireTarget, pids: some Sequence<Int32>) -> HolderScan {
+        var scan = HolderScan()
+        for pid in pids {
+            switch holding(pid, target) {
+            case .holds(let found): scan.found.append(found)
+            case .unreadable: scan.unreadable.append(pid)
+            case .none, .vanished: break
+            }
+        }
+        return scan
+    }
+
     /// Every pid listed in /proc.
     static func processes() -> [Int32] {
         guard case .success(let names) = Syscalls.directoryEntries("/proc") else { return [] }
@@ -67,7 +80,11 @@ struct HolderScan: Sendable {
         let fds: [String]
         switch Syscalls.directoryEntries("/proc/\(pid)/fd") {
         case .success(let names): fds = names
-        case .failure(let e): return e == .noSuchFileOrDirectory || e == .noSuchProcess ? .vanished : .unreadable
+        case .failure(let e):
+            if e == .noSuchFileOrDirectory || e == .noSuchProcess { return .vanished }
+            // Maps readable and empty: no address space (a kernel thread, or a process
+            // past its exit), which holds nothing; its descriptors are root's to list.
+            return maps.isEmpty ? .none : .unreadable
         }
         var descriptors = 0
         for fd in fds {
