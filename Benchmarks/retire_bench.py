@@ -103,6 +103,7 @@ def run(daxmap, mode, processes, holders, base):
         result["retireMs"] = report.get("durationMilliseconds")
         result["retireProcessesReleased"] = report.get("processesReleased")
         result["retireReleased"] = report.get("released")
+        result["retireProcessesNotified"] = report.get("processesNotified")
         result["retireStatus"] = retire.returncode
     subprocess.run(["rm", "-rf", work])
     return result
@@ -164,7 +165,7 @@ def main():
         extra = ""
         if "retireWallMs" in r:
             extra = (f"; retire {r['retireWallMs']} ms wall ({r['retireMs']:.1f} ms freeze to unfreeze), "
-                     f"{r['retireProcessesReleased']} released, released={r['retireReleased']}, exit {r['retireStatus']}")
+                     f"{r['retireProcessesNotified']} notified, {r['retireProcessesReleased']} released, released={r['retireReleased']}, exit {r['retireStatus']}")
         print(f"{r['mode']:>9}: {r['processes']} processes x {r['holdersPerProcess']} holders: exit after the request "
               f"p50 {r['exitP50Ms']} ms, max {r['exitMaxMs']} ms; fault signals {r['faultSignals']}, "
               f"writer errors {r['faultsCaught']}; exit statuses {r['exitStatuses']}{extra}")

@@ -181,8 +181,14 @@ public enum DaxRetirement {
         // get the deadline, daxmap ones the deadline and a grace to answer.
         let deadline = started + .milliseconds(milliseconds)
         watch.wait(deadline: deadline, limit: deadline + grace)
-        // Once more, the whole of /proc: a plain process may have mapped it since.
-        let last = HolderScan.scan(target)
+        // Before a removal, the whole of /proc once more: a plain process may have mapped
+        // it since the first scan (daxmap processes cannot: it is frozen). A drain only
+        // (`none`) looks again at the processes not yet seen letting go (the others were
+        // just looked at, or exited), and says nothing of later ones: the whole scan is
+        // what dominates a retire on a host with many processes.
+        let last = removal == .none
+            ? HolderScan.scan(target, pids: Set(watch.stillHolding).union(first.unreadable).sorted())
+            : HolderScan.scan(target)
         let answers = watch.answers
 
         let got = answers.withLock { $0 }

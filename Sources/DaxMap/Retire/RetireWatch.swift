@@ -88,6 +88,9 @@ final class RetireWatch: @unchecked Sendable {
         }
     }
 
+    /// The processes not yet seen letting go (or exiting).
+    var stillHolding: [Int32] { holding.keys.sorted() }
+
     private func release(_ pid: Int32) {
         if let fd = holding.removeValue(forKey: pid), fd >= 0 { Syscalls.close(fd) }
     }
