@@ -199,7 +199,8 @@ func threads(named prefix: String) -> Int {
     return n
 }
 
-/// Sockets of this process bound to its retire channel's abstract name, from /proc/net/unix.
+/// Sockets of this process bound to its retire channel's name (bound through its checked
+/// directory's descriptor: `/proc/self/fd/N/PID`), from /proc/net/unix.
 func retireSockets() -> Int {
     let fd = open("/proc/net/unix", O_RDONLY)
     guard fd >= 0 else { return -1 }
@@ -211,8 +212,10 @@ func retireSockets() -> Int {
         if n <= 0 { break }
         text += buffer.prefix(n)
     }
-    let name = "@daxmap.\(getpid())"
-    return String(decoding: text, as: UTF8.self).split(separator: "\n").filter { $0.hasSuffix(" " + name) }.count
+    return String(decoding: text, as: UTF8.self).split(separator: "\n").filter { line in
+        guard let path = line.split(separator: " ").last else { return false }
+        return path.hasPrefix("/proc/self/fd/") && path.hasSuffix("/\(getpid())")
+    }.count
 }
 
 /// What the runtime has started, on one line (`tasks`: every thread of the process).
