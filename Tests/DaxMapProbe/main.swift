@@ -17,7 +17,7 @@ func complain(_ text: String) {
 
 let args = CommandLine.arguments
 guard args.count == 3 else {
-    complain("usage: daxmap-probe exit-after-retire|foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler|thresholds|stream-log-notice|stream-log-daxlogging|lazy-runtime DIR\n")
+    complain("usage: daxmap-probe exit-after-retire|foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|displaced-handler|thresholds|stream-log-notice|stream-log-daxlogging|lazy-runtime|channel-unavailable DIR\n")
     exit(2)
 }
 let mode = args[1], dir = args[2]
@@ -361,6 +361,25 @@ case "stream-log-notice", "stream-log-daxlogging":
     exit(0)
 case "lazy-runtime":
     lazyRuntime()
+    exit(0)
+case "channel-unavailable":
+    // Run where no retire directory can be had (another uid without /run/user/UID):
+    // the channel's failure is an event (to a stream made before the first mapping) and a count.
+    let events = DaxMonitor.events()
+    do {
+        let device = try DaxDevice.createEmulated(at: dir + "/dev", size: UInt64(4 * page))
+        let mapping = try device.map()
+        var seen = "none"
+        for await event in events {
+            if case .retireChannelUnavailable(let reason) = event { seen = reason; break }
+        }
+        print("event \(seen)")
+        print("failures \(DaxRetirement.channelFailures) reason \(DaxRetirement.channelFailureReason ?? "none")")
+        withExtendedLifetime((device, mapping)) {}
+    } catch {
+        complain("setup failed: \(error)\n")
+        exit(1)
+    }
     exit(0)
 default:
     complain("unknown mode \(mode)\n")

@@ -127,6 +127,22 @@ import DaxMapSync
         #expect(retire.stdout.contains("\"holdersNotified\":1"), "\(retire.stdout)")
     }
 
+    /// A process that can have no channel directory (nobody, no /run/user/65534)
+    /// says so: an event, a count and the reason, never silence.
+    @Test func aChannelThatCannotBeSetUpIsAnEventAndACount() async throws {
+        if let why = Self.noOtherUser { print("skipped: \(why)"); return }
+        if access("/run/user/65534", F_OK) == 0 { print("skipped: /run/user/65534 exists here"); return }
+        let dir = scratch()
+        defer { dir.remove() }
+        chmod(dir.path, 0o777)
+        let r = runProgram(["timeout", "60", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            buildDirectory + "/daxmap-probe", "channel-unavailable", dir.path])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.contains("event no directory for the retire channel"), "\(r)")
+        #expect(r.stdout.contains("failures 1 reason no directory for the retire channel"), "\(r)")
+        #expect(r.stdout.contains("/run/user/65534"), "the reason names where it looked: \(r)")
+    }
+
     /// A blind retire: as nobody, a file root's plain process maps. It cannot
     /// read root's maps, so it must not claim "released" (exit 4, the count
     /// named), and `holders` says other users' processes were not visible.
