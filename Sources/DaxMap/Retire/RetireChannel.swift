@@ -212,20 +212,14 @@ final class RetireChannel: Sendable {
         return answer
     }
 
-    /// The reports of `runs`, woken as each completes; those not complete by
-    /// `limit` (only a bug: a removal keeps its own deadline) are left out. The
-    /// wake-up comes from a task: where holders occupy every thread of the
-    /// cooperative pool it runs late, and a 50 ms look is the safety net.
+    /// The reports of `runs`, woken as each completes (the removal signals the
+    /// wake-up: no polling, no task); those not complete by `limit` (only a bug:
+    /// a removal keeps its own deadline) are left out.
     static func awaitReports(_ runs: [RemovalRun], limit: ContinuousClock.Instant) -> [DaxRemovalReport] {
         let done = Wakeup()
-        for run in runs where run.completedReport == nil {
-            Task {
-                _ = await run.report()
-                done.signal()
-            }
-        }
+        for run in runs { run.signalOnCompletion(done) }
         while ContinuousClock.now < limit && runs.contains(where: { $0.completedReport == nil }) {
-            done.wait(for: min(ContinuousClock.now.duration(to: limit), .milliseconds(50)))
+            done.wait(for: ContinuousClock.now.duration(to: limit))
         }
         return runs.compactMap(\.completedReport)
     }
