@@ -161,25 +161,36 @@ public enum DaxRetirement {
         let request = RetireWire.encode(.retire(key: target.key, deadlineMilliseconds: milliseconds))
         var connections: [(Int32, CInt)] = []
         for pid in first.found.map(\.pid) + first.unreadable {
-            if case .success(let fd) = RetireSocket.connect(to: pid) { connections.append((pid, fd)) }
+            // The request goes at once: a process closes a connection silent for a second
+            // (RetireChannel.idleTimeout), and starting the asking threads can take longer
+            // on a starved host (one process of 50 busy ones was never asked that way).
+            if case .success(let fd) = RetireSocket.connect(to: pid) {
+                RetireSocket.send(fd, request)
+                connections.append((pid, fd))
+            }
         }
         let daxmapPids = Set(connections.map(\.0))
         guard let watch = RetireWatch(target: target, holding: first.found.map(\.pid), asking: daxmapPids) else {
             for (_, fd) in connections { Syscalls.close(fd) }
             throw DaxError(.system, operation: "retire", path: target.path, message: "cannot make the retirer's wake-up socket")
         }
+        let deadline = started + .milliseconds(milliseconds)
         for (pid, fd) in connections {
             let ask: @Sendable () -> Void = {
-                defer { Syscalls.close(fd) }
-                let answer = RetireSocket.ask(fd, request, timeout: .milliseconds(milliseconds) + grace)
-                if case .success(let a) = answer { watch.answered(pid, a) } else { watch.answered(pid, nil) }
+                var answer = try? RetireSocket.awaitAnswer(fd, timeout: clock.now.duration(to: deadline + grace)).get()
+                Syscalls.close(fd)
+                // Closed unanswered (its bound on connections, or the request late): once more.
+                if answer == nil, clock.now < deadline, case .success(let again) = RetireSocket.connect(to: pid) {
+                    answer = try? RetireSocket.ask(again, request, timeout: clock.now.duration(to: deadline + grace)).get()
+                    Syscalls.close(again)
+                }
+                watch.answered(pid, answer)
             }
             if !DetachedThread.start(name: "daxmap-retire", ask) { ask() }
         }
 
         // Until every holder let go and every daxmap process answered: plain holders
         // get the deadline, daxmap ones the deadline and a grace to answer.
-        let deadline = started + .milliseconds(milliseconds)
         watch.wait(deadline: deadline, limit: deadline + grace)
         // Before a removal, the whole of /proc once more: a plain process may have mapped
         // it since the first scan (daxmap processes cannot: it is frozen). A drain only

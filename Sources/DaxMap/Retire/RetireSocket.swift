@@ -99,6 +99,11 @@ enum RetireSocket {
     static func ask(_ fd: CInt, _ text: String, timeout: Duration) -> Result<RetireWire.Answer, Failure> {
         // A failed send may still have an answer waiting (a refusal): read it anyway.
         _ = send(fd, text)
+        return awaitAnswer(fd, timeout: timeout)
+    }
+
+    /// Waits up to `timeout` for the answer to a request already sent.
+    static func awaitAnswer(_ fd: CInt, timeout: Duration) -> Result<RetireWire.Answer, Failure> {
         guard let reply = receive(fd, timeout: timeout),
               let answer = RetireWire.decodeAnswer(reply) else { return .failure(.noAnswer) }
         return .success(answer)
