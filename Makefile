@@ -71,7 +71,7 @@ stress: deps stress-deps
 # the simulated persistence domain (eight threads to one simulated cache), the parallel copy
 # engine (workers spinning on atomics between parts).
 tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|ParallelCopy|RangeTable|PowerFailureSimulation|HostSoak|RotationUnderLoad|StaleFailure|FailureEpoch|LogOwnership'
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|ParallelCopy|RangeTable|PowerFailureSimulation|HostSoak|RotationUnderLoad|StaleFailure|FailureEpoch|LogOwnership|Runtime'
 
 # The whole suite under AddressSanitizer + LeakSanitizer, in its own scratch path.
 # Sanitizer options travel in the environment, so the CLI tests' child processes
@@ -99,20 +99,26 @@ fuzz: deps
 
 # Benchmarks print numbers; they never assert. JSON=1 prints only the JSON array
 # on standard output (the build's own output goes to standard error). Then fio on the
-# same target, and a plot of both in $(BENCH_OUT)/bench.svg (copy.json and fio.json beside it).
+# same target, the log benchmark (its table on standard error, its rows in log.json),
+# and a plot of all three in $(BENCH_OUT)/bench.svg (copy.json, fio.json and log.json beside it):
+# the copy curves, and beside them DaxLog / libpmemlog for every log row.
 BENCH_OUT ?= .bench-out
 bench:
 	@$(MAKE) --no-print-directory release bench-deps >&2
 	@mkdir -p $(BENCH_OUT)
 	@$(SWIFT) run -c release --skip-build daxmap-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET)) --json-file $(BENCH_OUT)/copy.json
 	@python3 Benchmarks/fio_bench.py $(if $(TARGET),--target $(TARGET)) --out $(BENCH_OUT)/fio.json $(if $(JSON),>&2)
-	@python3 Benchmarks/plot_bench.py $(BENCH_OUT)/copy.json $(BENCH_OUT)/fio.json $(BENCH_OUT)/bench.svg
-	@# Then the log benchmark; under JSON=1 its output goes to stderr, so stdout stays the copy array.
-	@$(SWIFT) run -c release --skip-build daxlog-bench $(if $(TARGET),--target $(TARGET)) $(if $(JSON),>&2)
+	@$(SWIFT) run -c release --skip-build daxlog-bench --json $(if $(TARGET),--target $(TARGET)) > $(BENCH_OUT)/log.json
+	@python3 Benchmarks/plot_bench.py $(BENCH_OUT)/copy.json $(BENCH_OUT)/fio.json $(BENCH_OUT)/log.json $(BENCH_OUT)/bench.svg
 
-# DaxLog against libpmemlog: append+persist records/s at 64 B..4 KiB, single and
-# batched (16). TARGET: a directory (e.g. a DAX mount), /dev/daxX.Y or a file;
-# default /dev/shm. JSON=1 prints only the array of {record, batch, daxlog_rps, libpmemlog_rps}.
+# DaxLog against libpmemlog: append+persist records/s and per-call latency at
+# 64 B..4 KiB, single and batched (16), and 2 and 4 threads appending 256 B; at page
+# granularity (msync for both) and at cache-line granularity (libpmemlog under
+# PMEM_IS_PMEM_FORCE=1, DaxLog with the benchmarking-only unsafeCacheLinePersistence)
+# on /dev/shm. TARGET: a directory (e.g. a DAX mount), /dev/daxX.Y or a file;
+# default /dev/shm; a DAX target is measured at its own granularity only.
+# JSON=1 prints only the array of {record, batch, threads, granularity, daxlog_rps,
+# libpmemlog_rps, daxlog_p50_us, daxlog_p99_us, libpmemlog_p50_us, libpmemlog_p99_us}.
 bench-log:
 	@$(MAKE) --no-print-directory release >&2
 	@$(SWIFT) run -c release --skip-build daxlog-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))
@@ -145,11 +151,11 @@ DOCS_OUT ?= .docs-out
 DOCC ?= $(or $(shell command -v docc),$(dir $(realpath $(shell command -v $(SWIFT))))docc)
 docs: deps
 	@mkdir -p .build-docs/symbol-graphs
-	$(SWIFT) build --scratch-path .build-docs --target DaxLog \
+	$(SWIFT) build --scratch-path .build-docs --target DaxLogTesting \
 	  -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(CURDIR)/.build-docs/symbol-graphs
-	@set -e; for m in DaxMap DaxLog; do \
+	@set -e; for m in DaxMap DaxLog DaxMapTesting DaxLogTesting; do \
 	  rm -rf $(DOCS_OUT)/$$m $(DOCS_OUT)/graphs-$$m; mkdir -p $(DOCS_OUT)/graphs-$$m; \
-	  cp .build-docs/symbol-graphs/$$m.symbols.json $(DOCS_OUT)/graphs-$$m/; \
+	  cp .build-docs/symbol-graphs/$$m.symbols.json $$(ls .build-docs/symbol-graphs/$$m@Dax*.symbols.json 2>/dev/null) $(DOCS_OUT)/graphs-$$m/; \
 	  echo "docc convert $$m"; \
 	  $(DOCC) convert Sources/$$m/$$m.docc --additional-symbol-graph-dir $(DOCS_OUT)/graphs-$$m \
 	    --output-dir $(DOCS_OUT)/$$m --transform-for-static-hosting --hosting-base-path $$m \
@@ -157,7 +163,9 @@ docs: deps
 	done
 	@printf '%s\n' '<!doctype html><meta charset="utf-8"><title>daxmap documentation</title>' \
 	  '<h1>daxmap documentation</h1><ul><li><a href="DaxMap/documentation/daxmap/">DaxMap</a></li>' \
-	  '<li><a href="DaxLog/documentation/daxlog/">DaxLog</a></li></ul>' \
+	  '<li><a href="DaxLog/documentation/daxlog/">DaxLog</a></li>' \
+	  '<li><a href="DaxMapTesting/documentation/daxmaptesting/">DaxMapTesting</a></li>' \
+	  '<li><a href="DaxLogTesting/documentation/daxlogtesting/">DaxLogTesting</a></li></ul>' \
 	  '<p>Serve this folder over HTTP (python3 -m http.server): DocC pages load their content with JavaScript.</p>' \
 	  > $(DOCS_OUT)/index.html
 	@$(MAKE) --no-print-directory docs-test

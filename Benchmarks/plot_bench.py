@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""plot_bench.py COPY.json FIO.json OUT.svg: GB/s against block size (log scale) for daxmap,
-daxmap parallel, libpmem2, memcpy, fio and the measured non-temporal store limit. Plain SVG."""
+"""plot_bench.py COPY.json [FIO.json [LOG.json]] OUT.svg: GB/s against block size (log scale) for daxmap,
+daxmap parallel, libpmem2, memcpy, fio and the measured non-temporal store limit; beside it, with
+LOG.json (daxlog-bench --json), DaxLog / libpmemlog records/s for every log row, a bar each, with
+DaxLog's p99 append latency under it. Plain SVG."""
 import json, math, sys
 
 copy = json.load(open(sys.argv[1]))
 fio = json.load(open(sys.argv[2])) if len(sys.argv) > 3 else []
+log = json.load(open(sys.argv[3])) if len(sys.argv) > 4 else []
 out = sys.argv[-1]
 
 def pts(rows, key, path=None):
@@ -48,6 +51,38 @@ for k, (name, color, s) in enumerate(series):
     svg += [f'<circle cx="{X(b):.1f}" cy="{Y(v):.1f}" r="3" fill="{color}"/>' for b, v in s]
     svg.append(f'<rect x="{W-P-150}" y="{P+k*20-9}" width="12" height="3" fill="{color}"/>')
     svg.append(f'<text x="{W-P-132}" y="{P+k*20-4}">{name}</text>')
+
+# The log panel, right of the copy plot: one bar per row, DaxLog / libpmemlog records/s
+# (1.0 = parity, the dashed line), grouped by granularity; p99 (µs) under each bar.
+if log:
+    LX, LW = W + 20, max(420, 34 * len(log) + 2 * P)
+    W2 = LX + LW
+    svg[0] = svg[0].replace(f'width="{W}"', f'width="{W2}"')
+    svg[1] = svg[1].replace(f'width="{W}"', f'width="{W2}"')
+    ratios = [r["daxlog_rps"] / r["libpmemlog_rps"] if r["libpmemlog_rps"] else 0 for r in log]
+    ltop = max(ratios + [1.0]) * 1.15
+    LY = lambda v: H - P - v / ltop * (H - 2 * P)
+    bw = (LW - 2 * P) / len(log)
+    colors = {"page": "steelblue", "cacheLine": "teal"}
+    svg.append(f'<text x="{LX+P}" y="{P-15}">DaxLog / libpmemlog, records/s (append+persist)</text>')
+    svg.append(f'<line x1="{LX+P}" y1="{H-P}" x2="{LX+LW-P}" y2="{H-P}" stroke="black"/>')
+    svg.append(f'<line x1="{LX+P}" y1="{P}" x2="{LX+P}" y2="{H-P}" stroke="black"/>')
+    for i in range(6):
+        v = ltop / 1.15 * i / 5
+        svg.append(f'<text x="{LX+P-6}" y="{LY(v)+4:.1f}" text-anchor="end">{v:.2f}</text>')
+    svg.append(f'<line x1="{LX+P}" y1="{LY(1):.1f}" x2="{LX+LW-P}" y2="{LY(1):.1f}" stroke="black" stroke-dasharray="4,3"/>')
+    for i, (r, q) in enumerate(zip(log, ratios)):
+        x = LX + P + i * bw
+        color = colors.get(r["granularity"], "slategray")
+        svg.append(f'<rect x="{x+2:.1f}" y="{LY(q):.1f}" width="{bw-4:.1f}" height="{H-P-LY(q):.1f}" fill="{color}"/>')
+        svg.append(f'<text x="{x+bw/2:.1f}" y="{LY(q)-3:.1f}" text-anchor="middle" font-size="9">{q:.2f}</text>')
+        label = f'{size(r["record"])} b{r["batch"]}' + (f' t{r["threads"]}' if r["threads"] > 1 else "")
+        svg.append(f'<text transform="translate({x+bw/2+3:.1f},{H-P+8}) rotate(60)" font-size="9">{label}</text>')
+        svg.append(f'<text x="{x+bw/2:.1f}" y="{H-P-4}" text-anchor="middle" font-size="8" fill="white">{r["daxlog_p99_us"]:.0f}</text>')
+    for k, (g, color) in enumerate(colors.items()):
+        svg.append(f'<rect x="{LX+LW-P-90}" y="{P+k*16-9}" width="12" height="8" fill="{color}"/>')
+        svg.append(f'<text x="{LX+LW-P-74}" y="{P+k*16-1}">{g}</text>')
+    svg.append(f'<text x="{LX+P}" y="{H-8}" font-size="10">bar foot: DaxLog p99 append latency, µs; b = batch, t = threads</text>')
 svg.append('</svg>')
 open(out, "w").write("\n".join(svg))
 print(f"plot: {out}", file=sys.stderr)

@@ -3,7 +3,7 @@ import DaxMap
 import DaxMapTesting
 import Glibc
 
-/// Power-failure testing of ``DaxLog`` on a simulated persistence domain
+/// Power-failure testing of `DaxLog` on a simulated persistence domain
 /// (`DaxPersistenceSimulation`): what `daxmap crash-test` runs.
 ///
 /// Each cycle makes a fresh emulated device, opens a log on it, lets several
@@ -126,6 +126,13 @@ public struct DaxLogCrashTest: Sendable {
             each?(cycle)
         }
         return report
+    }
+
+    /// Runs every cycle on the regular file open read-write at `descriptor`,
+    /// reached through `/proc/self/fd`: never by a name that someone could
+    /// replace with a symbolic link to another file while the test runs.
+    public func run(descriptor: Int32, each: ((DaxLogCrashTestCycle) -> Void)? = nil) async throws(DaxLogError) -> DaxLogCrashTestReport {
+        try await run(path: "/proc/self/fd/\(descriptor)", each: each)
     }
 
     /// Runs cycle `index` (its seed derives from the run's) on a fresh device,

@@ -16,7 +16,7 @@ public struct DaxLogCrashTestCycle: Sendable, Hashable, CustomStringConvertible 
     public var appendsBegun: Int
     /// Records whose append returned: the log promised them.
     public var acknowledged: Int
-    /// Checkpoints (``DaxLog/discard(upTo:)``) that returned.
+    /// Checkpoints (`DaxLog/discard(upTo:)`) that returned.
     public var checkpoints: Int
     /// Records the recovered log returned.
     public var recovered: Int

@@ -9,7 +9,7 @@ extension DaxDevice.OpenOptions {
         set { simulatedDomain = newValue.map(Self.request) }
     }
 
-    /// Options with a simulated persistence domain (see ``simulation``); the
+    /// Options with a simulated persistence domain (see `simulation`); the
     /// other parameters as in `init(requiredGranularity:readOnly:removalDeadline:)`.
     public init(requiredGranularity: StoreGranularity? = nil, readOnly: Bool = false,
                 removalDeadline: Duration = .seconds(2), simulation: DaxPersistenceSimulation?) {
@@ -25,6 +25,6 @@ extension DaxDevice.OpenOptions {
 }
 
 extension DaxDevice {
-    /// The simulated persistence domain, when opened with ``DaxDevice/OpenOptions/simulation``.
+    /// The simulated persistence domain, when opened with `DaxDevice/OpenOptions/simulation`.
     public var persistenceSimulator: DaxPersistenceSimulator? { simulatedDomain as? DaxPersistenceSimulator }
 }

@@ -3,7 +3,7 @@ import DaxMap
 import Glibc
 
 /// Failures on demand, for testing your own failure handling on an emulated
-/// device (``DaxDeviceKind/emulated``) with real signals.
+/// device (`DaxDeviceKind/emulated`) with real signals.
 ///
 /// An injected failure is met the next time the range is touched, through any
 /// mapping of the device in any process:
@@ -12,22 +12,22 @@ import Glibc
 ///   each injected page of every open mapping, so an access there raises a
 ///   real SIGBUS (`BUS_ADRERR`, as a truncated file does). daxmap's handler
 ///   knows the page is injected and reports the injected kind: a media failure
-///   (``DaxFailure/Kind/memoryFailureActionRequired`` of the touched page, with
+///   (`DaxFailure/Kind/memoryFailureActionRequired` of the touched page, with
 ///   the page's `si_addr_lsb`; guarded accesses throw `.mediaFailure`) or
-///   removed memory (``DaxFailure/Kind/removed`` of the injected range;
+///   removed memory (`DaxFailure/Kind/removed` of the injected range;
 ///   `.deviceRemoved`). It goes the way a kernel fault goes — event ring,
 ///   classifier, the device's dispatcher — to exactly the holders of the range.
 /// - **Persisted.** Injected failures are recorded in a sidecar file next to the
 ///   device (`<device>.daxmap-injected`), so they survive close and reopen as
-///   real poison does, show in ``DaxDevice/badblocks``, and meet the next
+///   real poison does, show in `DaxDevice/badblocks`, and meet the next
 ///   process that maps the device (`daxmap inject` writes the same file).
-/// - **Cleared** with ``clear(offset:length:)``: the device's pages are mapped
+/// - **Cleared** with `clear(offset:length:)`: the device's pages are mapped
 ///   back in every open mapping of this process, and new mappings read them.
 ///   A mapping that already met a failure keeps refusing that range to guarded
 ///   accesses, as after real poison, until the device is mapped again.
 ///
 /// Also on demand: the pre-remove storm XFS sends when its device goes
-/// (``preRemoveStorm()``) and a removal (``remove(deadline:)``).
+/// (`preRemoveStorm()`) and a removal (`remove(deadline:)`).
 ///
 /// ```swift
 /// let device = try DaxDevice.createEmulated(at: path, size: 1 << 20)
@@ -50,7 +50,7 @@ public final class DaxFaultInjector: Sendable {
 
     /// An injector for `device`.
     /// - Throws: `.unsupported` unless the device is emulated (on device-dax
-    ///   and DAX files use `MADV_HWPOISON`, ``DaxMapping/injectMemoryFailure(at:)``,
+    ///   and DAX files use `MADV_HWPOISON`, `DaxMapping/injectMemoryFailure(at:)`,
     ///   or `ndctl inject-error` where the platform supports it).
     public init(_ device: DaxDevice) throws(DaxError) {
         guard device.kind == .emulated else {
@@ -86,7 +86,7 @@ public final class DaxFaultInjector: Sendable {
     /// Clears what was injected into `length` bytes at `offset` (one page by
     /// default; `nil` offset: everything), putting the device's pages back.
     /// - Returns: the failures cleared (empty when nothing was injected there).
-    /// - Throws: as ``inject(_:offset:length:)``.
+    /// - Throws: as `inject(_:offset:length:)`.
     @discardableResult
     public func clear(offset: UInt64, length: UInt64? = nil) throws(DaxError) -> [DaxInjectedFailure] {
         let range = try validated("clear", offset, length)
@@ -110,7 +110,7 @@ public final class DaxFaultInjector: Sendable {
     /// device is unbound (`MF_MEM_PRE_REMOVE`): one real SIGBUS per page of the
     /// device's open mappings, up to 1024 pages, through daxmap's handler. The
     /// device's dispatcher recognises a pre-remove storm (at least 32 distinct
-    /// extents within 20 ms) and starts a removal (``RemovalSource/memoryFailure``),
+    /// extents within 20 ms) and starts a removal (`RemovalSource/memoryFailure`),
     /// as it does for the real storm.
     /// - Returns: how many notices were sent.
     /// - Throws: `.invalidArgument` when fewer than 32 pages are mapped (a
@@ -148,8 +148,8 @@ public final class DaxFaultInjector: Sendable {
     }
 
     /// Removes the device from this process on demand, as an unbind would:
-    /// freeze, ``DaxFailure/Kind/preRemove`` to every holder, wait for release
-    /// up to `deadline`, revoke what is left (``RemovalSource/injected``).
+    /// freeze, `DaxFailure/Kind/preRemove` to every holder, wait for release
+    /// up to `deadline`, revoke what is left (`RemovalSource/injected`).
     @discardableResult
     public func remove(deadline: Duration? = nil) async -> DaxRemovalReport {
         await device.removal(source: .injected, deadline: deadline)

@@ -1,5 +1,5 @@
 /// A failure injected into an emulated device by ``DaxFaultInjector``: what the
-/// device's sidecar file records and ``DaxDevice/badblocks`` lists.
+/// device's sidecar file records and `DaxDevice/badblocks` lists.
 public struct DaxInjectedFailure: Sendable, Hashable, CustomStringConvertible {
     /// What the next access to the range meets.
     public enum Kind: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
@@ -8,7 +8,7 @@ public struct DaxInjectedFailure: Sendable, Hashable, CustomStringConvertible {
         /// page's `si_addr_lsb`); guarded accesses throw `.mediaFailure`.
         case media
         /// Memory removed under the range: the access raises a real SIGBUS
-        /// `BUS_ADRERR`, reported as ``DaxFailure/Kind/removed`` for the
+        /// `BUS_ADRERR`, reported as `DaxFailure/Kind/removed` for the
         /// injected range only; guarded accesses throw `.deviceRemoved`.
         case removed
 

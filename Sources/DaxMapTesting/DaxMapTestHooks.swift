@@ -12,7 +12,7 @@ package enum DaxMapTestHooks {
 
     /// While any test holds a pause the monitor leaves the handler's ring
     /// alone, so a test can fill it past capacity and see what a drop does
-    /// (``DaxMap/DrainPauses``: one relaxed load a wake of the monitor).
+    /// (`DaxMap/DrainPauses`: one relaxed load a wake of the monitor).
     package static func pauseDrains() { DrainPauses.count.add(1, ordering: .relaxed) }
     package static func resumeDrains() { DrainPauses.count.subtract(1, ordering: .relaxed) }
 }

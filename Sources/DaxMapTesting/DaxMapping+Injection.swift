@@ -4,7 +4,7 @@ import Glibc
 import SystemPackage
 
 extension DaxMapping {
-    /// What ``injectMemoryFailure(at:)`` saw.
+    /// What `injectMemoryFailure(at:)` saw.
     public enum MemoryFailureInjection: Sendable {
         /// The kernel raised `BUS_MCEERR_AR` and the guard turned it into this error.
         case caught(DaxError)

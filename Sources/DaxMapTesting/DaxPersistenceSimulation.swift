@@ -7,8 +7,8 @@ import DaxMap
 /// `/dev/shm`) keeps every store, flushed or not, so a missing persist passes
 /// every `SIGKILL` test. Under a simulation the device's mappings show a
 /// "CPU cache" (memory of this process), and only what is persisted — by
-/// ``DaxMapping/persist(at:count:)``, a persisting ``DaxMapping/write(_:at:persist:)``
-/// or ``DaxMapping/fill(_:at:count:persist:)`` — reaches the file, one unit
+/// `DaxMapping/persist(at:count:)`, a persisting `DaxMapping/write(_:at:persist:)`
+/// or `DaxMapping/fill(_:at:count:persist:)` — reaches the file, one unit
 /// (cache line or page) at a time. ``DaxPersistenceSimulator/failPower()``, or a
 /// power failure scheduled at a point, drops the rest; the next open sees only
 /// what was persisted (plus what eviction wrote).
@@ -25,10 +25,10 @@ import DaxMap
 ///   **store point**; a persist flushes each unit of its range (a **flush point**:
 ///   the unit reaches the file) and then drains (a **fence point**).
 /// - **Eviction** (optional, seeded): after each point, with
-///   ``evictionProbability``, one unit that guarded stores dirtied and no persist
+///   `evictionProbability`, one unit that guarded stores dirtied and no persist
 ///   has written yet reaches the file, whole, as a CPU cache evicts a line —
 ///   so code that relies on "not persisted yet means not on the media" is caught.
-///   Raw stores (``DaxMapping/withUnsafeMutableBytes(_:)``) reach the file only
+///   Raw stores (`DaxMapping/withUnsafeMutableBytes(_:)`) reach the file only
 ///   when persisted.
 /// - The cache belongs to the opened device: another process, or another open
 ///   of the same file, sees only what was persisted. Replay is exact for one thread: the same seed and the
@@ -43,7 +43,7 @@ public struct DaxPersistenceSimulation: Sendable, Hashable {
     public var evictionProbability: Double
     /// The power fails at this point (1 is the first store, flush or fence
     /// after opening): that point does not happen, nor does anything after it.
-    /// Counted from each open: ``DaxDevice/reopen()`` (same options) fails at
+    /// Counted from each open: `DaxDevice/reopen()` (same options) fails at
     /// the same point again; open without it to recover.
     public var powerFailureAtPoint: Int?
     /// Breaks persistence on purpose, to prove a test catches it: every

@@ -13,9 +13,9 @@ internal import DaxMapSync
 /// and evictions. After a power failure nothing more reaches the media: the
 /// point that failed and every later guarded access throw `.deviceRemoved`,
 /// every mapping of the device is revoked at once, its holders are told
-/// ``DaxFailure/Kind/removed`` (source ``RemovalSource/powerFailure``), and the
+/// `DaxFailure/Kind/removed` (source `RemovalSource/powerFailure`), and the
 /// device is gone until reopened, as after a removal. Thread-safe; replayable
-/// from ``seed`` when one thread drives the device.
+/// from `seed` when one thread drives the device.
 public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible, SimulatedPersistenceDomain {
     /// What was asked for.
     public let configuration: DaxPersistenceSimulation
@@ -176,7 +176,7 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible, S
     /// The power failure, once it happened.
     public var powerFailure: DaxPowerFailure? { state.withLock { $0.failure } }
 
-    /// Fails the power at point `point` (counted from opening; see ``points``):
+    /// Fails the power at point `point` (counted from opening; see `points`):
     /// that point does not happen. Replaces an earlier schedule.
     /// - Throws: `.invalidArgument` when `point` has been passed already, `.deviceRemoved` when the power has failed.
     public func schedulePowerFailure(atPoint point: Int) throws(DaxError) {
@@ -295,7 +295,7 @@ public final class DaxPersistenceSimulator: Sendable, CustomStringConvertible, S
         device.startRemoval(source: .powerFailure)
     }
 
-    /// As ``powerFailed(_:)``, waiting for the removal's report.
+    /// As `powerFailed(_:)`, waiting for the removal's report.
     private func powerFailedReport(_ device: DaxDevice) async -> DaxRemovalReport {
         powerFailed(device)
         return await device.removal(source: .powerFailure)

@@ -13,7 +13,7 @@ import SystemPackage
 /// device's page is back.
 ///
 /// One per process, as the handler's table is: installed into DaxMap as its
-/// ``DaxMap/EmulatedFailureHook`` (by the loader when the process starts, or
+/// `DaxMap/EmulatedFailureHook` (by the loader when the process starts, or
 /// by the first injector), so an emulated device's open, map, badblocks and
 /// clear meet what was injected.
 final class InjectionTraps: EmulatedFailureHook {

@@ -3,11 +3,11 @@ import DaxMap
 
 /// The strategy of a mapping of a device opened with a simulation: every
 /// guarded store and persist passes the simulator's points. Installed once per
-/// mapping through ``DaxMap/SimulatedPersistenceDomain``, so the hardware's strategies
+/// mapping through `DaxMap/SimulatedPersistenceDomain`, so the hardware's strategies
 /// carry nothing of it.
 struct SimulatedPersistence: PersistenceStrategy {
     let simulator: DaxPersistenceSimulator
-    /// What the hardware's would be (``DaxMapping/nonTemporalThreshold``); the
+    /// What the hardware's would be (`DaxMapping/nonTemporalThreshold`); the
     /// simulation itself stores with ordinary copies.
     let streamingThreshold: Int
 

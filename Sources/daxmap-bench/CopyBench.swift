@@ -145,35 +145,45 @@ func runCacheLineBenchmark(_ target: CopyTarget, options: BenchOptions, source: 
     report("             (libpmem2 refuses cache-line granularity on this file otherwise)")
     report("  memcpy   = memcpy + \(flush) per line + sfence")
 
-    let mapping: DaxMapping
-    do {
-        mapping = try target.device.map(offset: 0, length: UInt64(region), options: .init(prefault: true))
-    } catch {
-        fail("daxmap map: \(error)")
+    // Each implementation maps all three regions and, round by round, writes a different
+    // one than the others (measureRotating, as the page rows): with one fixed region each,
+    // the physical memory behind a region (the host's pages under KVM) moved the 2 MiB
+    // row by up to 17 % in one implementation's favour, run after run (issue 25).
+    report("  3 regions of \(sizeName(region)); each implementation maps all three and writes a different one each round")
+    var mappings: [DaxMapping] = [], pmem2s: [Pmem2Map] = [], raws: [RawMap] = []
+    for k in 0..<3 {
+        do {
+            mappings.append(try target.device.map(offset: UInt64(k * region), length: UInt64(region), options: .init(prefault: true)))
+        } catch {
+            fail("daxmap map: \(error)")
+        }
+        do {
+            let m = try Pmem2Map(path: target.path, offset: k * region, length: region, required: .cacheLine,
+                                 forceGranularity: emulated ? "CACHE_LINE" : nil)
+            if m.granularity == .cacheLine { pmem2s.append(m) } else if k == 0 { report("  libpmem2: got \(m.granularity) granularity; column skipped") }
+        } catch {
+            if k == 0 { report("  libpmem2: \(error); column skipped") }
+        }
+        raws.append(RawMap(path: target.path, offset: k * region, length: region,
+                           mapSync: target.device.kind == .fsdaxFile && target.device.granularity < .page))
+        mappings[k].withUnsafeMutableBytes { prefault($0.baseAddress!, $0.count) }
+        prefault(raws[k].base, raws[k].length)
     }
-    var pmem2: Pmem2Map?
-    do {
-        let m = try Pmem2Map(path: target.path, offset: region, length: region, required: .cacheLine,
-                             forceGranularity: emulated ? "CACHE_LINE" : nil)
-        if m.granularity == .cacheLine { pmem2 = m } else { report("  libpmem2: got \(m.granularity) granularity; column skipped") }
-    } catch {
-        report("  libpmem2: \(error); column skipped")
-    }
-    let raw = RawMap(path: target.path, offset: 2 * region, length: region,
-                     mapSync: target.device.kind == .fsdaxFile && target.device.granularity < .page)
-    mapping.withUnsafeMutableBytes { prefault($0.baseAddress!, $0.count) }
-    if let pmem2 { prefault(pmem2.base, pmem2.length) }
-    prefault(raw.base, raw.length)
+    for m in pmem2s { prefault(m.base, m.length) }
+    let pmem2: Pmem2Map? = pmem2s.count == 3 ? pmem2s[0] : nil
+    let mapping = mappings[0]
 
-    let daxmap = DaxmapCacheLineWriter(mapping, threshold: mapping.options.nonTemporalThreshold)
-    var writers: [any BlockWriter] = [daxmap, MemcpyWriter(raw, granularity: .cacheLine)]
-    if let pmem2 { writers.append(Pmem2Writer(pmem2)) }
-    var cursors = [Int](repeating: 0, count: writers.count)
+    var variants: [[any BlockWriter]] = [
+        mappings.map { DaxmapCacheLineWriter($0, threshold: $0.options.nonTemporalThreshold) },
+        raws.map { MemcpyWriter($0, granularity: .cacheLine) },
+    ]
+    if pmem2 != nil { variants.append(pmem2s.map { Pmem2Writer($0) }) }
+    var cursors = [Int](repeating: 0, count: variants.count)
     var rows: [[String]] = []
     var copyRows: [CopyRow] = []
     for block in copyBlocks {
-        let r = measureInterleaved(writers, cursors: &cursors, source: source.pointer, block: block,
-                                   seconds: options.cellSeconds * 0.8, rounds: options.rounds)
+        let r = measureRotating(variants, cursors: &cursors, source: source.pointer, block: block,
+                                seconds: options.cellSeconds * 0.8, rounds: 6)
         let p = pmem2 != nil ? r[2] : .nan
         copyRows.append(CopyRow(block: block, daxmap: r[0], pmem2: p, memcpy: r[1]))
         rows.append([sizeName(block), fixed(r[0], 3), pmem2 != nil ? fixed(p, 3) : "-", fixed(r[1], 3),
@@ -207,7 +217,7 @@ func runCacheLineBenchmark(_ target: CopyTarget, options: BenchOptions, source: 
     }
     report("  (DRAM behind a KVM guest: real PMem/CXL media can shift the crossover)")
     report()
-    withExtendedLifetime((mapping, pmem2, raw)) {}
+    withExtendedLifetime((mappings, pmem2s, raws)) {}
     return copyRows
 }
 

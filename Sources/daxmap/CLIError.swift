@@ -8,9 +8,16 @@ func fail(_ error: DaxError) -> ExitCode {
     return ExitCode(1)
 }
 
+/// Prints a DaxError about the command line (an option's value) and exits 64,
+/// as ArgumentParser does for the arguments it checks itself.
+func usageError(_ error: DaxError) -> ExitCode {
+    printError("daxmap: \(error)")
+    return ExitCode(64)
+}
+
 func printError(_ line: String) {
-    var text = line + "\n"
-    text.withUTF8 { buffer in _ = write(STDERR_FILENO, buffer.baseAddress, buffer.count) }
+    // Nowhere to report a failure to write the report: ignored.
+    _ = Array((line + "\n").utf8).withUnsafeBytes { Syscalls.writeAll(STDERR_FILENO, $0) }
 }
 
 /// Prints to stdout and flushes at once (output may be a pipe read live).

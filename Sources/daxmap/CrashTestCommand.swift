@@ -17,10 +17,12 @@ struct CrashTestCommand: AsyncParsableCommand {
             recovers the log and checks that every acknowledged record is there and intact and that nothing \
             else is returned as good. Same seed, same run. \
             PATH: a directory (a scratch device in it, removed at the end), or a file that does not exist yet \
-            (created and kept); an existing file is refused, never overwritten. Default: a scratch device in \
+            (created and kept); an existing file is refused, never overwritten. The file is opened once, \
+            when it is created, and used only through that descriptor: renaming PATH or putting a symbolic \
+            link there during the run changes no other file. Default: a scratch device in \
             $TMPDIR or /tmp. \
             Exit status: 0 nothing lost, 2 records lost or corrupt (or a checkpoint undone), 1 an error, \
-            130/143 interrupted by SIGINT/SIGTERM (the scratch device removed).
+            64 bad arguments (--eviction-probability without --evict among them), 130/143 interrupted by SIGINT/SIGTERM (the scratch device removed).
             """)
 
     @Argument(help: "Where the scratch device goes (a directory, or a new file).")
@@ -41,8 +43,8 @@ struct CrashTestCommand: AsyncParsableCommand {
     @Flag(help: "Let unpersisted cache lines reach the media at random, as a CPU cache evicts them (torn and reordered writes).")
     var evict = false
 
-    @Option(help: "With --evict: the chance, after each store, flush or fence, that one dirty unit is evicted.")
-    var evictionProbability: Double = 0.25
+    @Option(help: "With --evict (refused without it): the chance, after each store, flush or fence, that one dirty unit is evicted (default 0.25).")
+    var evictionProbability: Double?
 
     @Option(help: "The persistence unit of the simulated device: cacheline or page.")
     var granularity: String = "cacheline"
@@ -60,6 +62,9 @@ struct CrashTestCommand: AsyncParsableCommand {
         guard granularity == "cacheline" || granularity == "page" else {
             throw ValidationError("--granularity must be cacheline or page, not '\(granularity)'")
         }
+        if evictionProbability != nil && !evict {
+            throw ValidationError("--eviction-probability only goes with --evict (without it nothing is evicted)")
+        }
         _ = try makeTest()
     }
 
@@ -73,7 +78,7 @@ struct CrashTestCommand: AsyncParsableCommand {
             return try DaxLogCrashTest(.init(
                 cycles: cycles, seed: seed, writers: writers, operations: operations, deviceSize: bytes,
                 granularity: granularity == "page" ? .page : .cacheLine,
-                evictionProbability: evict ? evictionProbability : 0, skipPersistEvery: skipPersistEvery))
+                evictionProbability: evict ? evictionProbability ?? 0.25 : 0, skipPersistEvery: skipPersistEvery))
         } catch {
             throw ValidationError(error.message)
         }
@@ -92,11 +97,11 @@ struct CrashTestCommand: AsyncParsableCommand {
             return 128 + sig
         }
         if !json {
-            printLine("crash-test: \(cycles) cycles on \(place.path) (\(granularity), \(writers) writers, eviction \(evict ? "\(evictionProbability)" : "off")"
+            printLine("crash-test: \(cycles) cycles on \(place.path) (\(granularity), \(writers) writers, eviction \(evict ? "\(evictionProbability ?? 0.25)" : "off")"
                 + (skipPersistEvery.map { ", 1 persist in \($0) skipped on purpose" } ?? "") + "), seed \(test.seed)")
         }
         let report: DaxLogCrashTestReport
-        do { report = try await test.run(path: place.path) } catch {
+        do { report = try await test.run(descriptor: place.descriptor) } catch {
             printError("daxmap: \(error)")
             throw ExitCode(1)
         }

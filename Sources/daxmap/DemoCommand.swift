@@ -57,19 +57,17 @@ struct DemoCommand: AsyncParsableCommand {
         var temporary: String?
         let path: String
         if let device {
-            var st = stat()
-            if stat(device, &st) == 0 && !force {
+            if case .success(let st) = Syscalls.status(ofPath: device), !force {
                 let what = st.st_mode & S_IFMT == S_IFREG ? "a regular file of \(st.st_size) bytes" : "a device or special file"
                 throw fail(DaxError(.invalidArgument, operation: "demo", path: device,
                                     message: "is \(what); the demo would overwrite its first \(slice * UInt64(holders)) bytes: pass --force to allow it (it is never resized)"))
             }
             path = device
         } else {
-            var template = Array("/tmp/daxmap-demo-XXXXXX".utf8CString)
-            guard let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            guard case .success(let dir) = Syscalls.makeTemporaryDirectory(prefix: "/tmp/daxmap-demo-") else {
                 throw fail(DaxError(.system, operation: "mkdtemp", path: "/tmp", message: "cannot create a temporary folder"))
             }
-            temporary = String(cString: dir)
+            temporary = dir
             path = temporary! + "/emulated-dax"
         }
         let progress = Atomic<Int>(0)
@@ -136,7 +134,7 @@ struct DemoCommand: AsyncParsableCommand {
         var hwpoison = "not tried"
         // 2. Real memory failure where the kernel supports it, on a stubborn holder's page.
         if let m = stubborns.first?.mapping {
-            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let page = Syscalls.pageSize
             switch m.injectMemoryFailure(at: m.count - page) {
             case .caught(let error):
                 hwpoison = "caught"
@@ -155,10 +153,10 @@ struct DemoCommand: AsyncParsableCommand {
         //    the last log's slice just past its acknowledged records.
         let victim = writers[writers.count - 1]
         if temporary != nil {
-            let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+            let page = UInt64(Syscalls.pageSize)
             let used = UInt64(4096 + victim.acknowledged.load(ordering: .relaxed) * 256)
             let cut = UInt64(victim.index) * sliceLength + (used + page) / page * page
-            _ = truncate(path, off_t(cut))
+            _ = Syscalls.truncate(path, Int(cut)) // the demo's own file: a failure shows as no fault
             faultsInjected.append("truncate")
             timeline.say("fault: truncated the backing file to \(cut) bytes under the live mappings")
             victim.startWriting() // its next record lands past the end: real SIGBUS, guarded → thrown
@@ -197,7 +195,7 @@ struct DemoCommand: AsyncParsableCommand {
         timeline.say("  new mappings of the removed device: \(mapAfter)")
 
         // 5. The device comes back: every log reattaches; every acknowledged record is read back.
-        if temporary != nil { _ = truncate(path, off_t(sliceLength * UInt64(holders))) }
+        if temporary != nil { _ = Syscalls.truncate(path, Int(sliceLength * UInt64(holders))) } // a failure shows in the reattach
         var verified = 0, acknowledged = 0
         var back: DaxDevice?
         do {

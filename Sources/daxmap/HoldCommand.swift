@@ -12,7 +12,9 @@ struct HoldCommand: AsyncParsableCommand {
             Each PATH (a /dev/daxX.Y, or a file on a DAX mount, created with --create SIZE when missing) is \
             split among --holders holders, each a DaxLog whose writer appends records; a record is \
             acknowledged once persistent. How far each log was acknowledged is written to --acked \
-            (rewritten atomically as it grows). The PATHs' contents are overwritten. 'READY' is \
+            (rewritten atomically as it grows; an existing --acked file that is not an acknowledgement \
+            file is refused, never replaced). The PATHs' contents are overwritten: an existing file that \
+            holds data daxmap did not write (not all holes, no daxmap log at its start) only with --force. 'READY' is \
             printed on stderr once every writer has acknowledged a record. When the device goes (a \
             uevent, or SIGBUS), holders are notified, release their mappings, what is left is revoked, \
             and one JSON object is printed. Exit 0 after a removal, 1 on an error, 3 on timeout, 5 when a region is owned by another log (a PATH given twice, a second hold without --slot: the owner is named), 64 on bad arguments.
@@ -30,11 +32,14 @@ struct HoldCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for a removal.")
     var timeout = 120
 
-    @Option(help: "Create each missing PATH as a file of this many bytes (never under /dev). Without it a missing PATH is an error.")
-    var create: UInt64?
+    @Option(parsing: .unconditional, help: "Create each missing PATH as a file of this many bytes (decimal or 0x hex, K/M/G suffixes; never under /dev). Without it a missing PATH is an error.")
+    var create: String?
 
-    @Option(help: ArgumentHelp("Same as --create (kept for scripts).", visibility: .hidden))
-    var fileSize: UInt64?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Same as --create (kept for scripts).", visibility: .hidden))
+    var fileSize: String?
+
+    @Flag(help: "Let hold overwrite an existing file that holds data daxmap did not write (without it such a PATH is refused, naming what would be overwritten).")
+    var force = false
 
     @Option(help: "Removal deadline in milliseconds.")
     var deadline = 2000
@@ -70,7 +75,7 @@ struct HoldCommand: AsyncParsableCommand {
         guard !paths.isEmpty else { throw ValidationError("give at least one PATH") }
         guard holders >= 1 && holders <= 256 else { throw ValidationError("--holders must be between 1 and 256, not \(holders)") }
         guard rawHolders >= 0 && rawHolders <= 64 else { throw ValidationError("--raw-holders must be between 0 and 64, not \(rawHolders)") }
-        if let size = create ?? fileSize {
+        if let size = try createSize() {
             let minimum = UInt64(holders + rawHolders) * 16384
             guard size >= minimum, size <= UInt64(Int64.max) / 2 else {
                 throw ValidationError("--create must be between \(minimum) (16 KiB per holder) and \(UInt64(Int64.max) / 2) bytes, not \(size)")
@@ -80,29 +85,35 @@ struct HoldCommand: AsyncParsableCommand {
         guard deadline >= 0 else { throw ValidationError("--deadline must not be negative") }
     }
 
-    /// Creates `path` (a new file only: never under /dev, never over something).
+    /// --create (or --file-size) in bytes, through the one byte-count parser of every command.
+    func createSize() throws -> UInt64? {
+        guard let text = create ?? fileSize else { return nil }
+        do { return try parseBytes(text, option: create != nil ? "--create" : "--file-size", operation: "hold", path: paths.first ?? "hold") } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// Creates `path` (a new file only: never under /dev, never over something, never through a symbolic link).
     func createFile(_ path: String, size: UInt64) throws(DaxError) {
         let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        var resolved = parent
-        if let r = realpath(parent.isEmpty ? "/" : parent, nil) { resolved = String(cString: r); free(r) }
+        let resolved = Syscalls.realpath(parent.isEmpty ? "/" : parent) ?? parent
         guard resolved != "/dev" && !resolved.hasPrefix("/dev/") else {
             throw DaxError(.notFound, operation: "create", path: path,
                            message: "no such device, and files are never created under /dev; give an existing /dev/daxX.Y or a path on a DAX file system")
         }
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let e = errno
-            throw DaxError(.system, operation: "create", path: path, length: size, errno: .init(rawValue: e),
-                           message: "cannot create the file (\(String(cString: strerror(e))))")
+        let fd: CInt
+        switch Syscalls.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644) {
+        case .success(let f): fd = f
+        case .failure(let errno):
+            throw DaxError(.system, operation: "create", path: path, length: size, errno: errno,
+                           message: "cannot create the file (\(Syscalls.describe(errno)))")
         }
-        if ftruncate(fd, off_t(size)) != 0 {
-            let e = errno
-            close(fd)
-            unlink(path)
-            throw DaxError(.system, operation: "create", path: path, length: size, errno: .init(rawValue: e),
-                           message: "cannot size the file to \(size) bytes (\(String(cString: strerror(e)))); nothing was left behind")
+        defer { Syscalls.close(fd) }
+        if case .failure(let errno) = Syscalls.ftruncate(fd, Int(size)) {
+            _ = Syscalls.unlink(path) // ours: created O_EXCL just above
+            throw DaxError(.system, operation: "create", path: path, length: size, errno: errno,
+                           message: "cannot size the file to \(size) bytes (\(Syscalls.describe(errno))); nothing was left behind")
         }
-        close(fd)
     }
 
     func run() async throws {
@@ -115,12 +126,20 @@ struct HoldCommand: AsyncParsableCommand {
         do throws(DaxError) {
             try log.checkWritable()
             for path in paths {
-                if access(path, F_OK) != 0 {
-                    guard let size = create ?? fileSize else {
+                if case .failure = Syscalls.status(ofLink: path) {
+                    guard let size = try? createSize() else {
                         throw DaxError(.notFound, operation: "hold", path: path,
                                        message: "no such file or device; pass --create SIZE to create a file there")
                     }
                     try createFile(path, size: size)
+                } else {
+                    let (slot, slots) = (UInt64(slot), UInt64(slots))
+                    let page = UInt64(Syscalls.pageSize)
+                    try OverwriteRule.check(path, command: "hold", force: force, what: "the logs of its \(holders) holders",
+                                            mark: .log(part: { size in
+                                                let length = size / slots / page * page
+                                                return slot * length..<(slot + 1) * length
+                                            }))
                 }
                 let device = try DaxDevice.open(path, options: .init(removalDeadline: .milliseconds(deadline)))
                 try DaxMonitor.watch(device)
@@ -288,22 +307,9 @@ extension HoldCommand {
 
 /// Descriptors of this process that point at one of `paths`.
 func descriptorsOpen(on paths: [String]) -> Int {
-    let targets = Set(paths.compactMap { p -> String? in
-        guard let r = realpath(p, nil) else { return nil }
-        defer { free(r) }
-        return String(cString: r)
-    })
-    guard let dir = opendir("/proc/self/fd") else { return -1 }
-    defer { closedir(dir) }
-    var count = 0
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        guard name != ".", name != ".." else { continue }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/fd/" + name, &buffer, buffer.count - 1)
-        guard n > 0 else { continue }
-        let target = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if targets.contains(target) { count += 1 }
-    }
-    return count
+    let targets = Set(paths.compactMap { Syscalls.realpath($0) })
+    guard case .success(let names) = Syscalls.directoryEntries("/proc/self/fd") else { return -1 }
+    return names.filter { name in
+        name != "." && name != ".." && Syscalls.readlink("/proc/self/fd/" + name).map { targets.contains($0) } == true
+    }.count
 }

@@ -10,7 +10,8 @@ struct HoldersCommand: ParsableCommand {
             PATH is a /dev/daxX.Y, a /dev/pmemN, a mount point, or a DAX or emulated file. For each \
             process: pid, command, bytes and ranges mapped, descriptors, whether it runs daxmap and how \
             many holders it has. Processes of other users are only seen as root: when some could not be \
-            inspected, it says how many and exits 4 (the listing may be incomplete). Exit 0, 64 on bad arguments.
+            inspected, it says how many and exits 4 (the listing may be incomplete). Exit 0, 1 on an \
+            error, 64 on bad arguments (a missing PATH among them).
             """)
 
     @Argument(help: "The device, mount point or file.")
@@ -21,7 +22,12 @@ struct HoldersCommand: ParsableCommand {
 
     func run() throws {
         let listing: DaxHolderListing
-        do throws(DaxError) { listing = try DaxRetirement.listHolders(path: path) } catch { throw cliExit(for: error) }
+        do throws(DaxError) { listing = try DaxRetirement.listHolders(path: path) } catch {
+            // The library names its retire machinery; the operator ran `holders`.
+            var error = error
+            error.operation = "holders"
+            throw cliExit(for: error)
+        }
         let processes = listing.processes, unseen = listing.unreadableProcesses
         if json {
             printLine(JSON.object([("path", .string(path)), ("processes", .array(processes.map(Self.json))),

@@ -4,7 +4,7 @@ import DaxMap
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info", abstract: "Open PATH and show what daxmap sees: kind, size, alignment, granularity.",
-        discussion: "A device-dax in system-ram mode (kmem) is reported with its NUMA node and memory blocks, and why it cannot be mapped (exit 0).")
+        discussion: "A device-dax in system-ram mode (kmem) is reported with its NUMA node and memory blocks, and why it cannot be mapped (exit 0). A file this user may read but not write is shown (opened read-only). Exit 1 when PATH cannot be opened, 64 on bad arguments.")
 
     @Argument(help: "A /dev/daxX.Y device, a file on a DAX mount, or a plain file (emulated).")
     var path: String
@@ -14,7 +14,7 @@ struct InfoCommand: ParsableCommand {
 
     func run() throws {
         let device: DaxDevice
-        do { device = try DaxDevice.open(path, options: .init(requiredGranularity: .page)) } catch {
+        do { device = try Self.open(path) } catch {
             // A device in system-ram mode is reported as such (it cannot be opened, but it exists).
             if error.code == .systemRAM, let info = DaxDiscovery.daxDevice(atPath: path) {
                 reportSystemRAM(info, refusal: error)
@@ -43,6 +43,15 @@ struct InfoCommand: ParsableCommand {
 }
 
 extension InfoCommand {
+    /// info only looks: a file this user may read but not write is opened
+    /// read-only (not refused as "permission denied").
+    static func open(_ path: String) throws(DaxError) -> DaxDevice {
+        do { return try DaxDevice.open(path, options: .init(requiredGranularity: .page)) } catch {
+            guard error.code == .permissionDenied else { throw error }
+            return try DaxDevice.open(path, options: .init(requiredGranularity: .page, readOnly: true))
+        }
+    }
+
     /// What `daxctl list` says of a system-ram device, and why daxmap will not map it.
     func reportSystemRAM(_ info: DaxDeviceInfo, refusal: DaxError) {
         let ram = info.systemRAM

@@ -12,6 +12,9 @@ struct InjectCommand: ParsableCommand {
             The failure is persisted next to the device (PATH.daxmap-injected) and shows in its badblocks; \
             every process that maps the range afterwards gets a real SIGBUS there the next time it touches it, \
             reported as the injected kind. Prints the device's injected failures after the change. \
+            Exit 0 on success, 1 on an error (a device that cannot be opened, a range the device \
+            refuses), 64 on bad arguments (a --offset or --length that is not a byte count, an unknown \
+            --kind, no --offset). \
             Emulated devices only: on device-dax and DAX files use 'daxmap poison' (MADV_HWPOISON) or ndctl inject-error.
             """)
 
@@ -33,7 +36,30 @@ struct InjectCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    /// The options checked before the device is touched: a bad one exits 64, as for every command.
+    private func arguments() throws(DaxError) -> (kind: DaxInjectedFailure.Kind?, offset: UInt64?, length: UInt64?) {
+        var at: UInt64?, bytes: UInt64?
+        if let offset { at = try parseBytes(offset, option: "--offset", operation: "inject", path: path) }
+        if let length { bytes = try parseBytes(length, option: "--length", operation: "inject", path: path) }
+        if clear {
+            guard at != nil || bytes == nil else {
+                throw DaxError(.invalidArgument, operation: "clear", path: path, message: "--length needs --offset")
+            }
+            return (nil, at, bytes)
+        }
+        guard let kind = DaxInjectedFailure.Kind(rawValue: kind) else {
+            throw DaxError(.invalidArgument, operation: "inject", path: path,
+                           message: "--kind '\(kind)' is not one of media, removed")
+        }
+        guard at != nil else {
+            throw DaxError(.invalidArgument, operation: "inject", path: path, message: "--offset is required (or --clear)")
+        }
+        return (kind, at, bytes)
+    }
+
     func run() throws {
+        let parsed: (kind: DaxInjectedFailure.Kind?, offset: UInt64?, length: UInt64?)
+        do { parsed = try arguments() } catch { throw usageError(error) }
         let device: DaxDevice
         // Read-only: injection changes the sidecar, never the device's bytes.
         do { device = try DaxDevice.open(path, options: .init(requiredGranularity: .page, readOnly: true)) } catch { throw fail(error) }
@@ -42,27 +68,14 @@ struct InjectCommand: ParsableCommand {
         var changed: [DaxInjectedFailure] = []
         do {
             let injector = try DaxFaultInjector(device)
-            var at: UInt64?, bytes: UInt64?
-            if let offset { at = try parseBytes(offset, option: "--offset", operation: "inject", path: path) }
-            if let length { bytes = try parseBytes(length, option: "--length", operation: "inject", path: path) }
             if clear {
-                if let at {
-                    changed = try injector.clear(offset: at, length: bytes)
+                if let at = parsed.offset {
+                    changed = try injector.clear(offset: at, length: parsed.length)
                 } else {
-                    guard bytes == nil else {
-                        throw DaxError(.invalidArgument, operation: "clear", path: path, message: "--length needs --offset")
-                    }
                     changed = try injector.clearAll()
                 }
-            } else {
-                guard let kind = DaxInjectedFailure.Kind(rawValue: kind) else {
-                    throw DaxError(.invalidArgument, operation: "inject", path: path,
-                                   message: "--kind '\(kind)' is not one of media, removed")
-                }
-                guard let at else {
-                    throw DaxError(.invalidArgument, operation: "inject", path: path, message: "--offset is required (or --clear)")
-                }
-                changed = [try injector.inject(kind, offset: at, length: bytes)]
+            } else if let kind = parsed.kind, let at = parsed.offset {
+                changed = [try injector.inject(kind, offset: at, length: parsed.length)]
             }
             now = try injector.injected()
         } catch { throw fail(asDaxError(error)) }

@@ -6,18 +6,24 @@ import Glibc
 struct MapCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map-check",
-        abstract: "Map the whole device, write a pattern, persist, verify; report page faults and PMD mappings.")
+        abstract: "Map the whole device, write a pattern, persist, verify; report page faults and PMD mappings.",
+        discussion: "An existing file holding data is overwritten only with --force (unless it holds map-check's own pattern). Exit 0 when the pattern read back, 1 when it did not or on an error (such a file without --force: nothing is written), 64 on bad arguments.")
 
-    @Argument(help: "A /dev/daxX.Y, a DAX file or a plain file (its contents are overwritten).")
+    @Argument(help: "A /dev/daxX.Y, a DAX file or a plain file (its contents are overwritten: an existing file holding data only with --force).")
     var path: String
+
+    @Flag(help: "Let map-check overwrite an existing file that holds data (without it such a file is refused).")
+    var force = false
 
     @Flag(help: "Print one JSON object instead of a line of text.")
     var json = false
 
     func run() throws {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let page = Syscalls.pageSize
         var usage = rusage()
         do {
+            try OverwriteRule.check(path, command: "map-check", force: force, what: "its contents with a test pattern",
+                                    mark: .mapCheckPattern)
             let device = try DaxDevice.open(path, options: .init(requiredGranularity: .page))
             let mapping = try device.map()
             getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)

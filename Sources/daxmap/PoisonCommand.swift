@@ -11,7 +11,7 @@ struct PoisonCommand: AsyncParsableCommand {
         discussion: """
             The page's data is lost until the poison is cleared. Exit 0 when the guarded read threw \
             mediaFailure, 1 when it did not or on an error, 4 when the kernel refuses MADV_HWPOISON \
-            (the reason is printed), 64 on bad arguments. One JSON object with --json, else text.
+            (the reason is printed; asked before anything is written, so the file is left as it was), 64 on bad arguments. One JSON object with --json, else text.
             """)
 
     @Argument(help: "A /dev/daxX.Y, a DAX file or a plain file.")
@@ -44,6 +44,12 @@ struct PoisonCommand: AsyncParsableCommand {
 
     func run() async throws {
         if log { return try await LogPoison(path: path, offset: offset, json: json).run() }
+        // Asked first: where the kernel would refuse, nothing is mapped or written.
+        if let refusal = HWPoisonSupport.refusal() {
+            emit([("supported", .bool(false)), ("errno", .int(Int64(refusal.errno))), ("reason", .string(refusal.reason))],
+                 text: "poison refused: \(refusal.reason)")
+            throw ExitCode(4)
+        }
         let device: DaxDevice
         var writers: [SliceHolder] = []
         var slice: UInt64 = 0
@@ -63,9 +69,8 @@ struct PoisonCommand: AsyncParsableCommand {
         guard let mapping = target.mapping else { throw ExitCode(1) }
         let within = Int(offset - mapping.offset)
         // Give the page real blocks first: a hole in a DAX file reads as the shared
-        // zero page, which is not the device's memory and cannot be poisoned.
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        do { try mapping.fill(0xA5, at: within & ~(page - 1), count: page) } catch { throw fail(error) }
+        // zero page, which is not the device's memory and cannot be poisoned. Its bytes stay.
+        do { try HWPoisonSupport.makeReal(mapping, at: within) } catch { throw fail(error) }
         switch mapping.injectMemoryFailure(at: within) {
         case .unsupported(let errno):
             let why = errno == .invalidArgument

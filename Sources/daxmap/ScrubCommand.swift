@@ -10,8 +10,10 @@ struct ScrubCommand: ParsableCommand {
         abstract: "Read the whole device (or a range) and find every failed range without crashing.",
         discussion: """
             Compares what it finds with the device's known badblocks. Progress goes to standard error: a live \
-            line on a terminal, a plain line every few seconds otherwise. Exit status: 0 nothing found, 2 failures \
-            found, 3 failures found and --clear could not clear them all, 1 an error. \
+            line on a terminal, a plain line every --progress-every seconds otherwise. Exit status: 0 nothing found, 2 failures \
+            found, 3 failures found and --clear could not clear them all, 4 --hwpoison refused by the kernel \
+            (asked first: nothing written), 1 an error, 64 bad arguments (a byte count that is not one, \
+            --progress-every outside 0.1 to 86400). \
             Never clears without --clear (a DAX file: punch a hole and reallocate; device-dax: the bus's \
             clear-error command where it has one; an emulated device: its injected failures).
             """)
@@ -38,7 +40,21 @@ struct ScrubCommand: ParsableCommand {
             help: "For test harnesses: first poison the page at this device offset with MADV_HWPOISON through a mapping of this process (root, CONFIG_MEMORY_FAILURE; its data is lost), then scrub.")
     var hwpoison: String?
 
+    func validate() throws {
+        // Seconds become milliseconds in an Int64: nan, inf, 1e308 and negatives would trap there.
+        guard progressEvery.isFinite, progressEvery >= 0.1, progressEvery <= 86400 else {
+            throw ValidationError("--progress-every must be a number of seconds from 0.1 to 86400, not \(progressEvery)")
+        }
+    }
+
     func run() throws {
+        // The byte counts first: a bad one exits 64 before the device is opened, as for every command.
+        var poisonAt: UInt64?, start: UInt64 = 0, asked: UInt64?
+        do throws(DaxError) {
+            if let hwpoison { poisonAt = try parseBytes(hwpoison, option: "--hwpoison", operation: "scrub", path: path) }
+            if let offset { start = try parseBytes(offset, option: "--offset", operation: "scrub", path: path) }
+            if let length { asked = try parseBytes(length, option: "--length", operation: "scrub", path: path) }
+        } catch { throw usageError(error) }
         let device: DaxDevice
         do {
             device = try DaxDevice.open(path, options: .init(requiredGranularity: .page, readOnly: !clear && hwpoison == nil))
@@ -49,17 +65,14 @@ struct ScrubCommand: ParsableCommand {
         var poisoned: DaxMapping?
         defer { poisoned?.close() }
         do {
-            if let hwpoison { poisoned = try poison(device, at: try parseBytes(hwpoison, option: "--hwpoison", operation: "scrub", path: path)) }
-            var start: UInt64 = 0
-            if let offset { start = try parseBytes(offset, option: "--offset", operation: "scrub", path: path) }
-            var count = device.size > start ? device.size - start : 0
-            if let length { count = try parseBytes(length, option: "--length", operation: "scrub", path: path) }
+            if let poisonAt { poisoned = try poison(device, at: poisonAt) }
+            let count = asked ?? (device.size > start ? device.size - start : 0)
             let (end, overflow) = start.addingReportingOverflow(count)
             guard !overflow else {
                 throw DaxError(.outOfRange, operation: "scrub", path: path, offset: start, length: count,
                                message: "the range overflows 64 bits")
             }
-            let interval: Duration = terminal ? .milliseconds(200) : .milliseconds(Int64(max(progressEvery, 0.1) * 1000))
+            let interval: Duration = terminal ? .milliseconds(200) : .milliseconds(Int64(progressEvery * 1000))
             report = try device.scrub(range: start..<max(start, end), clear: clear, progressInterval: interval) { p in
                 let line = "scrub \(device.path): \(String(format1: p.fraction * 100)) %  \(String(format2: p.bytesPerSecond / 1e9)) GB/s  "
                     + "ETA \(p.estimatedRemaining.map { "\($0.components.seconds) s" } ?? "?")  failures \(p.failuresFound)"
@@ -119,10 +132,15 @@ struct ScrubCommand: ParsableCommand {
             throw DaxError(.outOfRange, operation: "scrub", path: path, offset: offset,
                            message: "--hwpoison offset is past the end of the device (\(device.size) bytes)")
         }
+        // Nothing is written, not even to make the page real, unless the kernel can poison it.
+        if let refusal = HWPoisonSupport.refusal() {
+            printError("daxmap: scrub: \(path): MADV_HWPOISON refused: \(refusal.reason)")
+            throw ExitCode(4)
+        }
         let mapping = try device.map(offset: start, length: align, options: DaxMapping.Options(largePages: false))
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let page = Syscalls.pageSize
         let within = Int(offset - start) & ~(page - 1)
-        try mapping.fill(0xA5, at: within, count: page) // a hole would be the shared zero page
+        try HWPoisonSupport.makeReal(mapping, at: within) // a hole would be the shared zero page
         switch mapping.injectMemoryFailure(at: within) {
         case .unsupported(let errno):
             printError("daxmap: scrub: \(path): MADV_HWPOISON refused (errno: \(errno.rawValue))")
@@ -157,6 +175,6 @@ extension String {
 
 /// Writes to standard error without a newline (the live progress line).
 private func writeStandardError(_ text: String) {
-    var text = text
-    text.withUTF8 { buffer in _ = write(STDERR_FILENO, buffer.baseAddress, buffer.count) }
+    // Best effort: progress that cannot be shown must not stop the scrub.
+    _ = Array(text.utf8).withUnsafeBytes { Syscalls.writeAll(STDERR_FILENO, $0) }
 }

@@ -10,7 +10,8 @@ struct VerifyCommand: ParsableCommand {
         discussion: """
             Exit 0 when every acknowledged record was read back intact; 1 when one is lost or \
             corrupted, or when nothing could be verified (a missing, empty, cut-off or foreign \
-            acknowledgement file, a device that cannot be opened); 64 on bad arguments.
+            acknowledgement file, a line that acknowledges no record or repeats another, a claim \
+            of more records than the log ever numbered, a device that cannot be opened); 64 on bad arguments.
             """)
 
     @Argument(help: "Devices or files to check (default: every device in the acknowledgement file).")
@@ -55,16 +56,32 @@ struct VerifyCommand: ParsableCommand {
                     // Saturating: a crafted log can claim up to 2^62 numbers lost.
                     let (sum, overflow) = lostNumbers.addingReportingOverflow(log.recovery.lostCount)
                     lostNumbers = overflow ? .max : sum
-                    var byNumber: [UInt64: [UInt8]] = [:]
-                    for r in records where r.sequence < entry.through { byNumber[r.sequence] = r.bytes }
-                    for s in 0..<entry.through {
-                        if byNumber[s] == RecordPayload.bytes(holder: entry.holder, sequence: s) {
-                            verified += 1
-                        } else if firstBad == nil {
-                            let corrupted = log.recovery.corrupted.contains { $0.contains(s) }
-                            let why = corrupted ? "corrupted (checksum mismatch; the records after it are intact)" : "missing (\(log.recovery.stop))"
-                            firstBad = "\(path) holder \(entry.holder) record \(s): \(byNumber[s] == nil ? why : "wrong bytes")"
+                    // The work is bounded by what the log holds, never by what the file claims:
+                    // more records than the log could ever hold is refused at once.
+                    let most = UInt64(max(log.capacity, 0)) / AckFileFormat.smallestRecord
+                    guard entry.through <= most || entry.through <= log.nextSequence else {
+                        throw DaxError(.invalidArgument, operation: "verify", path: path, offset: entry.offset,
+                                       message: "holder \(entry.holder): the acknowledgement file claims \(entry.through) records, but this log holds at most \(most) (it numbered \(log.nextSequence)): the claim cannot be true (another log, or an edited file); nothing was verified")
+                    }
+                    var good = Set<UInt64>()
+                    var wrong = Set<UInt64>()
+                    for r in records where r.sequence < entry.through {
+                        if r.bytes == RecordPayload.bytes(holder: entry.holder, sequence: r.sequence) {
+                            good.insert(r.sequence)
+                        } else {
+                            wrong.insert(r.sequence)
                         }
+                    }
+                    verified += UInt64(good.count)
+                    if firstBad == nil, UInt64(good.count) < entry.through {
+                        // The first number not verified: at most good.count steps.
+                        var s: UInt64 = 0
+                        while good.contains(s) { s += 1 }
+                        let corrupted = log.recovery.corrupted.contains { $0.contains(s) }
+                        let why = corrupted ? "corrupted (checksum mismatch; the records after it are intact)"
+                            : s >= log.nextSequence ? "missing (the log numbered only \(log.nextSequence) records; \(log.recovery.stop))"
+                            : "missing (\(log.recovery.stop))"
+                        firstBad = "\(path) holder \(entry.holder) record \(s): \(wrong.contains(s) ? "wrong bytes" : why)"
                     }
                 }
             }

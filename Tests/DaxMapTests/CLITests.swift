@@ -50,19 +50,7 @@ import Testing
         #expect(result.stdout.contains("0 lost; process alive"))
     }
 
-    @Test(arguments: [
-        (["info", "/nonexistent"], "no such file"),
-        (["info", "/tmp"], "is a directory"),
-        (["info", "/dev/null"], "not device-dax"),
-        (["info", "/dev/zero"], "not device-dax"),
-    ])
-    func badInputExitsNonZeroWithTheReason(args: [String], reason: String) {
-        let result = runProgram([cli] + args)
-        #expect(result.status == 1)
-        #expect(result.stderr.hasPrefix("daxmap: "), "stderr: \(result.stderr)")
-        #expect(result.stderr.contains(reason), "stderr: \(result.stderr)")
-        #expect(result.stderr.contains(args[1]))
-    }
+    // Bad inputs: the one table in CLIBadInputTests.
 
     @Test func demoRejectsNonsenseOptions() {
         let result = runProgram([cli, "demo", "--holders", "0"])

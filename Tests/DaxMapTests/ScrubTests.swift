@@ -186,21 +186,7 @@ import DaxMapTesting
         #expect(past.status == 1 && past.stderr.contains("past the end"), "\(past.stderr)")
     }
 
-    @Test(arguments: [
-        (["--offset", "-1"], "'-1' is not a byte count"),
-        (["--offset", "18446744073709551615", "--length", "4096"], "overflows"),
-        (["--offset", "100"], "multiples of the device alignment"),
-        (["--length", "0"], "empty"),
-        (["--offset", "0", "--length", "1G"], "past the end"),
-    ])
-    func badInputIsATypedError(args: [String], reason: String) throws {
-        let dir = TemporaryDirectory()
-        defer { dir.remove() }
-        let path = dir.file("dev")
-        _ = try DaxDevice.createEmulated(at: path, size: 64 * page)
-        let result = runProgram([cli, "scrub", path] + args)
-        #expect(result.status == 1 && result.stderr.contains(reason), "\(args): \(result.stderr)")
-    }
+    // Bad inputs: rows of the one table in CLIBadInputTests.
 }
 
 /// A store through a read-only mapping is refused, not taken for a revocation.

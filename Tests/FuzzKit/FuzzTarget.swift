@@ -13,7 +13,7 @@ public protocol FuzzTarget: AnyObject {
 /// The targets `make fuzz` runs.
 public enum FuzzTargets {
     public static func all(scratch: String) throws -> [any FuzzTarget] {
-        [try LogRecoveryFuzz(scratch: scratch), JSONFuzz()]
+        [try LogRecoveryFuzz(scratch: scratch), JSONFuzz(), AckFileFuzz()]
     }
 }
 

@@ -175,6 +175,11 @@ extension DaxDevice {
                 granularity = .cacheLine
                 useMapSync = true
             case .failure(let errno):
+                if options.unsafeCacheLinePersistence {
+                    Syscalls.close(fd)
+                    throw DaxError(.invalidArgument, operation: "open", path: path, errno: errno,
+                                   message: "unsafeCacheLinePersistence is for emulated devices: this file is on a DAX mount that refuses MAP_SYNC (\(errno)), where only msync makes data durable")
+                }
                 if options.requiredGranularity != .page {
                     Syscalls.close(fd)
                     throw DaxError(.mapSyncUnsupported, operation: "mmap", path: path, errno: errno,
@@ -182,6 +187,11 @@ extension DaxDevice {
                 }
             }
         } else if let simulation = options.simulatedDomain {
+            if options.unsafeCacheLinePersistence {
+                Syscalls.close(fd)
+                throw DaxError(.invalidArgument, operation: "open", path: path,
+                               message: "unsafeCacheLinePersistence and a simulated persistence domain exclude each other: the simulation decides the granularity")
+            }
             // The simulation decides the granularity of an emulated device.
             granularity = simulation.granularity
             if let required = options.requiredGranularity, granularity > required {
@@ -189,6 +199,14 @@ extension DaxDevice {
                 throw DaxError(.invalidArgument, operation: "open", path: path,
                                message: "the simulation is \(granularity) granular, coarser than the \(required) granularity required")
             }
+        } else if options.unsafeCacheLinePersistence {
+            // Benchmarking only (libpmem's PMEM_IS_PMEM_FORCE=1): flush and fence, no msync.
+            if options.requiredGranularity == .byte {
+                Syscalls.close(fd)
+                throw DaxError(.invalidArgument, operation: "open", path: path,
+                               message: "unsafeCacheLinePersistence gives cache-line granularity, coarser than the byte granularity required")
+            }
+            granularity = .cacheLine
         } else if let required = options.requiredGranularity, required < .page {
             let errno: Errno
             switch FileProbe.mapSync(fd, readOnly: options.readOnly) {
@@ -226,24 +244,5 @@ extension DaxDevice {
             badblocks: onDax ? FileBadblocks.of(fd, device: UInt64(st.st_dev)) : [], eventIdentity: eventIdentity,
             identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), rdev: 0),
             options: options, useMapSync: useMapSync, descriptor: fd, domain: domain)
-    }
-}
-
-/// Probes a regular file: does its file system serve it with DAX?
-enum FileProbe {
-    /// `STATX_ATTR_DAX` (Linux 5.8) says whether the inode is accessed with DAX.
-    static func isDax(_ fd: CInt) -> Bool { cdaxmap_file_is_dax(fd) == 1 }
-
-    /// Tries one page with `MAP_SHARED_VALIDATE | MAP_SYNC`; the error says why not.
-    static func mapSync(_ fd: CInt, readOnly: Bool) -> Result<Void, Errno> {
-        let page = Syscalls.pageSize
-        let prot = readOnly ? PROT_READ : PROT_READ | PROT_WRITE
-        switch Syscalls.mmap(nil, page, prot, MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0) {
-        case .success(let p):
-            Syscalls.munmap(p, page)
-            return .success(())
-        case .failure(let e):
-            return .failure(e)
-        }
     }
 }

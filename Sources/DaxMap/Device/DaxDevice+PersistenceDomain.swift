@@ -21,7 +21,9 @@ extension DaxDevice {
         switch kind {
         case .emulated:
             return DaxDeepFlush(method: .notApplicable, region: nil,
-                                detail: "\(path) is emulated: no write-pending queue is behind it, and persist() already msyncs")
+                                detail: granularity == .page
+                                    ? "\(path) is emulated: no write-pending queue is behind it, and persist() already msyncs"
+                                    : "\(path) is emulated with unsafeCacheLinePersistence (benchmarking only): persist() flushes and fences, nothing is msynced")
         case .fsdaxFile:
             let fd = state.withLock { $0.descriptor }
             guard fd >= 0 else { throw DaxError(.closed, operation: "deepFlush", path: path, message: "the device is closed") }

@@ -39,13 +39,30 @@ public final class DaxDevice: Sendable, CustomStringConvertible {
         /// A simulated persistence domain for an emulated device: what
         /// DaxMapTesting's `simulation` option sets (nil on the hardware).
         package var simulatedDomain: SimulatedPersistenceRequest?
+        /// **For benchmarking only; unsafe for data.** Gives an emulated device
+        /// (a plain file) cache-line persistence: a persist flushes the written
+        /// lines and fences, and never calls `msync`, so nothing reaches the file
+        /// on disk when the persist returns, and a crash of the machine loses it.
+        /// The counterpart of libpmem's `PMEM_IS_PMEM_FORCE=1`: it lets a
+        /// benchmark measure the cache-line code path on DRAM (`/dev/shm`).
+        /// Never the default.
+        ///
+        /// - On device-dax and on a file mapped `MAP_SYNC` it changes nothing:
+        ///   their persists already are the hardware's flush and fence (or a
+        ///   fence alone at byte granularity).
+        /// - Refused (`.invalidArgument`) on a file on a DAX mount that refuses
+        ///   `MAP_SYNC` (there `msync` is what makes data durable), with a
+        ///   simulated persistence domain, and with `requiredGranularity: .byte`.
+        public var unsafeCacheLinePersistence: Bool = false
 
         /// Options with the defaults above: any granularity, read-write, a 2 s removal deadline, no simulation.
+        /// `unsafeCacheLinePersistence` (benchmarking only) is off unless set.
         public init(requiredGranularity: StoreGranularity? = nil, readOnly: Bool = false,
-                    removalDeadline: Duration = .seconds(2)) {
+                    removalDeadline: Duration = .seconds(2), unsafeCacheLinePersistence: Bool = false) {
             self.requiredGranularity = requiredGranularity
             self.readOnly = readOnly
             self.removalDeadline = removalDeadline
+            self.unsafeCacheLinePersistence = unsafeCacheLinePersistence
         }
     }
 

@@ -52,16 +52,18 @@ extension Syscalls {
     }
 
     /// setsockopt(2) of a plain value.
-    package static func setOption<T>(_ fd: CInt, _ level: CInt, _ name: CInt, _ value: T) -> Result<Void, Errno> {
-        var value = value
-        return checked(Glibc.setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<T>.size))).map { _ in () }
+    package static func setOption<T: BitwiseCopyable>(_ fd: CInt, _ level: CInt, _ name: CInt, _ value: T) -> Result<Void, Errno> {
+        withUnsafeBytes(of: value) { raw in
+            checked(Glibc.setsockopt(fd, level, name, raw.baseAddress, socklen_t(raw.count))).map { _ in () }
+        }
     }
 
     /// getsockopt(2) of a plain value; fails unless the kernel filled all of it.
-    package static func option<T>(_ fd: CInt, _ level: CInt, _ name: CInt, as: T.Type, initial: T) -> Result<T, Errno> {
+    package static func option<T: BitwiseCopyable>(_ fd: CInt, _ level: CInt, _ name: CInt, as: T.Type, initial: T) -> Result<T, Errno> {
         var value = initial
         var length = socklen_t(MemoryLayout<T>.size)
-        guard Glibc.getsockopt(fd, level, name, &value, &length) == 0 else { return .failure(lastError) }
+        let rc = withUnsafeMutableBytes(of: &value) { raw in Glibc.getsockopt(fd, level, name, raw.baseAddress, &length) }
+        guard rc == 0 else { return .failure(lastError) }
         return length == socklen_t(MemoryLayout<T>.size) ? .success(value) : .failure(.invalidArgument)
     }
 

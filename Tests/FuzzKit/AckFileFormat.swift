@@ -1,0 +1,1 @@
+../../Sources/daxmap/AckFileFormat.swift
