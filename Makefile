@@ -123,12 +123,13 @@ bench-log:
 	@$(MAKE) --no-print-directory release >&2
 	@$(SWIFT) run -c release --skip-build daxlog-bench $(if $(JSON),--json) $(if $(TARGET),--target $(TARGET))
 
-# Planned (retire) vs unplanned (truncation) removal of an emulated device held by
-# PROCESSES (50) daxmap hold processes x HOLDERS (4): exit after the request, p50 and max,
-# fault signals. JSON=1 prints only the JSON array.
+# Planned (retire) of PROCESSES (50) idle and busy daxmap hold processes x HOLDERS (1), and
+# unplanned (truncation) removal of the busy ones: retire wall time, exits p50 and max, fault
+# signals; then the cost of a /proc scan beside SLEEPERS (1000) sleeping processes it starts
+# and reaps. JSON=1 prints only the JSON array.
 bench-retire:
 	@$(MAKE) --no-print-directory release >&2
-	@python3 Benchmarks/retire_bench.py .build/release/daxmap --processes $(or $(PROCESSES),50) --holders $(or $(HOLDERS),4) $(if $(JSON),--json)
+	@python3 Benchmarks/retire_bench.py .build/release/daxmap --processes $(or $(PROCESSES),50) --holders $(or $(HOLDERS),1) --sleepers $(or $(SLEEPERS),1000) $(if $(JSON),--json)
 
 # The kernel matrix: every scenario on Debian's 6.1, 6.12 and 7.2 (KERNELS="6.12" to
 # choose), the removal scenarios also as control runs without daxmap (RUNS=daxmap for

@@ -29,3 +29,9 @@ int cdaxmap_memfd(const char *name) {
     int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
     return fd >= 0 ? fd : -errno;
 }
+
+int cdaxmap_pidfd_open(int pid) {
+    // 434 on every architecture (the unified syscall table); older headers lack the name.
+    int fd = (int)syscall(434, pid, 0);
+    return fd >= 0 ? fd : -errno;
+}

@@ -56,6 +56,10 @@ struct HoldCommand: AsyncParsableCommand {
     @Option(help: "Also this many raw writers per path: unguarded stores through withUnsafeMutableBytes under the replacePages fault policy (nothing acknowledged; they show the process lives).")
     var rawHolders = 0
 
+    // Hidden: for `make bench-retire`'s idle processes (a writer with a pace of seconds is idle).
+    @Option(help: ArgumentHelp("Microseconds between a writer's records.", visibility: .hidden))
+    var pace = 200
+
     @Flag(help: "Print JSON (the default output is the same object).")
     var json = false
 
@@ -182,8 +186,8 @@ struct HoldCommand: AsyncParsableCommand {
             }
         }
 
-        for (_, writers, _) in devices { for w in writers { w.startWriting(pace: .microseconds(200)) } }
-        for w in raw { w.startWriting(pace: .microseconds(200)) }
+        for (_, writers, _) in devices { for w in writers { w.startWriting(pace: .microseconds(max(pace, 1))) } }
+        for w in raw { w.startWriting(pace: .microseconds(max(pace, 1))) }
         let clock = ContinuousClock()
         let limit = clock.now + .seconds(timeout)
         var ready = false

@@ -15,6 +15,8 @@ struct RetireCommand: AsyncParsableCommand {
             then removes it as --then says, and unfreezes. Processes that do not run daxmap are named, \
             never killed. Exit 0 when everything was released (and removed, if asked); 2 when processes \
             still hold it or refused the request; 3 when the removal failed or is left to the operator; \
+            4 when nothing was seen still holding it but some processes could not be inspected (other \
+            users' processes, without privilege: run as root), so release is not claimed; \
             1 on other errors; 64 on bad arguments.
             """)
 
@@ -59,7 +61,11 @@ struct RetireCommand: AsyncParsableCommand {
         case .notRequested, .removed, .withheld: break
         }
         if !report.stragglers.isEmpty || !report.refused.isEmpty { throw ExitCode(2) }
+        if report.unreadableProcesses > 0 { throw ExitCode(Self.notEverythingSeen) }
     }
+
+    /// The exit status when some processes could not be inspected (and nothing worse).
+    static let notEverythingSeen: Int32 = 4
 
     static func json(_ report: DaxRetirementReport) -> JSON {
         .object([

@@ -58,6 +58,7 @@ struct WatchCommand: AsyncParsableCommand {
         case .uevent: "uevent"
         case .faultsDropped: "faultsDropped"
         case .handlerDisplaced: "handlerDisplaced"
+        case .retireChannelUnavailable: "retireChannelUnavailable"
         case .device(_, let e):
             switch e {
             case .fault: "fault"

@@ -17,7 +17,7 @@ func complain(_ text: String) {
 
 let args = CommandLine.arguments
 guard args.count == 3 else {
-    complain("usage: daxmap-probe exit-after-retire|foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|killed-sigbus-{runtime,reset,ignore,recorder}|displaced-handler|thread-limit|thresholds|stream-log-notice|stream-log-daxlogging|lazy-runtime DIR\n")
+    complain("usage: daxmap-probe exit-after-retire|foreign-sigbus|foreign-sigbus-baseline|terminate|forged-sigbus|killed-sigbus-{runtime,reset,ignore,recorder}|displaced-handler|thread-limit|thresholds|stream-log-notice|stream-log-daxlogging|lazy-runtime|channel-unavailable DIR\n")
     exit(2)
 }
 let mode = args[1], dir = args[2]
@@ -276,7 +276,8 @@ func threads(named prefix: String) -> Int {
     return n
 }
 
-/// Sockets of this process bound to its retire channel's abstract name, from /proc/net/unix.
+/// Sockets of this process bound to its retire channel's name (bound through its checked
+/// directory's descriptor: `/proc/self/fd/N/PID`), from /proc/net/unix.
 func retireSockets() -> Int {
     let fd = open("/proc/net/unix", O_RDONLY)
     guard fd >= 0 else { return -1 }
@@ -288,8 +289,10 @@ func retireSockets() -> Int {
         if n <= 0 { break }
         text += buffer.prefix(n)
     }
-    let name = "@daxmap.\(getpid())"
-    return String(decoding: text, as: UTF8.self).split(separator: "\n").filter { $0.hasSuffix(" " + name) }.count
+    return String(decoding: text, as: UTF8.self).split(separator: "\n").filter { line in
+        guard let path = line.split(separator: " ").last else { return false }
+        return path.hasPrefix("/proc/self/fd/") && path.hasSuffix("/\(getpid())")
+    }.count
 }
 
 /// What the runtime has started, on one line (`tasks`: every thread of the process).
@@ -439,6 +442,25 @@ case "stream-log-notice", "stream-log-daxlogging":
     exit(0)
 case "lazy-runtime":
     lazyRuntime()
+    exit(0)
+case "channel-unavailable":
+    // Run where no retire directory can be had (another uid without /run/user/UID):
+    // the channel's failure is an event (to a stream made before the first mapping) and a count.
+    let events = DaxMonitor.events()
+    do {
+        let device = try DaxDevice.createEmulated(at: dir + "/dev", size: UInt64(4 * page))
+        let mapping = try device.map()
+        var seen = "none"
+        for await event in events {
+            if case .retireChannelUnavailable(let reason) = event { seen = reason; break }
+        }
+        print("event \(seen)")
+        print("failures \(DaxRetirement.channelFailures) reason \(DaxRetirement.channelFailureReason ?? "none")")
+        withExtendedLifetime((device, mapping)) {}
+    } catch {
+        complain("setup failed: \(error)\n")
+        exit(1)
+    }
     exit(0)
 default:
     complain("unknown mode \(mode)\n")

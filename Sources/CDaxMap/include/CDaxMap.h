@@ -248,6 +248,10 @@ int cdaxmap_file_is_dax(int fd);
 /// simulated persistence domain. Returns the descriptor or -errno.
 int cdaxmap_memfd(const char *name);
 
+/// pidfd_open(2) (close-on-exec since the kernel makes it so): a descriptor that
+/// polls readable when the process exits; -errno on failure (ENOSYS before 5.3).
+int cdaxmap_pidfd_open(int pid);
+
 #ifdef __cplusplus
 }
 #endif

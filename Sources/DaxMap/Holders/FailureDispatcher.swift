@@ -43,6 +43,8 @@ final class FailureDispatcher: Sendable {
     let state = Locked(State())
     /// Kernel uevents seen that remove this device (``DaxDevice/removalUEventsSeen``).
     let removalUEvents = Atomic<Int>(0)
+    /// Fault records of this device's mappings handed here (a retire's answer counts its own device's).
+    let faultsSeen = Atomic<UInt64>(0)
     private var registry: MappingRegistry { DaxRuntime.process.registry }
 
     init(device: DeviceHandle) { self.device = device }
@@ -53,6 +55,7 @@ final class FailureDispatcher: Sendable {
     /// the device's state says (vanished? a shorter file?) is looked at once
     /// per batch, not once per fault: a storm brings thousands.
     func handle(_ faults: [Fault]) {
+        faultsSeen.add(UInt64(faults.count), ordering: .relaxed)
         var vanishedNow: Bool?
         func vanished() -> Bool {
             if let v = vanishedNow { return v }

@@ -32,6 +32,9 @@ public enum DaxMonitorEvent: Sendable, CustomStringConvertible {
     /// Another `sigaction` replaced daxmap's handler (empty: it is daxmap's
     /// again). See ``DaxMonitor/reinstallHandler()``.
     case handlerDisplaced(DisplacedSignals)
+    /// This process's retire channel could not be set up (the reason): a
+    /// `daxmap retire` cannot reach its holders (``DaxRetirement/channelFailures``).
+    case retireChannelUnavailable(reason: String)
 
     /// The kernel's uevent as the monitor publishes it.
     package static func uevent(_ event: UEvent) -> DaxMonitorEvent {
@@ -42,6 +45,7 @@ public enum DaxMonitorEvent: Sendable, CustomStringConvertible {
         switch self {
         case .device(let path, let event): "\(path): \(event)"
         case .uevent(let action, let devpath): "uevent \(action) \(devpath)"
+        case .retireChannelUnavailable(let reason): "retire channel unavailable: \(reason)"
         case .faultsDropped(let n): "\(n) fault record(s) dropped (ring full); failures re-derived"
         case .handlerDisplaced(let s):
             s.isEmpty ? "daxmap's signal handler is installed again"

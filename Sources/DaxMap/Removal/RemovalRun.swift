@@ -12,6 +12,8 @@ final class RemovalRun: Sendable {
     private struct State {
         var report: DaxRemovalReport?
         var waiting: [CheckedContinuation<DaxRemovalReport, Never>] = []
+        /// Threads' wake-ups (a retire's answer), signalled at completion: no task needed.
+        var wakeups: [Wakeup] = []
     }
 
     private let state = Locked(State())
@@ -42,6 +44,16 @@ final class RemovalRun: Sendable {
 
     var completedReport: DaxRemovalReport? { state.withLock { $0.report } }
 
+    /// Signals `wakeup` when the removal completes (at once if it has).
+    func signalOnCompletion(_ wakeup: Wakeup) {
+        let done = state.withLock { s -> Bool in
+            if s.report != nil { return true }
+            s.wakeups.append(wakeup)
+            return false
+        }
+        if done { wakeup.signal() }
+    }
+
     /// Sleeps until poked, `limit`, or 5 ms (a safety net), whichever is first.
     func waitForProgress(until limit: ContinuousClock.Instant) {
         let left = ContinuousClock.now.duration(to: limit)
@@ -49,11 +61,12 @@ final class RemovalRun: Sendable {
     }
 
     func complete(_ report: DaxRemovalReport) {
-        let waiting = state.withLock { s -> [CheckedContinuation<DaxRemovalReport, Never>] in
+        let (waiting, wakeups) = state.withLock { s -> ([CheckedContinuation<DaxRemovalReport, Never>], [Wakeup]) in
             s.report = report
-            defer { s.waiting.removeAll() }
-            return s.waiting
+            defer { s.waiting.removeAll(); s.wakeups.removeAll() }
+            return (s.waiting, s.wakeups)
         }
+        for w in wakeups { w.signal() }
         for c in waiting { c.resume(returning: report) }
     }
 }

@@ -7,15 +7,18 @@ internal import DaxMapSync
 /// A retire **freezes** the device host-wide (opening it or mapping it, in any
 /// process that uses daxmap, throws `.deviceGoing` naming the retirer),
 /// **finds** every process that maps it or has it open (`/proc`), **asks**
-/// each daxmap process over its retire channel (an abstract AF_UNIX socket
-/// `\0daxmap.<pid>`, no daemon) to remove the device from itself — its holders
+/// each daxmap process over its retire channel (an AF_UNIX socket named for
+/// its pid in a directory only its uid can enter, `/run/daxmap/UID/` or
+/// `/run/user/UID/daxmap/`; no daemon) to remove the device from itself — its holders
 /// get ``DaxFailure/Kind/preRemove`` with source ``RemovalSource/operator`` —
-/// **waits** for the answers and for `/proc` to show nobody holding it, up to
-/// the deadline, **removes** it as asked, and **unfreezes**. Processes that do
+/// **waits** for the answers and for the holding processes to let go or exit
+/// (`pidfd_open`, `poll`: no timers), up to the deadline, **removes** it as asked, and **unfreezes**. Processes that do
 /// not run daxmap are named in the report, never signalled.
 ///
 /// Only root or the uid of a process may ask it; others are refused and
-/// counted there (``refusedRequests``).
+/// counted there (``refusedRequests``). A retire that could not inspect every
+/// process (another user's, without privilege) says so
+/// (``DaxRetirementReport/unreadableProcesses``) and never claims success.
 public enum DaxRetirement {
     /// What to do once the holders have let go.
     public enum Removal: String, Sendable, Hashable, CaseIterable {
@@ -69,24 +72,70 @@ public enum DaxRetirement {
 
     /// Every process of the host that maps `path` or has it open, with what it
     /// holds and, for daxmap processes, how many holders (asked over the channel).
+    /// Processes this process could not inspect are left out: see ``listHolders(path:)``.
     /// - Throws: what ``retire(path:deadline:then:)`` throws for a bad path.
     public static func holders(path: String) throws(DaxError) -> [DaxHolderProcess] {
+        try listHolders(path: path).processes
+    }
+
+    /// Every process of the host that maps `path` or has it open, and how many
+    /// processes could not be inspected (another user's, without privilege).
+    /// - Throws: what ``retire(path:deadline:then:)`` throws for a bad path.
+    public static func listHolders(path: String) throws(DaxError) -> DaxHolderListing {
         let target = try RetireTarget(path: path)
         let scan = HolderScan.scan(target)
-        return scan.found.map { found in
+        var unreadable: [Int32] = []
+        var processes = scan.found.map { found in
             var process = DaxHolderProcess(pid: found.pid, command: found.command, mappedRanges: found.ranges,
                                            descriptors: found.descriptors, runsDaxmap: false)
-            if case .success(let fd) = RetireSocket.connect(to: found.pid) {
-                defer { Syscalls.close(fd) }
-                if case .success(let answer) = RetireSocket.ask(fd, RetireWire.encode(.status(key: target.key)),
-                                                                timeout: .seconds(2)) {
-                    process.runsDaxmap = true
-                    process.holders = answer.refused ? nil : answer.holders
-                }
+            if let answer = status(of: found.pid, target) {
+                process.runsDaxmap = true
+                process.holders = answer.refused ? nil : answer.holders
             }
             return process
         }
+        // A process that could not be inspected but answers over the channel with
+        // devices of the target in use is a holder; the others stay unknown.
+        for pid in scan.unreadable {
+            if let answer = status(of: pid, target), !answer.refused {
+                guard answer.devices > 0 else { continue }
+                processes.append(DaxHolderProcess(pid: pid, command: HolderScan.command(of: pid) ?? "?", mappedRanges: [],
+                                                  descriptors: 0, runsDaxmap: true, holders: answer.holders))
+            } else {
+                unreadable.append(pid)
+            }
+        }
+        return DaxHolderListing(processes: processes, unreadableProcesses: othersUnseen(unreadable))
     }
+
+    /// How many of `pids` (processes that could not be inspected) are other
+    /// users' (their effective uid, from the world-readable `/proc/PID/status`).
+    /// A process of the caller's own uid that still cannot be read is more
+    /// privileged than the caller (a sandbox's init, without `CAP_SYS_PTRACE`
+    /// over it): no other user's process hides behind it, so it is left out.
+    static func othersUnseen(_ pids: some Collection<Int32>) -> Int {
+        let me = Syscalls.effectiveUserID()
+        return pids.filter { RetireDirectory.effectiveUID(of: $0).map { $0 != me } ?? true }.count
+    }
+
+    private static func status(of pid: Int32, _ target: RetireTarget) -> RetireWire.Answer? {
+        guard case .success(let fd) = RetireSocket.connect(to: pid) else { return nil }
+        defer { Syscalls.close(fd) }
+        guard case .success(let answer) = RetireSocket.ask(fd, RetireWire.encode(.status(key: target.key)),
+                                                           timeout: .seconds(2)) else { return nil }
+        return answer
+    }
+
+    /// Times this process's retire channel could not be set up (no directory
+    /// only its uid can write: see ``DaxMonitorEvent/retireChannelUnavailable(reason:)``).
+    public static var channelFailures: Int { DaxRuntime.process.retireChannel.failures.count }
+
+    /// Why the channel could not be set up, the last time.
+    public static var channelFailureReason: String? { DaxRuntime.process.retireChannel.failures.reason }
+
+    /// Connections to this process's channel closed unanswered: over their
+    /// uid's bound, or silent past the idle timeout.
+    public static var droppedConnections: Int { DaxRuntime.process.retireChannel.droppedConnections }
 
     private static func validated(_ deadline: Duration, path: String) throws(DaxError) -> Int64 {
         let (seconds, atto) = deadline.components
@@ -110,37 +159,48 @@ public enum DaxRetirement {
         // Ask every holder, and every process we cannot look into (it may run
         // daxmap); a process nobody listens for is not a daxmap process.
         let request = RetireWire.encode(.retire(key: target.key, deadlineMilliseconds: milliseconds))
-        let answers = Locked([Int32: RetireWire.Answer]())
-        let pending = Locked(0)
-        var daxmapPids = Set<Int32>()
+        var connections: [(Int32, CInt)] = []
         for pid in first.found.map(\.pid) + first.unreadable {
-            guard case .success(let fd) = RetireSocket.connect(to: pid) else { continue }
-            daxmapPids.insert(pid)
-            pending.withLock { $0 += 1 }
+            // The request goes at once: a process closes a connection silent for a second
+            // (RetireChannel.idleTimeout), and starting the asking threads can take longer
+            // on a starved host (one process of 50 busy ones was never asked that way).
+            if case .success(let fd) = RetireSocket.connect(to: pid) {
+                RetireSocket.send(fd, request)
+                connections.append((pid, fd))
+            }
+        }
+        let daxmapPids = Set(connections.map(\.0))
+        guard let watch = RetireWatch(target: target, holding: first.found.map(\.pid), asking: daxmapPids) else {
+            for (_, fd) in connections { Syscalls.close(fd) }
+            throw DaxError(.system, operation: "retire", path: target.path, message: "cannot make the retirer's wake-up socket")
+        }
+        let deadline = started + .milliseconds(milliseconds)
+        for (pid, fd) in connections {
             let ask: @Sendable () -> Void = {
-                defer { Syscalls.close(fd) }
-                let answer = RetireSocket.ask(fd, request, timeout: .milliseconds(milliseconds) + grace)
-                if case .success(let a) = answer { answers.withLock { $0[pid] = a } }
-                pending.withLock { $0 -= 1 }
+                var answer = try? RetireSocket.awaitAnswer(fd, timeout: clock.now.duration(to: deadline + grace)).get()
+                Syscalls.close(fd)
+                // Closed unanswered (its bound on connections, or the request late): once more.
+                if answer == nil, clock.now < deadline, case .success(let again) = RetireSocket.connect(to: pid) {
+                    answer = try? RetireSocket.ask(again, request, timeout: clock.now.duration(to: deadline + grace)).get()
+                    Syscalls.close(again)
+                }
+                watch.answered(pid, answer)
             }
             if !DetachedThread.start(name: "daxmap-retire", ask) { ask() }
         }
 
-        // Wait for the answers and for /proc to show nobody holding it; non-daxmap
-        // holders get the deadline, daxmap ones the deadline and a grace to answer.
-        let deadline = started + .milliseconds(milliseconds)
-        var last = first
-        while true {
-            let waiting = pending.withLock { $0 }
-            if waiting == 0 {
-                last = HolderScan.scan(target)
-                if last.found.isEmpty || clock.now >= deadline { break }
-            } else if clock.now >= deadline + grace {
-                last = HolderScan.scan(target)
-                break
-            }
-            Syscalls.sleep(.milliseconds(waiting == 0 ? 50 : 10))
-        }
+        // Until every holder let go and every daxmap process answered: plain holders
+        // get the deadline, daxmap ones the deadline and a grace to answer.
+        watch.wait(deadline: deadline, limit: deadline + grace)
+        // Before a removal, the whole of /proc once more: a plain process may have mapped
+        // it since the first scan (daxmap processes cannot: it is frozen). A drain only
+        // (`none`) looks again at the processes not yet seen letting go (the others were
+        // just looked at, or exited), and says nothing of later ones: the whole scan is
+        // what dominates a retire on a host with many processes.
+        let last = removal == .none
+            ? HolderScan.scan(target, pids: Set(watch.stillHolding).union(first.unreadable).sorted())
+            : HolderScan.scan(target)
+        let answers = watch.answers
 
         let got = answers.withLock { $0 }
         let refused = got.values.filter(\.refused).map(\.pid).sorted()
@@ -150,7 +210,8 @@ public enum DaxRetirement {
                              descriptors: found.descriptors, runsDaxmap: daxmapPids.contains(found.pid),
                              holders: got[found.pid].map(\.holders))
         }
-        let outcome = RetireRemoval.perform(removal, target, stillHeld: stragglers)
+        let unseen = othersUnseen(Set(first.unreadable + last.unreadable).filter { !daxmapPids.contains($0) || refused.contains($0) })
+        let outcome = RetireRemoval.perform(removal, target, stillHeld: stragglers, unseen: unseen)
         let stillThere = Set(last.found.map(\.pid))
         let foundPids = Set(first.found.map(\.pid)).union(accepted.filter { $0.devices > 0 }.map(\.pid))
         return DaxRetirementReport(
@@ -160,7 +221,7 @@ public enum DaxRetirement {
             holdersAnswered: accepted.reduce(0) { $0 + $1.holdersAnswered },
             unansweredHolders: accepted.reduce(0) { $0 + $1.unansweredHolders },
             stragglers: stragglers, refused: refused,
-            unreadableProcesses: first.unreadable.filter { !daxmapPids.contains($0) || refused.contains($0) }.count,
+            unreadableProcesses: unseen,
             faultSignals: accepted.reduce(0) { $0 + $1.faultSignals },
             duration: clock.now - started, removal: outcome)
     }

@@ -53,7 +53,9 @@ public struct DaxRetirementReport: Sendable, Hashable, CustomStringConvertible {
     public var stragglers: [DaxHolderProcess]
     /// Processes that refused the request (another uid), by pid.
     public var refused: [Int32]
-    /// Processes whose maps or descriptors this process could not read.
+    /// Processes whose maps or descriptors this process could not read
+    /// (another user's, without privilege) and that did not answer over the
+    /// channel: any may still hold the device. Not 0: not ``succeeded``.
     public var unreadableProcesses: Int
     /// Fault signals the notified processes recorded during their removal (goal: 0).
     public var faultSignals: UInt64
@@ -62,9 +64,10 @@ public struct DaxRetirementReport: Sendable, Hashable, CustomStringConvertible {
     /// What became of the removal.
     public var removal: Outcome
 
-    /// Everything let go, nobody refused, and the removal asked for was done.
+    /// Everything let go, nobody refused, every process could be inspected,
+    /// and the removal asked for was done.
     public var succeeded: Bool {
-        guard stragglers.isEmpty, refused.isEmpty else { return false }
+        guard stragglers.isEmpty, refused.isEmpty, unreadableProcesses == 0 else { return false }
         switch removal {
         case .notRequested, .removed: return true
         case .withheld, .leftToOperator, .failed: return false
@@ -77,6 +80,9 @@ public struct DaxRetirementReport: Sendable, Hashable, CustomStringConvertible {
         var text = "\(path): \(processesFound) process(es) found, \(processesNotified) notified, "
             + "\(processesReleased) released in time, \(stragglers.count) straggler(s), \(refused.count) refused, "
             + "\(holdersNotified) holder(s) notified, \(faultSignals) fault signal(s), \(ms) ms; removal: \(removal)"
+        if unreadableProcesses > 0 {
+            text += "\n\(unreadableProcesses) process(es) could not be inspected (other users' processes; retire as root to see them): released is not claimed"
+        }
         for s in stragglers { text += "\nstill held by \(s)" }
         return text
     }

@@ -6,8 +6,11 @@ import SystemPackage
 /// the target, or say why that is the operator's to do.
 enum RetireRemoval {
     static func perform(_ removal: DaxRetirement.Removal, _ target: RetireTarget,
-                        stillHeld: [DaxHolderProcess]) -> DaxRetirementReport.Outcome {
+                        stillHeld: [DaxHolderProcess], unseen: Int = 0) -> DaxRetirementReport.Outcome {
         if removal == .none { return .notRequested }
+        if unseen > 0 {
+            return .withheld("\(unseen) process(es) could not be inspected (other users'; retire as root): any may still hold it, so nothing was removed")
+        }
         if !stillHeld.isEmpty {
             return .withheld("\(stillHeld.count) process(es) still hold it (\(stillHeld.map(\.summary).joined(separator: "; "))); nothing was removed under them")
         }

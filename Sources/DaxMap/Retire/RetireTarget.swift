@@ -110,6 +110,21 @@ struct RetireTarget: Sendable, Hashable {
     private static func fileSystemKey(_ dev: UInt64) -> String { "fs-" + numbers(dev) }
     private static func fileKey(_ dev: UInt64, _ inode: UInt64) -> String { "file-" + numbers(dev) + "-\(inode)" }
 
+    /// Text one of which every `/proc/PID/maps` line that maps the target
+    /// contains (`MAJ:MIN INODE` as maps prints it, or the path): a maps file
+    /// with none of them is skipped unparsed, which is most of a host's.
+    var mapsNeedles: [String] {
+        func dev(_ d: UInt64) -> String {
+            func hex(_ n: UInt32) -> String { let h = String(n, radix: 16); return h.count < 2 ? "0" + h : h }
+            return hex(cdaxmap_dev_major(d)) + ":" + hex(cdaxmap_dev_minor(d))
+        }
+        switch kind {
+        case .charDevice: return ["\(dev(nodeDevice)) \(inode)"]
+        case .blockDevice, .mount: return [" \(dev(device)) "]
+        case .file: return ["\(dev(device)) \(inode)"] + (canonicalPath.map { [$0] } ?? [])
+        }
+    }
+
     /// Whether a `/proc/PID/maps` line (its device, inode and path) maps the target.
     func matchesMapping(major: UInt32, minor: UInt32, inode lineInode: UInt64, path linePath: Substring) -> Bool {
         func same(_ dev: UInt64) -> Bool { cdaxmap_dev_major(dev) == major && cdaxmap_dev_minor(dev) == minor }

@@ -9,7 +9,7 @@ import Synchronization
 ///     event hub       ← the first stream asked for (events before it go nowhere)
 ///     fault monitor   ← the first mapping, DaxMonitor.start or .watch: the
 ///                       SIGBUS handler, then the `daxmap-monitor` thread
-///     retire channel  ← a device's enrolment (below): binds `\0daxmap.<pid>`
+///     retire channel  ← a device's enrolment (below): binds /run/daxmap/<uid>/<pid>
 ///                       and starts the `daxmap-retire` listener
 ///     holder executor ← the first holder call (threads grow with the calls)
 ///     copy engine     ← the first copy split across threads
