@@ -23,49 +23,18 @@ public final class AckFileFuzz: FuzzTarget {
         seeds = lists.map { Array(AckFileFormat.render($0).utf8) }
     }
 
-    static let tokens: [[UInt8]] = [
+    let mutator = ByteMutator(tokens: [
         "log ", "end ", "end 1\n", "\nlog 0 0 4096 1 x\n", " ", "  ", "\n", "%", "%2", "%ZZ", "%00", "%0A", "-1", "+1", "0",
         "18446744073709551615", "18446744073709551616", "9223372036854775807", "256", "4096", "daxmap-acked 2\n",
         "daxmap-acked 1\n", "\r\n",
-    ].map { Array($0.utf8) } + [[0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0x00], [0x7F]]
+    ])
 
     public func run(_ random: inout FuzzRandom, slow: Bool) -> String? {
         var input = seeds[random.below(seeds.count)]
         var steps: [String] = []
-        for _ in 0..<(1 + random.below(4)) { mutate(&input, &random, &steps) }
+        mutator.mutate(&input, &random, &steps)
         if let problem = check(input) { return "[\(steps.joined(separator: "; "))] \(problem)" }
         return nil
-    }
-
-    private func mutate(_ input: inout [UInt8], _ random: inout FuzzRandom, _ steps: inout [String]) {
-        let at = input.isEmpty ? 0 : random.below(input.count + 1)
-        switch random.below(6) {
-        case 0 where !input.isEmpty:
-            let i = random.below(input.count)
-            input[i] ^= UInt8(1) << UInt8(random.below(8))
-            steps.append("flip byte \(i)")
-        case 1:
-            let token = Self.tokens[random.below(Self.tokens.count)]
-            input.insert(contentsOf: token, at: at)
-            steps.append("insert \(token) at \(at)")
-        case 2 where !input.isEmpty:
-            let n = min(1 + random.below(8), input.count - min(at, input.count))
-            input.removeSubrange(min(at, input.count)..<(min(at, input.count) + n))
-            steps.append("delete \(n) at \(at)")
-        case 3:
-            input = Array(input.prefix(at))
-            steps.append("cut at \(at)")
-        case 4 where !input.isEmpty:
-            let from = random.below(input.count)
-            let piece = input[from..<min(input.count, from + 1 + random.below(48))]
-            input.insert(contentsOf: piece, at: at)
-            steps.append("splice \(piece.count) from \(from) at \(at)")
-        default:
-            let token = Self.tokens[random.below(Self.tokens.count)]
-            let i = input.isEmpty ? 0 : random.below(input.count)
-            input.replaceSubrange(i..<min(input.count, i + token.count), with: token)
-            steps.append("overwrite \(token) at \(i)")
-        }
     }
 
     /// What is wrong with how `input` was parsed, or nil.

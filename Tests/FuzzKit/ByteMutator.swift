@@ -12,8 +12,9 @@ public struct ByteMutator: Sendable {
     ] + ["18446744073709551615", "18446744073709551616", "-1", "0", "99999999999999999999999999", "ffffffffffffffff",
          "10000000000000000"].map { Array($0.utf8) }
 
-    public init(tokens: [String]) {
-        self.tokens = tokens.map { Array($0.utf8) } + Self.common
+    /// `bytes`: tokens that are not valid UTF-8 text (overlong or out-of-range sequences).
+    public init(tokens: [String], bytes: [[UInt8]] = []) {
+        self.tokens = tokens.map { Array($0.utf8) } + bytes + Self.common
     }
 
     /// Applies one to four mutations to `input`, describing each in `steps`.
