@@ -75,9 +75,6 @@ enum AckFileFormat {
             guard through <= length / smallestRecord else {
                 throw bad("line \(number): \(through) records cannot fit in \(length) bytes")
             }
-            guard through > 0 else {
-                throw bad("line \(number): holder \(holder) acknowledged no record (through 0): there is nothing to verify in its log")
-            }
             if let twin = entries.firstIndex(where: { $0.device == device && ($0.holder == holder
                 || ($0.offset < offset + length && offset < $0.offset + $0.length)) }) {
                 throw bad("line \(number): holder \(holder) at \(offset) repeats or overlaps line \(twin + 2) (holder \(entries[twin].holder) at \(entries[twin].offset)) on the same device: each log is listed once")

@@ -29,6 +29,12 @@ struct VerifyCommand: ParsableCommand {
         var lostNumbers: UInt64 = 0
         do throws(DaxError) {
             let entries = try AckFile(path: acked).read()
+            // A holder that acknowledged nothing (through 0) is a fact the hold reports; a file
+            // in which no holder acknowledged anything would verify nothing, and pass silently.
+            guard entries.contains(where: { $0.through > 0 }) else {
+                throw DaxError(.invalidArgument, operation: "verify", path: acked,
+                               message: "the acknowledgement file acknowledged no record (every log line says through 0): there is nothing to verify")
+            }
             let listed = Set(entries.map(\.device))
             if let missing = paths.first(where: { !listed.contains($0) }) {
                 throw DaxError(.invalidArgument, operation: "verify", path: missing,

@@ -45,7 +45,7 @@ public final class AckFileFuzz: FuzzTarget {
         }
         if entries.isEmpty { return "accepted a file listing no log" }
         for (i, e) in entries.enumerated() {
-            if e.through == 0 || e.through > e.length / AckFileFormat.smallestRecord { return "accepted through \(e.through) for \(e.length) bytes" }
+            if e.through > e.length / AckFileFormat.smallestRecord { return "accepted through \(e.through) for \(e.length) bytes" }
             if !(0..<AckFileFormat.maximumHolders).contains(e.holder) { return "accepted holder \(e.holder)" }
             if e.offset.addingReportingOverflow(e.length).overflow { return "accepted a range past 2^64" }
             for f in entries[..<i] where f.device == e.device && (f.holder == e.holder || (f.offset < e.offset + e.length && e.offset < f.offset + f.length)) {
