@@ -71,7 +71,7 @@ stress: deps stress-deps
 # the simulated persistence domain (eight threads to one simulated cache), the parallel copy
 # engine (workers spinning on atomics between parts).
 tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|ParallelCopy|RangeTable|PowerFailureSimulation|HostSoak|RotationUnderLoad|StaleFailure|FailureEpoch|LogOwnership|Runtime'
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'Concurrency|FaultTests|NoticeStorm|UEventListener|HoldVerify|RecoverableCopy|ParallelCopy|RangeTable|PowerFailureSimulation|HostSoak|RotationUnderLoad|StaleFailure|FailureEpoch|LogOwnership|RuntimeTests'
 
 # The whole suite under AddressSanitizer + LeakSanitizer, in its own scratch path.
 # Sanitizer options travel in the environment, so the CLI tests' child processes

@@ -7,11 +7,11 @@ extension DaxLog {
     /// the two loss-record slots. The first record is at ``offset`` plus this.
     public static let headerSize = LogLayout.headerArea
 
-    /// Bytes before the data area of this log's region (``headerSize``).
+    /// Bytes before the data area of this log's region (``headerSize-type.property``).
     public var headerSize: Int { Self.headerSize }
 
     /// The device offset where the next record goes: the data area's start
-    /// (``offset`` + ``headerSize``) plus the tail's place in the circle of
+    /// (``offset`` + ``headerSize-property``) plus the tail's place in the circle of
     /// records (a record that does not fit before the end of the data area
     /// goes to its start instead, after a pad record).
     public var tailOffset: UInt64 {
