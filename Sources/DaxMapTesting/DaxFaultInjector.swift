@@ -109,7 +109,7 @@ public final class DaxFaultInjector: Sendable {
     /// Clears every injected failure of the emulated device at `devicePath`
     /// without opening it: removes its sidecar, even a malformed one (or a
     /// symbolic link planted in its place, never what it points at), which
-    /// makes ``DaxDevice/open(_:options:)`` refuse the device. Mappings open in
+    /// makes `DaxDevice/open(_:options:)` refuse the device. Mappings open in
     /// this process keep their traps until an injector of the device syncs them.
     /// Nothing is removed unless `devicePath` is a regular file.
     /// - Returns: the failures the sidecar recorded (empty when it was malformed or absent).

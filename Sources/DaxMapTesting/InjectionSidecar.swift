@@ -132,7 +132,7 @@ package struct InjectionSidecar: Sendable {
     func remove(operation: String) throws(DaxError) {
         let dir = try openFolder(operation)
         defer { Syscalls.close(dir) }
-        if case .failure(let errno) = Syscalls.unlink(in: dir, name), errno != .noSuchFileOrDirectory {
+        if case .failure(let errno) = Syscalls.unlink(at: dir, name), errno != .noSuchFileOrDirectory {
             throw writeError(operation, errno, "cannot remove")
         }
     }
@@ -154,7 +154,7 @@ package struct InjectionSidecar: Sendable {
             var random = SystemRandomNumberGenerator()
             let hex = (0..<2).map { _ in String(random.next() as UInt64, radix: 16) }.joined(separator: "-")
             let temporary = "\(name).tmp.\(hex)"
-            switch Syscalls.open(in: dir, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644) {
+            switch Syscalls.open(at: dir, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644) {
             case .success(let fd): return (fd, temporary)
             case .failure(.fileExists): continue // 2^-96 by chance: someone is guessing; take another
             case .failure(let errno): throw writeError(operation, errno, "cannot create")
@@ -176,10 +176,10 @@ package struct InjectionSidecar: Sendable {
         let written = text.withUTF8 { Syscalls.writeAll(fd, UnsafeRawBufferPointer($0)) }.flatMap { Syscalls.fsync(fd) }
         if case .failure(let e) = written { failure = e }
         Syscalls.close(fd)
-        if failure == nil, case .failure(let e) = Syscalls.rename(in: dir, temporary, to: name) { failure = e }
+        if failure == nil, case .failure(let e) = Syscalls.rename(at: dir, temporary, to: name) { failure = e }
         if let failure {
             // Tidying only: the error reported is the write's; the name is ours (created O_EXCL).
-            _ = Syscalls.unlink(in: dir, temporary)
+            _ = Syscalls.unlink(at: dir, temporary)
             throw writeError(operation, failure, "cannot write")
         }
     }

@@ -3,12 +3,20 @@ import Glibc
 import SystemPackage
 
 /// Descriptor-relative calls (`*at`) and process descriptors, for work that
-/// must not follow a name another user could replace (the retire channel's
-/// directory and sockets).
+/// must not follow a name another user could replace: a file daxmap creates or
+/// replaces is named inside a directory opened once (the retire channel's
+/// directory and sockets, the injection sidecar), so no path component swapped
+/// for a symbolic link in between can send the write elsewhere.
 extension Syscalls {
     /// openat(2), always with `O_CLOEXEC`.
     package static func open(at directory: CInt, _ name: String, _ flags: CInt, _ mode: mode_t = 0) -> Result<CInt, Errno> {
         retryingOnInterrupt { Glibc.openat(directory, name, flags | O_CLOEXEC, mode) }
+    }
+
+    /// renameat(2) within one directory: replaces `to` (a symbolic link there
+    /// is replaced, never followed).
+    package static func rename(at directory: CInt, _ from: String, to: String) -> Result<Void, Errno> {
+        checked(Glibc.renameat(directory, from, directory, to)).map { _ in () }
     }
 
     /// mkdirat(2).

@@ -172,16 +172,37 @@ extension Syscalls {
     /// F_OFD_SETLK (Linux 3.15): Glibc exports it only under _GNU_SOURCE.
     private static let ofdSetLock: CInt = 37
 
+    /// Where `d_name` starts in a `dirent`.
+    private static let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+
     /// The names in a directory (without `.` and `..`), or the errno of opening it.
     package static func directoryEntries(_ path: String) -> Result<[String], Errno> {
         guard let dir = opendir(path) else { return .failure(lastError) }
         defer { _ = closedir(dir) } // a directory stream only read: nothing to lose on close
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            // The name is read where it is, up to its NUL: a record is only d_reclen bytes,
+            // so copying the 256-byte d_name field reads past the end of a short one.
+            let name = String(cString: UnsafeRawPointer(entry).advanced(by: Self.direntNameOffset)
+                .assumingMemoryBound(to: CChar.self))
             if name != "." && name != ".." { names.append(name) }
         }
         return .success(names)
+    }
+
+    /// Reads `fd` to its end, at most `limit` bytes (`.fileTooLarge` past it).
+    package static func readAll(_ fd: CInt, limit: Int) -> Result<[UInt8], Errno> {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            switch buffer.withUnsafeMutableBytes({ read(fd, into: $0) }) {
+            case .failure(let errno): return .failure(errno)
+            case .success(0): return .success(bytes)
+            case .success(let count):
+                guard bytes.count + count <= limit else { return .failure(.fileTooLarge) }
+                bytes.append(contentsOf: buffer[0..<count])
+            }
+        }
     }
 }
 
