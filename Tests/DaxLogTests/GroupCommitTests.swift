@@ -15,7 +15,7 @@ import Testing
         // Each thread writes its own slot; the joins order those writes before the reads.
         let slots = UnsafeMutableBufferPointer<T?>.allocate(capacity: threads)
         slots.initialize(repeating: nil)
-        defer { slots.deallocate() }
+        defer { _ = slots.deinitialize(); slots.deallocate() } // the results are copied out first
         nonisolated(unsafe) let shared = slots
         let ids = (0..<threads).map { t in startThread { shared[t] = body(t) } }
         for id in ids { pthread_join(id, nil) }
