@@ -205,8 +205,12 @@ import Testing
         // 300 holders that block forever, RLIMIT_NPROC 150, a removal with a
         // 500 ms deadline, then the return from main. `timeout` only bounds a
         // hang (the defect) so the suite goes on; nothing here is timed.
-        let result = runProgram(["timeout", "-s", "KILL", "120", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                 "prlimit", "--nproc=150", buildDirectory + "/daxmap-probe", "thread-limit", dir.path])
+        // prlimit first, then setpriv: setpriv execs the probe while it still holds root's
+        // capabilities, so the probe may live in a folder only root can enter (a fresh
+        // clone in a mktemp folder); the limit carries across the exec and the uid change.
+        let result = runProgram(["timeout", "-s", "KILL", "120", "prlimit", "--nproc=150",
+                                 "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                 buildDirectory + "/daxmap-probe", "thread-limit", dir.path])
         #expect(result.status == 0, "the process did not exit: \(result)")
         #expect(result.stdout.contains("removal-returned 300 notified"), "\(result)")
         #expect(result.stdout.contains("exiting"), "\(result)")
