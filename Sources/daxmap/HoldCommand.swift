@@ -75,6 +75,9 @@ struct HoldCommand: AsyncParsableCommand {
         guard !paths.isEmpty else { throw ValidationError("give at least one PATH") }
         guard holders >= 1 && holders <= 256 else { throw ValidationError("--holders must be between 1 and 256, not \(holders)") }
         guard rawHolders >= 0 && rawHolders <= 64 else { throw ValidationError("--raw-holders must be between 0 and 64, not \(rawHolders)") }
+        // A writer sleeps its pace between records and the exit waits for it: bounded, so
+        // a huge pace cannot keep the command alive long past --timeout.
+        guard pace >= 1 && pace <= 1_000_000 else { throw ValidationError("--pace must be between 1 and 1000000 microseconds, not \(pace)") }
         if let size = try createSize() {
             let minimum = UInt64(holders + rawHolders) * 16384
             guard size >= minimum, size <= UInt64(Int64.max) / 2 else {
@@ -186,8 +189,8 @@ struct HoldCommand: AsyncParsableCommand {
             }
         }
 
-        for (_, writers, _) in devices { for w in writers { w.startWriting(pace: .microseconds(max(pace, 1))) } }
-        for w in raw { w.startWriting(pace: .microseconds(max(pace, 1))) }
+        for (_, writers, _) in devices { for w in writers { w.startWriting(pace: .microseconds(pace)) } }
+        for w in raw { w.startWriting(pace: .microseconds(pace)) }
         let clock = ContinuousClock()
         let limit = clock.now + .seconds(timeout)
         var ready = false

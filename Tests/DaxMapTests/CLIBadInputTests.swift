@@ -48,6 +48,9 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput(args: ["verify", "--acked", "{dir}/acked-zero"], exit: 1, words: ["acked-zero", "acknowledged no record"], never: ["recordsVerified"]),
         BadInput(args: ["verify", "--acked", "{dir}/acked-twice"], exit: 1, words: ["line 3", "repeats or overlaps line 2"], never: ["recordsVerified"]),
         BadInput(args: ["verify", "--acked", "{dir}/acked-overlap"], exit: 1, words: ["line 3", "repeats or overlaps line 2"], never: ["recordsVerified"]),
+        // A huge --pace kept hold alive long past --timeout (its writers sleep the pace).
+        BadInput(args: ["hold", "{dir}/dev", "--holders", "1", "--acked", "{dir}/pace-ack", "--pace", "99999999999"], exit: 64,
+                 words: ["--pace must be between 1 and 1000000"], never: ["READY"]),
         // Issue 26: --acked naming a user's file replaced it (and removed its .tmp).
         BadInput(args: ["hold", "{dir}/dev", "--holders", "1", "--acked", "{dir}/notes", "--timeout", "1"], exit: 1,
                  words: ["acked: {dir}/notes", "is not a daxmap acknowledgement file"], never: ["READY"]),
